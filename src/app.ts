@@ -1,0 +1,88 @@
+// Builds the Gatehouse HTTP application. It never listens: src/server.ts does, and tests inject.
+import { randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Config } from './config/config.js';
+import type { DatabaseHandle } from './db/database.js';
+import { systemClock, type Clock } from './domain/clock.js';
+import { createServices, type Services } from './domain/services.js';
+import { installAuth } from './http/auth.js';
+import { enforceContracts } from './http/contract.js';
+import { installErrorHandling } from './http/errors.js';
+import { loggerOptions } from './http/logging.js';
+import { authRoutes } from './http/routes/auth.routes.js';
+import { operationsRoutes } from './http/routes/operations.routes.js';
+import { organisationsRoutes } from './http/routes/organisations.routes.js';
+import { usersRoutes } from './http/routes/users.routes.js';
+import { validatorCompiler } from './http/validation.js';
+import { openapiInfo } from './http/openapi.js';
+
+export const BODY_LIMIT = 1024 * 1024;
+
+export interface AppDeps {
+  config: Config;
+  database: DatabaseHandle;
+  clock?: Clock;
+  /** false silences the log (tests); otherwise pino at the configured level. */
+  logger?: boolean;
+}
+
+export type App = FastifyInstance & { services: Services };
+
+export async function buildApp({ config, database, clock = systemClock, logger = true }: AppDeps): Promise<App> {
+  const services = createServices({ db: database.db, clock, config });
+  const app = Fastify({
+    logger: logger ? loggerOptions(config.logLevel) : false,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    requestIdLogLabel: 'requestId',
+    trustProxy: config.trustProxy,
+    bodyLimit: BODY_LIMIT,
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  installErrorHandling(app);
+  acceptEmptyJsonBodies(app);
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    // Answers carry tokens and personal data: no cache may keep them unless a route says otherwise.
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+  });
+
+  if (config.corsOrigins.length > 0) await app.register(cors, { origin: [...config.corsOrigins], credentials: false });
+  await app.register(swagger, openapiInfo(config));
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  installAuth(app, services);
+  await app.register(async (api) => {
+    enforceContracts(api);
+    await api.register(operationsRoutes, { services, config, db: database.db });
+    await api.register(authRoutes, { services, config });
+    await api.register(usersRoutes, { services });
+    await api.register(organisationsRoutes, { services });
+  });
+
+  app.decorate('services', services);
+  return app as unknown as App;
+}
+
+/**
+ * A POST with no body (or an empty one) validates as `{}`, so a missing body is reported field by
+ * field ("Email is required") rather than as a malformed document.
+ */
+function acceptEmptyJsonBodies(app: FastifyInstance) {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (request, body, done) => {
+    if (typeof body === 'string' && body.trim() === '') return done(null, {});
+    return parseJson(request, body as string, done);
+  });
+  app.addHook('preValidation', async (request) => {
+    if (request.body === undefined && request.routeOptions.schema?.body) request.body = {};
+  });
+}

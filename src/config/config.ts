@@ -1,0 +1,176 @@
+// The one place that reads the environment. Everything else receives the frozen Config object.
+import { existsSync, readFileSync } from 'node:fs';
+import { parse as parseDotenv } from 'dotenv';
+import { parseDuration } from './duration.js';
+
+export type CompatSet = 'saas' | 'user-api' | 'basic';
+export type LoginAlerts = 'all' | 'new-device' | 'off';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** `postgres://…` for a server, `memory://` for a throwaway embedded database, a folder for the embedded one. */
+  readonly database: { readonly kind: 'postgres'; readonly url: string } | { readonly kind: 'embedded'; readonly dataDir: string | null };
+  readonly dataDir: string;
+  readonly publicUrl: string;
+  readonly smtpUrl: string | null;
+  readonly mailFrom: string;
+  readonly redisUrl: string | null;
+  readonly accessTokenTtlSeconds: number;
+  readonly refreshTokenTtlSeconds: number;
+  readonly compat: readonly CompatSet[];
+  readonly passwordMin: number;
+  readonly passwordBlocklist: 'off' | 'common';
+  readonly requireVerifiedEmail: boolean;
+  readonly loginAlerts: LoginAlerts;
+  readonly logLevel: LogLevel;
+  readonly corsOrigins: readonly string[];
+  readonly trustProxy: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    detail: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${detail}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const COMPAT_SETS: readonly CompatSet[] = ['saas', 'user-api', 'basic'];
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Reads `.env` (when present) under the real environment: a variable set in the environment wins. */
+export function readEnvironment(cwd = process.cwd()): Env {
+  const file = `${cwd}/.env`;
+  const fromFile = existsSync(file) ? parseDotenv(readFileSync(file)) : {};
+  return { ...fromFile, ...process.env };
+}
+
+export function loadConfig(env: Env = readEnvironment()): Config {
+  const value = (name: string): string | undefined => {
+    const raw = env[name]?.trim();
+    return raw === '' ? undefined : raw;
+  };
+
+  const port = integer('PORT', value('PORT'), 3000, 1, 65535);
+  const dataDir = value('GATEHOUSE_DATA_DIR') ?? './.gatehouse/data';
+  const publicUrl = url('PUBLIC_URL', value('PUBLIC_URL') ?? `http://localhost:${port}`);
+
+  return Object.freeze({
+    port,
+    host: value('HOST') ?? '0.0.0.0',
+    database: database(value('DATABASE_URL'), dataDir),
+    dataDir,
+    publicUrl,
+    smtpUrl: optionalUrl('SMTP_URL', value('SMTP_URL'), ['smtp:', 'smtps:']),
+    mailFrom: value('MAIL_FROM') ?? `Gatehouse <no-reply@${new URL(publicUrl).hostname}>`,
+    redisUrl: optionalUrl('REDIS_URL', value('REDIS_URL'), ['redis:', 'rediss:']),
+    accessTokenTtlSeconds: duration('ACCESS_TOKEN_TTL', value('ACCESS_TOKEN_TTL') ?? '15m'),
+    refreshTokenTtlSeconds: duration('REFRESH_TOKEN_TTL', value('REFRESH_TOKEN_TTL') ?? '30d'),
+    compat: Object.freeze(compat(value('GATEHOUSE_COMPAT') ?? 'all')),
+    passwordMin: integer('GATEHOUSE_PASSWORD_MIN', value('GATEHOUSE_PASSWORD_MIN'), 8, 1, 256),
+    passwordBlocklist: oneOf('GATEHOUSE_PASSWORD_BLOCKLIST', value('GATEHOUSE_PASSWORD_BLOCKLIST') ?? 'off', ['off', 'common'] as const),
+    requireVerifiedEmail: boolean('GATEHOUSE_REQUIRE_VERIFIED_EMAIL', value('GATEHOUSE_REQUIRE_VERIFIED_EMAIL'), false),
+    loginAlerts: oneOf('GATEHOUSE_LOGIN_ALERTS', value('GATEHOUSE_LOGIN_ALERTS') ?? 'new-device', ['all', 'new-device', 'off'] as const),
+    logLevel: oneOf('LOG_LEVEL', value('LOG_LEVEL') ?? 'info', LOG_LEVELS),
+    corsOrigins: Object.freeze(origins(value('CORS_ORIGINS'))),
+    trustProxy: boolean('TRUST_PROXY', value('TRUST_PROXY'), false),
+  });
+}
+
+function integer(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function boolean(name: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined) return fallback;
+  const lowered = raw.toLowerCase();
+  if (['true', '1', 'yes'].includes(lowered)) return true;
+  if (['false', '0', 'no'].includes(lowered)) return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[]): T {
+  if ((allowed as readonly string[]).includes(raw)) return raw as T;
+  throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
+}
+
+function duration(name: string, raw: string): number {
+  const seconds = parseDuration(raw);
+  if (seconds === null || seconds <= 0) throw new ConfigError(name, `must be a duration such as 900, 15m, 12h or 30d, got "${raw}"`);
+  return seconds;
+}
+
+function url(name: string, raw: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `must be an absolute http(s) URL, got "${raw}"`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigError(name, `must be an http(s) URL, got "${raw}"`);
+  if (parsed.search || parsed.hash) throw new ConfigError(name, 'must not have a query or fragment');
+  return raw.replace(/\/+$/, '');
+}
+
+function optionalUrl(name: string, raw: string | undefined, protocols: readonly string[]): string | null {
+  if (raw === undefined) return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, 'must be a URL');
+  }
+  if (!protocols.includes(parsed.protocol)) throw new ConfigError(name, `must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+  return raw;
+}
+
+function database(raw: string | undefined, dataDir: string): Config['database'] {
+  if (raw === undefined) return { kind: 'embedded', dataDir };
+  if (raw === 'memory://') return { kind: 'embedded', dataDir: null };
+  if (/^postgres(ql)?:\/\//.test(raw)) {
+    try {
+      new URL(raw);
+    } catch {
+      throw new ConfigError('DATABASE_URL', 'is not a valid postgres:// URL');
+    }
+    return { kind: 'postgres', url: raw };
+  }
+  throw new ConfigError('DATABASE_URL', 'must be postgres://…, postgresql://… or memory://');
+}
+
+function compat(raw: string): CompatSet[] {
+  if (raw === 'all') return [...COMPAT_SETS];
+  if (raw === 'none') return [];
+  const sets = raw.split(',').map((s) => s.trim());
+  for (const set of sets) {
+    if (!(COMPAT_SETS as readonly string[]).includes(set)) {
+      throw new ConfigError('GATEHOUSE_COMPAT', `must be all, none or a list of ${COMPAT_SETS.join(',')}, got "${set}"`);
+    }
+  }
+  return [...new Set(sets)] as CompatSet[];
+}
+
+function origins(raw: string | undefined): string[] {
+  if (raw === undefined) return [];
+  return raw.split(',').map((origin) => {
+    const trimmed = origin.trim();
+    let parsed: URL;
+    try {
+      parsed = new URL(trimmed);
+    } catch {
+      throw new ConfigError('CORS_ORIGINS', `must be a comma-separated list of origins, got "${trimmed}"`);
+    }
+    if (parsed.origin !== trimmed.replace(/\/$/, '')) throw new ConfigError('CORS_ORIGINS', `"${trimmed}" is not an origin (scheme://host[:port])`);
+    return parsed.origin;
+  });
+}

@@ -1,0 +1,22 @@
+// Maps a violated database constraint, by its name, to the domain error it means. The database is
+// the guard (two racing requests cannot both pass it); this turns its verdict into a clear 4xx.
+import { AppError, fieldError } from '../domain/errors.js';
+
+const CONSTRAINT_ERRORS: Record<string, () => Error> = {
+  users_email_key: () => fieldError('email', 'Email already exists'),
+  users_username_key: () => fieldError('username', 'Username already exists'),
+  users_username_format: () => fieldError('username', 'Username must be 3 to 50 letters, digits, dots, dashes or underscores'),
+  members_organisation_user_key: () => new AppError('ALREADY_MEMBER'),
+  organisations_name_length: () => fieldError('name', 'Name must be 1 to 200 characters'),
+};
+
+const INTEGRITY_VIOLATION = /^23/;
+
+/** The domain error for a constraint violation, or null when the error is something else. */
+export function mapConstraintError(error: unknown): Error | null {
+  if (typeof error !== 'object' || error === null) return null;
+  const { code, constraint } = error as { code?: unknown; constraint?: unknown };
+  if (typeof code !== 'string' || !INTEGRITY_VIOLATION.test(code)) return null;
+  const known = typeof constraint === 'string' ? CONSTRAINT_ERRORS[constraint] : undefined;
+  return known ? known() : new AppError('CONFLICT');
+}

@@ -1,0 +1,54 @@
+// Opens the database named by the configuration: a PostgreSQL server through `pg`, or the embedded
+// PGlite (in a folder, or in memory). Both speak PostgreSQL, so the rest of the code cannot tell.
+import { mkdirSync } from 'node:fs';
+import { Kysely, PostgresDialect, type Transaction } from 'kysely';
+import pg from 'pg';
+import type { Config } from '../config/config.js';
+import { PGliteDialect } from './pglite-dialect.js';
+import type { Database } from './schema.js';
+
+export type Db = Kysely<Database>;
+/** A repository method takes either the database or a transaction, so a service can compose several in one. */
+export type Executor = Kysely<Database> | Transaction<Database>;
+
+export interface DatabaseHandle {
+  readonly db: Db;
+  readonly kind: 'postgres' | 'embedded';
+  /** Pool of the PostgreSQL server; null for the embedded database. */
+  readonly pool: pg.Pool | null;
+  close(): Promise<void>;
+}
+
+const INT8_OID = 20;
+const toNumber = (value: string) => Number(value);
+
+export interface OpenOptions {
+  /** Largest number of server connections one process holds. */
+  poolSize?: number;
+}
+
+export function openDatabase(database: Config['database'], options: OpenOptions = {}): DatabaseHandle {
+  if (database.kind === 'postgres') {
+    const pool = new pg.Pool({
+      connectionString: database.url,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: 5000,
+      // Counts and identities fit in a double; answer them as numbers, not strings.
+      types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? toNumber : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser },
+    });
+    // An idle client losing its server (a restart) must not crash the process.
+    pool.on('error', () => {});
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return { db, kind: 'postgres', pool, close: () => db.destroy() };
+  }
+
+  const dataDir = database.dataDir;
+  const db = new Kysely<Database>({
+    dialect: new PGliteDialect(async () => {
+      const { PGlite } = await import('@electric-sql/pglite');
+      if (dataDir) mkdirSync(dataDir, { recursive: true });
+      return PGlite.create(dataDir ?? undefined, { parsers: { [INT8_OID]: toNumber } });
+    }),
+  });
+  return { db, kind: 'embedded', pool: null, close: () => db.destroy() };
+}

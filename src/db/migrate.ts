@@ -1,0 +1,31 @@
+import { Migrator, sql, type Kysely, type MigrationProvider } from 'kysely';
+import { MIGRATIONS } from './migrations/index.js';
+import type { Database } from './schema.js';
+
+const provider: MigrationProvider = {
+  async getMigrations() {
+    return Object.fromEntries(
+      MIGRATIONS.map((migration) => [
+        migration.name,
+        {
+          async up(db: Kysely<unknown>) {
+            for (const statement of migration.statements) await sql.raw(statement).execute(db);
+          },
+        },
+      ]),
+    );
+  },
+};
+
+/** Applies every pending migration. Several nodes may call this at once: Kysely takes a lock. */
+export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableName: 'gatehouse_migrations',
+    migrationLockTableName: 'gatehouse_migrations_lock',
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

@@ -1,0 +1,5 @@
+// Append-only: add the next numbered migration at the end, never edit one that has shipped.
+import { initial } from './0001-initial.js';
+import type { Migration } from './migration.js';
+
+export const MIGRATIONS: readonly Migration[] = [initial];

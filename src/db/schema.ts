@@ -1,0 +1,159 @@
+// Kysely's view of the tables created by the migrations.
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type Json = ColumnType<Record<string, unknown>, string | undefined, string>;
+
+interface Timestamps {
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export type PlatformRole = 'user' | 'admin';
+export type UserStatus = 'active' | 'disabled';
+export type InvitationStatus = 'pending' | 'accepted' | 'revoked' | 'expired';
+
+export interface UsersTable extends Timestamps {
+  id: Generated<string>;
+  email: string | null;
+  username: string | null;
+  first_name: Generated<string>;
+  last_name: Generated<string>;
+  phone: string | null;
+  password_hash: string;
+  platform_role: ColumnType<PlatformRole, PlatformRole | undefined, PlatformRole>;
+  status: ColumnType<UserStatus, UserStatus | undefined, UserStatus>;
+  email_verified_at: Date | null;
+  profile: Json;
+  settings: Json;
+}
+
+export interface OrganisationsTable extends Timestamps {
+  id: Generated<string>;
+  name: string;
+  description: Generated<string>;
+  personal: Generated<boolean>;
+  status: Generated<string>;
+  settings: Json;
+  created_by: string | null;
+}
+
+export interface RolesTable extends Timestamps {
+  id: Generated<string>;
+  organisation_id: string;
+  name: string;
+  description: Generated<string>;
+  permissions: string[];
+  built_in: Generated<boolean>;
+}
+
+export interface MembersTable extends Timestamps {
+  id: Generated<string>;
+  organisation_id: string;
+  user_id: string;
+  role_id: string;
+  status: Generated<string>;
+  settings: Json;
+}
+
+export interface InvitationsTable extends Timestamps {
+  id: Generated<string>;
+  organisation_id: string;
+  email: string;
+  role_id: string;
+  invited_by: string | null;
+  token_hash: string;
+  status: ColumnType<InvitationStatus, InvitationStatus | undefined, InvitationStatus>;
+  expires_at: Date;
+  accepted_at: Date | null;
+  accepted_by: string | null;
+  revoked_at: Date | null;
+}
+
+export interface SessionsTable extends Timestamps {
+  id: Generated<string>;
+  user_id: string;
+  user_agent: string | null;
+  ip: string | null;
+  last_used_at: Timestamp;
+  expires_at: Date;
+  revoked_at: Date | null;
+  revoked_reason: string | null;
+}
+
+export interface RefreshTokensTable extends Timestamps {
+  id: Generated<string>;
+  session_id: string;
+  parent_id: string | null;
+  token_hash: string;
+  spent_at: Date | null;
+  expires_at: Date;
+}
+
+export interface OneTimeTokensTable extends Timestamps {
+  id: Generated<string>;
+  user_id: string;
+  purpose: 'password_reset' | 'email_verification';
+  token_hash: string;
+  email: string | null;
+  expires_at: Date;
+  used_at: Date | null;
+  revoked_at: Date | null;
+}
+
+export interface SigningKeysTable extends Timestamps {
+  kid: string;
+  algorithm: Generated<string>;
+  public_jwk: Json;
+  private_jwk: Json;
+  status: ColumnType<'active' | 'retired', 'active' | 'retired' | undefined, 'active' | 'retired'>;
+  retired_at: Date | null;
+}
+
+export interface OutboxTable extends Timestamps {
+  id: Generated<number>;
+  kind: string;
+  recipient: string;
+  subject: string;
+  text_body: string;
+  html_body: string;
+  status: ColumnType<'pending' | 'sent' | 'failed', 'pending' | undefined, 'pending' | 'sent' | 'failed'>;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  locked_until: Date | null;
+  last_error: string | null;
+  sent_at: Date | null;
+}
+
+export interface AuditEventsTable extends Timestamps {
+  id: Generated<number>;
+  organisation_id: string | null;
+  actor_user_id: string | null;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  data: Json;
+}
+
+export interface Database {
+  users: UsersTable;
+  organisations: OrganisationsTable;
+  roles: RolesTable;
+  members: MembersTable;
+  invitations: InvitationsTable;
+  sessions: SessionsTable;
+  refresh_tokens: RefreshTokensTable;
+  one_time_tokens: OneTimeTokensTable;
+  signing_keys: SigningKeysTable;
+  outbox: OutboxTable;
+  audit_events: AuditEventsTable;
+}
+
+export type User = Selectable<UsersTable>;
+export type NewUser = Insertable<UsersTable>;
+export type Organisation = Selectable<OrganisationsTable>;
+export type Role = Selectable<RolesTable>;
+export type Session = Selectable<SessionsTable>;

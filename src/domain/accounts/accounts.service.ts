@@ -1,0 +1,149 @@
+// Registration, sign-in and the caller's own profile.
+import type { Db } from '../../db/database.js';
+import { auditRepo } from '../audit/audit.repo.js';
+import { AppError, fieldError } from '../errors.js';
+import type { OrganisationsService } from '../organisations/organisations.service.js';
+import type { AuthContext, ClientInfo, SessionsService } from '../sessions/sessions.service.js';
+import { invitationsRepo } from '../organisations/invitations.repo.js';
+import { hashOpaqueToken } from '../sessions/opaque-tokens.js';
+import { hashPassword, MAX_PASSWORD_LENGTH, verifyDecoy, verifyPassword } from './passwords.js';
+import { usersRepo, type UserProfile } from './users.repo.js';
+import type { Clock } from '../clock.js';
+
+export interface RegisterInput {
+  firstName: string;
+  lastName: string;
+  email: string;
+  password: string;
+  phone?: string;
+  username?: string;
+  inviteToken?: string;
+}
+
+export interface ProfileChanges {
+  firstName?: string;
+  lastName?: string;
+  phone?: string | null;
+  username?: string | null;
+}
+
+interface Deps {
+  db: Db;
+  clock: Clock;
+  sessions: SessionsService;
+  organisations: OrganisationsService;
+  passwordMin: number;
+}
+
+export const personalOrganisationName = (user: { first_name: string; username: string | null }) =>
+  `${user.first_name || user.username || 'My'}'s Organisation`;
+
+export const accountsServiceFactory = ({ db, clock, sessions, organisations, passwordMin }: Deps) => ({
+  async register(input: RegisterInput, client: ClientInfo) {
+    // Friendly early answers; the unique indexes are what actually decide a race.
+    if (await usersRepo.emailTaken(db, input.email)) throw fieldError('email', 'Email already exists');
+    if (input.username !== undefined && (await usersRepo.usernameTaken(db, input.username))) throw fieldError('username', 'Username already exists');
+    if (input.inviteToken !== undefined) {
+      // Joining through an invitation arrives with the invitations work; until then no token is valid.
+      const invitation = await invitationsRepo.findPendingByTokenHash(db, hashOpaqueToken(input.inviteToken), clock.now());
+      if (!invitation) throw new AppError('REGISTRATION_FAILED', 'Registration unsuccessful: the invitation is invalid or has expired');
+    }
+    const passwordHash = await hashPassword(input.password);
+    const { user, session } = await db.transaction().execute(async (trx) => {
+      const user = await usersRepo.insert(trx, {
+        email: input.email,
+        username: input.username ?? null,
+        first_name: input.firstName,
+        last_name: input.lastName,
+        phone: input.phone ?? null,
+        password_hash: passwordHash,
+      });
+      await auditRepo.record(trx, { actorUserId: user.id, action: 'user.registered', targetType: 'user', targetId: user.id, ...client });
+      await organisations.createInTransaction(trx, { name: personalOrganisationName(user), description: '', personal: true, ownerId: user.id }, client);
+      const session = await sessions.open(trx, user.id, client);
+      return { user, session };
+    });
+    const access = await sessions.accessTokenFor(user, session.sessionId);
+    return { accessToken: access.token, refreshToken: session.refreshToken, expiresIn: access.expiresIn, user };
+  },
+
+  /** The same answer, after the same work, for an unknown account, a wrong password or a disabled user. */
+  async login(input: { email?: string; username?: string; password: string }, client: ClientInfo) {
+    const user = await usersRepo.findCredentials(db, input.email !== undefined ? { email: input.email } : { username: input.username ?? '' });
+    const valid = user ? await verifyPassword(user.password_hash, input.password) : await verifyDecoy(input.password);
+    if (!user || !valid || user.status !== 'active') throw new AppError('AUTHENTICATION_FAILED');
+    const session = await db.transaction().execute(async (trx) => {
+      await auditRepo.record(trx, { actorUserId: user.id, action: 'user.signed_in', targetType: 'user', targetId: user.id, ...client });
+      return sessions.open(trx, user.id, client);
+    });
+    const access = await sessions.accessTokenFor(user, session.sessionId);
+    const { password_hash: _hash, ...profile } = user;
+    return { accessToken: access.token, refreshToken: session.refreshToken, expiresIn: access.expiresIn, user: profile };
+  },
+
+  async me(userId: string): Promise<UserProfile> {
+    const user = await usersRepo.findById(db, userId);
+    if (!user) throw new AppError('USER_NOT_FOUND');
+    return user;
+  },
+
+  async updateMe(userId: string, changes: ProfileChanges, client: ClientInfo): Promise<UserProfile> {
+    if (changes.username && (await usersRepo.usernameTaken(db, changes.username, userId))) throw fieldError('username', 'Username already exists');
+    return db.transaction().execute(async (trx) => {
+      const user = await usersRepo.update(trx, userId, {
+        first_name: changes.firstName,
+        last_name: changes.lastName,
+        phone: changes.phone,
+        username: changes.username,
+      });
+      if (!user) throw new AppError('USER_NOT_FOUND');
+      await auditRepo.record(trx, { actorUserId: userId, action: 'user.updated', targetType: 'user', targetId: userId, data: { fields: Object.keys(changes) }, ...client });
+      return user;
+    });
+  },
+
+  /**
+   * The command line's way to a platform admin (the API has none without an admin): promotes an
+   * existing account, or creates one with a verified email, since the operator vouches for it.
+   */
+  async createAdmin(input: { email?: string; username?: string; firstName?: string; lastName?: string }, readPassword: () => Promise<string>) {
+    const existing = await usersRepo.findCredentials(db, input.email !== undefined ? { email: input.email } : { username: input.username ?? '' });
+    if (existing) {
+      await db.transaction().execute(async (trx) => {
+        await usersRepo.update(trx, existing.id, { platform_role: 'admin' });
+        await auditRepo.record(trx, { actorUserId: null, action: 'user.promoted', targetType: 'user', targetId: existing.id, data: { platformRole: 'admin', via: 'command line' } });
+      });
+      return { created: false, userId: existing.id };
+    }
+    if (input.email !== undefined && !/^[^\s@]+@[^\s@]+$/.test(input.email)) throw fieldError('email', 'Email must be a valid email address');
+    const password = await readPassword();
+    const length = [...password].length;
+    if (length < passwordMin || length > MAX_PASSWORD_LENGTH) throw fieldError('password', `Password must be ${passwordMin} to ${MAX_PASSWORD_LENGTH} characters`);
+    const passwordHash = await hashPassword(password);
+    const user = await db.transaction().execute(async (trx) => {
+      const user = await usersRepo.insert(trx, {
+        email: input.email ?? null,
+        username: input.username ?? null,
+        first_name: input.firstName ?? 'Admin',
+        last_name: input.lastName ?? '',
+        password_hash: passwordHash,
+        platform_role: 'admin',
+        email_verified_at: input.email !== undefined ? clock.now() : null,
+      });
+      await auditRepo.record(trx, { actorUserId: null, action: 'user.registered', targetType: 'user', targetId: user.id, data: { platformRole: 'admin', via: 'command line' } });
+      await organisations.createInTransaction(trx, { name: personalOrganisationName(user), description: '', personal: true, ownerId: user.id }, { ip: null, userAgent: null });
+      return user;
+    });
+    return { created: true, userId: user.id };
+  },
+
+  /** Another user's profile: visible to themselves, to anyone sharing an organisation, and to platform admins. */
+  async visibleUser(viewer: AuthContext, userId: string): Promise<UserProfile> {
+    const visible = viewer.userId === userId || viewer.platformRole === 'admin' || (await usersRepo.shareAnOrganisation(db, viewer.userId, userId));
+    const user = visible ? await usersRepo.findById(db, userId) : undefined;
+    if (!user) throw new AppError('USER_NOT_FOUND');
+    return user;
+  },
+});
+
+export type AccountsService = ReturnType<typeof accountsServiceFactory>;

@@ -1,0 +1,31 @@
+// argon2id with the parameters OWASP recommends (m=19456 KiB, t=2, p=1). @node-rs/argon2 runs each
+// hash on libuv's thread pool, so the event loop keeps serving while a password is checked.
+import { randomBytes } from 'node:crypto';
+import { hash, verify, type Options } from '@node-rs/argon2';
+
+const ARGON2ID = 2; // Algorithm.Argon2id (a const enum the library does not export at run time)
+const OPTIONS: Options = { algorithm: ARGON2ID, memoryCost: 19456, timeCost: 2, parallelism: 1 };
+
+export const MAX_PASSWORD_LENGTH = 256;
+
+export const hashPassword = (password: string) => hash(password, OPTIONS);
+
+export async function verifyPassword(passwordHash: string, password: string): Promise<boolean> {
+  try {
+    return await verify(passwordHash, password);
+  } catch {
+    return false;
+  }
+}
+
+let decoy: Promise<string> | null = null;
+
+/**
+ * Spends the same work as checking a real password, for an account that does not exist, so that
+ * an unknown email and a wrong password cannot be told apart by timing.
+ */
+export async function verifyDecoy(password: string): Promise<false> {
+  decoy ??= hashPassword(randomBytes(16).toString('hex'));
+  await verifyPassword(await decoy, password);
+  return false;
+}

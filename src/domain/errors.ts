@@ -1,0 +1,56 @@
+// One vocabulary of errors. Services throw AppError with a code from this registry; the HTTP error
+// handler renders it in the API envelope and the compatibility route sets re-shape it.
+
+export const ERRORS = {
+  AUTHENTICATION_FAILED: { status: 401, message: 'Authentication failed' },
+  AUTHENTICATION_REQUIRED: { status: 401, message: 'Authentication required' },
+  INVALID_TOKEN: { status: 401, message: 'Invalid or expired token' },
+  INVALID_REFRESH_TOKEN: { status: 401, message: 'Invalid or expired refresh token' },
+  REGISTRATION_FAILED: { status: 400, message: 'Registration unsuccessful' },
+  MALFORMED_JSON: { status: 400, message: 'The request body is not valid JSON' },
+  BAD_REQUEST: { status: 400, message: 'Bad request' },
+  FORBIDDEN: { status: 403, message: 'You do not have permission to do this' },
+  ROLE_ABOVE_OWN: { status: 403, message: 'You cannot grant a role above your own' },
+  NOT_FOUND: { status: 404, message: 'Not found' },
+  ROUTE_NOT_FOUND: { status: 404, message: 'Route not found' },
+  USER_NOT_FOUND: { status: 404, message: 'User not found' },
+  ORGANISATION_NOT_FOUND: { status: 404, message: 'Organisation not found' },
+  ALREADY_MEMBER: { status: 409, message: 'The user is already a member of this organisation' },
+  PERSONAL_ORGANISATION: { status: 409, message: 'A personal organisation cannot be deleted' },
+  CONFLICT: { status: 409, message: 'The request conflicts with the current state' },
+  BODY_TOO_LARGE: { status: 413, message: 'The request body is too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json' },
+  TOO_MANY_REQUESTS: { status: 429, message: 'Too many requests' },
+  INTERNAL: { status: 500, message: 'Something went wrong' },
+  SERVICE_UNAVAILABLE: { status: 503, message: 'The service is temporarily unavailable' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class AppError extends Error {
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+  ) {
+    super(message ?? ERRORS[code].message);
+    this.name = 'AppError';
+    this.status = ERRORS[code].status;
+  }
+}
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** A 422: one entry per invalid field, in the order the route lists its fields. */
+export class ValidationError extends Error {
+  constructor(readonly errors: FieldError[]) {
+    super(errors.map((e) => `${e.field}: ${e.message}`).join('; '));
+    this.name = 'ValidationError';
+  }
+}
+
+export const fieldError = (field: string, message: string) => new ValidationError([{ field, message }]);

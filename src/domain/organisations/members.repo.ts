@@ -1,0 +1,37 @@
+import type { Executor } from '../../db/database.js';
+
+export const membersRepo = {
+  insert(db: Executor, member: { organisationId: string; userId: string; roleId: string }) {
+    return db
+      .insertInto('members')
+      .values({ organisation_id: member.organisationId, user_id: member.userId, role_id: member.roleId })
+      .returning(['id', 'created_at'])
+      .executeTakeFirstOrThrow();
+  },
+
+  /** A user's active membership of an organisation with the role it carries; undefined for a non-member. */
+  findMembership(db: Executor, organisationId: string, userId: string) {
+    return db
+      .selectFrom('members')
+      .innerJoin('roles', 'roles.id', 'members.role_id')
+      .select(['members.organisation_id', 'members.user_id', 'roles.id as role_id', 'roles.name as role_name', 'roles.built_in', 'roles.permissions'])
+      .where('members.organisation_id', '=', organisationId)
+      .where('members.user_id', '=', userId)
+      .where('members.status', '=', 'active')
+      .executeTakeFirst();
+  },
+
+  list(db: Executor, organisationId: string, page: { limit: number; after?: { joinedAt: Date; userId: string } }) {
+    let query = db
+      .selectFrom('members')
+      .innerJoin('users', 'users.id', 'members.user_id')
+      .innerJoin('roles', 'roles.id', 'members.role_id')
+      .select(['users.id as user_id', 'users.first_name', 'users.last_name', 'users.email', 'roles.name as role', 'members.status', 'members.created_at as joined_at'])
+      .where('members.organisation_id', '=', organisationId);
+    if (page.after) {
+      const { joinedAt, userId } = page.after;
+      query = query.where((eb) => eb(eb.refTuple('members.created_at', 'members.user_id'), '>', eb.tuple(joinedAt, userId)));
+    }
+    return query.orderBy('members.created_at').orderBy('members.user_id').limit(page.limit + 1).execute();
+  },
+};

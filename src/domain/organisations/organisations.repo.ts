@@ -1,0 +1,41 @@
+import type { Executor } from '../../db/database.js';
+
+const COLUMNS = ['id', 'name', 'description', 'personal', 'created_at'] as const;
+
+export const organisationsRepo = {
+  insert(db: Executor, org: { name: string; description: string; personal: boolean; createdBy: string }) {
+    return db
+      .insertInto('organisations')
+      .values({ name: org.name, description: org.description, personal: org.personal, created_by: org.createdBy })
+      .returning(COLUMNS)
+      .executeTakeFirstOrThrow();
+  },
+
+  findById(db: Executor, id: string) {
+    return db.selectFrom('organisations').select(COLUMNS).where('id', '=', id).executeTakeFirst();
+  },
+
+  update(db: Executor, id: string, changes: { name?: string; description?: string }) {
+    return db.updateTable('organisations').set(changes).where('id', '=', id).returning(COLUMNS).executeTakeFirst();
+  },
+
+  delete(db: Executor, id: string) {
+    return db.deleteFrom('organisations').where('id', '=', id).executeTakeFirst();
+  },
+
+  /** The organisations a user is an active member of, with their role, in the order they joined. */
+  listForUser(db: Executor, userId: string, page: { limit: number; after?: { joinedAt: Date; orgId: string } }) {
+    let query = db
+      .selectFrom('members')
+      .innerJoin('organisations', 'organisations.id', 'members.organisation_id')
+      .innerJoin('roles', 'roles.id', 'members.role_id')
+      .select(['organisations.id', 'organisations.name', 'organisations.description', 'roles.name as role', 'members.created_at as joined_at'])
+      .where('members.user_id', '=', userId)
+      .where('members.status', '=', 'active');
+    if (page.after) {
+      const { joinedAt, orgId } = page.after;
+      query = query.where((eb) => eb(eb.refTuple('members.created_at', 'members.organisation_id'), '>', eb.tuple(joinedAt, orgId)));
+    }
+    return query.orderBy('members.created_at').orderBy('members.organisation_id').limit(page.limit + 1).execute();
+  },
+};

@@ -1,0 +1,117 @@
+// Organisations and their members. Who may do what is decided by the caller's membership, which
+// the HTTP layer loads (and refuses with 404 for a non-member) before any of these run.
+import type { Db, Executor } from '../../db/database.js';
+import { auditRepo } from '../audit/audit.repo.js';
+import { AppError, fieldError } from '../errors.js';
+import { decodeCursor, page, type PageRequest, DEFAULT_PAGE_SIZE } from '../pagination.js';
+import { canGrant, DEFAULT_MEMBER_ROLE, OWNER_ROLE, type Permission, hasPermission } from '../permissions.js';
+import type { ClientInfo } from '../sessions/sessions.service.js';
+import { usersRepo } from '../accounts/users.repo.js';
+import { membersRepo } from './members.repo.js';
+import { organisationsRepo } from './organisations.repo.js';
+import { rolesRepo } from './roles.repo.js';
+
+export interface Membership {
+  organisationId: string;
+  userId: string;
+  roleId: string;
+  roleName: string;
+  builtIn: boolean;
+  permissions: string[];
+}
+
+/** Who is acting, for the rules and for the audit log. */
+export interface Actor extends ClientInfo {
+  userId: string;
+}
+
+interface Deps {
+  db: Db;
+}
+
+export const organisationsServiceFactory = ({ db }: Deps) => {
+  const audit = (trx: Executor, actor: Actor, organisationId: string, action: string, target: { type: string; id: string }, data?: Record<string, unknown>) =>
+    auditRepo.record(trx, { organisationId, actorUserId: actor.userId, action, targetType: target.type, targetId: target.id, ip: actor.ip, userAgent: actor.userAgent, data });
+
+  return {
+    /** Creates an organisation with its built-in roles and the owner, inside the caller's transaction. */
+    async createInTransaction(trx: Executor, input: { name: string; description: string; personal: boolean; ownerId: string }, client: ClientInfo) {
+      const org = await organisationsRepo.insert(trx, { name: input.name, description: input.description, personal: input.personal, createdBy: input.ownerId });
+      const roles = await rolesRepo.insertBuiltIns(trx, org.id);
+      const owner = roles.find((role) => role.name === OWNER_ROLE);
+      if (!owner) throw new Error('The built-in roles have no owner role');
+      await membersRepo.insert(trx, { organisationId: org.id, userId: input.ownerId, roleId: owner.id });
+      await audit(trx, { userId: input.ownerId, ...client }, org.id, 'organisation.created', { type: 'organisation', id: org.id }, { name: org.name, personal: org.personal });
+      return org;
+    },
+
+    create(actor: Actor, input: { name: string; description?: string }) {
+      return db.transaction().execute((trx) => this.createInTransaction(trx, { name: input.name, description: input.description ?? '', personal: false, ownerId: actor.userId }, actor));
+    },
+
+    async listForUser(userId: string, request: PageRequest) {
+      const limit = request.limit ?? DEFAULT_PAGE_SIZE;
+      const after = decodeCursor(request.cursor);
+      const rows = await organisationsRepo.listForUser(db, userId, { limit, after: after && { joinedAt: after.at, orgId: after.id } });
+      return page(rows, limit, (row) => ({ at: row.joined_at, id: row.id }));
+    },
+
+    async membership(organisationId: string, userId: string): Promise<Membership | null> {
+      const row = await membersRepo.findMembership(db, organisationId, userId);
+      if (!row) return null;
+      return { organisationId: row.organisation_id, userId: row.user_id, roleId: row.role_id, roleName: row.role_name, builtIn: row.built_in, permissions: row.permissions };
+    },
+
+    async get(organisationId: string) {
+      const org = await organisationsRepo.findById(db, organisationId);
+      if (!org) throw new AppError('ORGANISATION_NOT_FOUND');
+      return org;
+    },
+
+    update(actor: Actor, organisationId: string, changes: { name?: string; description?: string }) {
+      return db.transaction().execute(async (trx) => {
+        const org = await organisationsRepo.update(trx, organisationId, changes);
+        if (!org) throw new AppError('ORGANISATION_NOT_FOUND');
+        await audit(trx, actor, organisationId, 'organisation.updated', { type: 'organisation', id: organisationId }, { fields: Object.keys(changes) });
+        return org;
+      });
+    },
+
+    /** A personal organisation belongs to its user's account and goes only with it. */
+    delete(actor: Actor, organisationId: string) {
+      return db.transaction().execute(async (trx) => {
+        const org = await organisationsRepo.findById(trx, organisationId);
+        if (!org) throw new AppError('ORGANISATION_NOT_FOUND');
+        if (org.personal) throw new AppError('PERSONAL_ORGANISATION');
+        await organisationsRepo.delete(trx, organisationId);
+        await audit(trx, actor, organisationId, 'organisation.deleted', { type: 'organisation', id: organisationId }, { name: org.name });
+      });
+    },
+
+    /** Adds an existing user with a role no higher than the granter's own. */
+    addUser(actor: Actor, granter: Membership, input: { userId: string; role?: string }) {
+      return db.transaction().execute(async (trx) => {
+        const user = await usersRepo.findById(trx, input.userId);
+        if (!user || user.status !== 'active') throw new AppError('USER_NOT_FOUND');
+        const role = await rolesRepo.findByName(trx, granter.organisationId, input.role ?? DEFAULT_MEMBER_ROLE);
+        if (!role) throw fieldError('role', 'Role does not exist in this organisation');
+        const granterRole = { name: granter.roleName, builtIn: granter.builtIn, permissions: granter.permissions };
+        if (!canGrant(granterRole, { name: role.name, builtIn: role.built_in, permissions: role.permissions })) throw new AppError('ROLE_ABOVE_OWN');
+        await membersRepo.insert(trx, { organisationId: granter.organisationId, userId: user.id, roleId: role.id });
+        await audit(trx, actor, granter.organisationId, 'member.added', { type: 'user', id: user.id }, { role: role.name });
+        return { userId: user.id, role: role.name };
+      });
+    },
+
+    async listMembers(organisationId: string, request: PageRequest) {
+      const limit = request.limit ?? DEFAULT_PAGE_SIZE;
+      const after = decodeCursor(request.cursor);
+      const rows = await membersRepo.list(db, organisationId, { limit, after: after && { joinedAt: after.at, userId: after.id } });
+      return page(rows, limit, (row) => ({ at: row.joined_at, id: row.user_id }));
+    },
+
+    allows: (membership: Membership, permission: Permission) => hasPermission(membership, permission),
+  };
+};
+
+export type OrganisationsService = ReturnType<typeof organisationsServiceFactory>;

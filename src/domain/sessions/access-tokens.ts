@@ -1,0 +1,152 @@
+// Access tokens: EdDSA (Ed25519) JWTs. Keys are generated on first start and kept in the database,
+// so every node signs with the same key and any service can verify with the published key set.
+import { randomUUID } from 'node:crypto';
+import { SignJWT, exportJWK, generateKeyPair, importJWK, jwtVerify, type CryptoKey, type JWK } from 'jose';
+import type { Db } from '../../db/database.js';
+import { addSeconds, type Clock } from '../clock.js';
+import { AppError } from '../errors.js';
+import { signingKeysRepo } from './signing-keys.repo.js';
+
+const ALG = 'EdDSA';
+/** Clock skew tolerated between Gatehouse and the services verifying its tokens. */
+const CLOCK_TOLERANCE_SECONDS = 30;
+/** An unknown kid reloads the keys (another node may have rotated), but at most this often. */
+const RELOAD_INTERVAL_MS = 10_000;
+
+export interface AccessClaims {
+  sub: string;
+  userId: string;
+  email?: string;
+  sid: string;
+  iat: number;
+  exp: number;
+  iss: string;
+}
+
+/** An Ed25519 public key as published in the JWKS. */
+export interface PublicJwk {
+  kty: string;
+  crv: string;
+  x: string;
+  kid: string;
+  alg: string;
+  use: string;
+}
+
+interface KeyRing {
+  signing: { kid: string; key: CryptoKey };
+  verifying: Map<string, CryptoKey>;
+  jwks: PublicJwk[];
+  loadedAt: number;
+}
+
+interface Deps {
+  db: Db;
+  clock: Clock;
+  issuer: string;
+  ttlSeconds: number;
+}
+
+export const accessTokensFactory = ({ db, clock, issuer, ttlSeconds }: Deps) => {
+  let ring: Promise<KeyRing> | null = null;
+
+  async function load(): Promise<KeyRing> {
+    let rows = await signingKeysRepo.listUsable(db, addSeconds(clock.now(), -ttlSeconds - CLOCK_TOLERANCE_SECONDS));
+    if (!rows.some((row) => row.status === 'active')) {
+      await signingKeysRepo.insertActiveIfNone(db, await newKey());
+      rows = await signingKeysRepo.listUsable(db, addSeconds(clock.now(), -ttlSeconds - CLOCK_TOLERANCE_SECONDS));
+    }
+    const active = rows.find((row) => row.status === 'active');
+    if (!active) throw new Error('No active signing key');
+    const verifying = new Map<string, CryptoKey>();
+    const jwks: PublicJwk[] = [];
+    for (const row of rows) {
+      verifying.set(row.kid, (await importJWK(row.public_jwk as JWK, ALG)) as CryptoKey);
+      const { kty = 'OKP', crv = 'Ed25519', x = '' } = row.public_jwk as JWK;
+      jwks.push({ kty, crv, x, kid: row.kid, alg: ALG, use: 'sig' });
+    }
+    const signing = { kid: active.kid, key: (await importJWK(active.private_jwk as JWK, ALG)) as CryptoKey };
+    return { signing, verifying, jwks, loadedAt: Date.now() };
+  }
+
+  function keyRing(): Promise<KeyRing> {
+    ring ??= load().catch((error: unknown) => {
+      ring = null;
+      throw error;
+    });
+    return ring;
+  }
+
+  async function keyFor(kid: string | undefined): Promise<CryptoKey> {
+    if (!kid) throw new AppError('INVALID_TOKEN');
+    let current = await keyRing();
+    if (!current.verifying.has(kid) && Date.now() - current.loadedAt > RELOAD_INTERVAL_MS) {
+      ring = null;
+      current = await keyRing();
+    }
+    const key = current.verifying.get(kid);
+    if (!key) throw new AppError('INVALID_TOKEN');
+    return key;
+  }
+
+  return {
+    /** Makes sure a signing key exists (generating one on first start) and loads the key ring. */
+    async ready(): Promise<void> {
+      await keyRing();
+    },
+
+    async issue(subject: { userId: string; email: string | null; sessionId: string }): Promise<{ token: string; expiresIn: number }> {
+      const { signing } = await keyRing();
+      const iat = Math.floor(clock.now().getTime() / 1000);
+      const token = await new SignJWT({ userId: subject.userId, sid: subject.sessionId, ...(subject.email ? { email: subject.email } : {}) })
+        .setProtectedHeader({ alg: ALG, kid: signing.kid, typ: 'JWT' })
+        .setIssuer(issuer)
+        .setSubject(subject.userId)
+        .setIssuedAt(iat)
+        .setExpirationTime(iat + ttlSeconds)
+        .setJti(randomUUID())
+        .sign(signing.key);
+      return { token, expiresIn: ttlSeconds };
+    },
+
+    /** Verifies signature, algorithm, issuer and lifetime. Only EdDSA with a known kid passes. */
+    async verify(token: string): Promise<AccessClaims> {
+      try {
+        const { payload } = await jwtVerify(token, (header) => keyFor(header.kid), {
+          algorithms: [ALG],
+          issuer,
+          clockTolerance: CLOCK_TOLERANCE_SECONDS,
+          currentDate: clock.now(),
+          requiredClaims: ['sub', 'sid', 'iat', 'exp'],
+        });
+        if (typeof payload.sid !== 'string' || typeof payload.sub !== 'string') throw new AppError('INVALID_TOKEN');
+        return payload as unknown as AccessClaims;
+      } catch (error) {
+        if (error instanceof AppError) throw error;
+        throw new AppError('INVALID_TOKEN');
+      }
+    },
+
+    async jwks(): Promise<PublicJwk[]> {
+      return (await keyRing()).jwks;
+    },
+
+    /** Generates a new active key; the old one keeps verifying until its last token has expired. */
+    async rotate(): Promise<string> {
+      const key = await newKey();
+      await db.transaction().execute(async (trx) => {
+        await signingKeysRepo.retireActive(trx, clock.now());
+        await signingKeysRepo.insertActiveIfNone(trx, key);
+      });
+      ring = null;
+      return key.kid;
+    },
+  };
+};
+
+export type AccessTokens = ReturnType<typeof accessTokensFactory>;
+
+async function newKey() {
+  const { publicKey, privateKey } = await generateKeyPair(ALG, { crv: 'Ed25519', extractable: true });
+  return { kid: randomUUID(), publicJwk: await exportJWK(publicKey), privateJwk: await exportJWK(privateKey) };
+}

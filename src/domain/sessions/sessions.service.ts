@@ -1,0 +1,98 @@
+// Sessions: one per sign-in. A session holds a chain of refresh tokens (each rotation spends one and
+// issues its successor); presenting a spent token again means it was stolen or replayed, so the whole
+// session is revoked. Access tokens name their session (sid), and a request is only served while that
+// session is live, so ending a session stops its access tokens from the next request on.
+import type { Db, Executor } from '../../db/database.js';
+import type { PlatformRole } from '../../db/schema.js';
+import { addSeconds, type Clock } from '../clock.js';
+import { AppError } from '../errors.js';
+import type { AccessTokens } from './access-tokens.js';
+import { hashOpaqueToken, newOpaqueToken } from './opaque-tokens.js';
+import { sessionsRepo } from './sessions.repo.js';
+
+export interface ClientInfo {
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export interface AuthContext {
+  userId: string;
+  sessionId: string;
+  email: string | null;
+  platformRole: PlatformRole;
+}
+
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  expiresIn: number;
+}
+
+interface Deps {
+  db: Db;
+  clock: Clock;
+  accessTokens: AccessTokens;
+  refreshTtlSeconds: number;
+}
+
+export const sessionsServiceFactory = ({ db, clock, accessTokens, refreshTtlSeconds }: Deps) => ({
+  /** Opens a session inside the caller's transaction; sign the access token after it commits. */
+  async open(trx: Executor, userId: string, client: ClientInfo): Promise<{ sessionId: string; refreshToken: string }> {
+    const now = clock.now();
+    const expiresAt = addSeconds(now, refreshTtlSeconds);
+    const session = await sessionsRepo.create(trx, { userId, userAgent: client.userAgent?.slice(0, 512) ?? null, ip: client.ip, expiresAt });
+    const refreshToken = newOpaqueToken();
+    await sessionsRepo.addRefreshToken(trx, { sessionId: session.id, parentId: null, tokenHash: hashOpaqueToken(refreshToken), expiresAt });
+    return { sessionId: session.id, refreshToken };
+  },
+
+  async accessTokenFor(user: { id: string; email: string | null }, sessionId: string): Promise<{ token: string; expiresIn: number }> {
+    return accessTokens.issue({ userId: user.id, email: user.email, sessionId });
+  },
+
+  async refresh(refreshToken: string): Promise<TokenPair> {
+    const tokenHash = hashOpaqueToken(refreshToken);
+    const outcome = await db.transaction().execute(async (trx) => {
+      const now = clock.now();
+      const spent = await sessionsRepo.spendRefreshToken(trx, tokenHash, now);
+      if (!spent) {
+        const known = await sessionsRepo.findRefreshToken(trx, tokenHash);
+        // Reuse of a spent token: whoever holds the chain now cannot be told from a thief.
+        if (known?.spent_at) await sessionsRepo.revoke(trx, known.session_id, now, 'refresh_token_reuse');
+        return null;
+      }
+      const session = await sessionsRepo.findLive(trx, spent.session_id, now);
+      if (!session || session.status !== 'active') return null;
+      const next = newOpaqueToken();
+      const expiresAt = addSeconds(now, refreshTtlSeconds);
+      await sessionsRepo.addRefreshToken(trx, { sessionId: session.id, parentId: spent.id, tokenHash: hashOpaqueToken(next), expiresAt });
+      await sessionsRepo.extend(trx, session.id, now, expiresAt);
+      return { session, refreshToken: next };
+    });
+    if (!outcome) throw new AppError('INVALID_REFRESH_TOKEN');
+    const access = await accessTokens.issue({ userId: outcome.session.user_id, email: outcome.session.email, sessionId: outcome.session.id });
+    return { accessToken: access.token, refreshToken: outcome.refreshToken, expiresIn: access.expiresIn };
+  },
+
+  /** Ends the session of a refresh token, or the caller's own session. */
+  async logout(input: { refreshToken?: string; sessionId?: string }): Promise<void> {
+    let sessionId = input.sessionId;
+    if (input.refreshToken) {
+      const token = await sessionsRepo.findRefreshToken(db, hashOpaqueToken(input.refreshToken));
+      if (!token || (sessionId && token.session_id !== sessionId)) throw new AppError('INVALID_REFRESH_TOKEN');
+      sessionId = token.session_id;
+    }
+    if (!sessionId) throw new AppError('AUTHENTICATION_REQUIRED');
+    await sessionsRepo.revoke(db, sessionId, clock.now(), 'logout');
+  },
+
+  /** The caller behind an access token, as long as the token is valid and its session live. */
+  async authenticate(accessToken: string): Promise<AuthContext> {
+    const claims = await accessTokens.verify(accessToken);
+    const session = await sessionsRepo.findLive(db, claims.sid, clock.now());
+    if (!session || session.user_id !== claims.sub || session.status !== 'active') throw new AppError('INVALID_TOKEN');
+    return { userId: session.user_id, sessionId: session.id, email: session.email, platformRole: session.platform_role };
+  },
+});
+
+export type SessionsService = ReturnType<typeof sessionsServiceFactory>;

@@ -1,0 +1,93 @@
+// Authentication and authorization, declared by every route in its config:
+//   auth: 'public'   – anyone
+//         'optional' – a Bearer token is used when sent (and refused when invalid)
+//         'user'     – a valid access token of a live session
+//         'admin'    – the same, held by a platform admin
+//   permission       – a permission of the catalogue in the organisation named by :orgId
+// The hook runs before the body is even parsed, so an unauthenticated caller learns nothing from
+// validation, and a non-member learns nothing about an organisation: it is simply not found.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError } from '../domain/errors.js';
+import type { Membership } from '../domain/organisations/organisations.service.js';
+import type { Permission } from '../domain/permissions.js';
+import type { Services } from '../domain/services.js';
+import type { AuthContext, ClientInfo } from '../domain/sessions/sessions.service.js';
+import { sendError } from './errors.js';
+
+export type AuthMode = 'public' | 'optional' | 'user' | 'admin';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    auth?: AuthMode;
+    permission?: Permission;
+    /** For a permission route: the caller may act on themselves without the permission (leaving). */
+    selfParam?: string;
+  }
+  interface FastifyRequest {
+    auth: AuthContext | null;
+    membership: Membership | null;
+  }
+}
+
+const BEARER = /^Bearer[ ]+([A-Za-z0-9._~+/=-]+)$/i;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Ids are UUIDs; anything else names nothing, and is answered as not found rather than invalid. */
+export const isUuid = (value: string | undefined): value is string => value !== undefined && UUID.test(value);
+
+export function bearerToken(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (!header) return null;
+  const match = BEARER.exec(header.trim());
+  if (!match?.[1]) throw new AppError('INVALID_TOKEN');
+  return match[1];
+}
+
+export function clientInfo(request: FastifyRequest): ClientInfo {
+  return { ip: request.ip ?? null, userAgent: request.headers['user-agent'] ?? null };
+}
+
+/** The authenticated caller; only call from a route whose auth mode guarantees one. */
+export function caller(request: FastifyRequest): AuthContext {
+  if (!request.auth) throw new AppError('AUTHENTICATION_REQUIRED');
+  return request.auth;
+}
+
+export function callerMembership(request: FastifyRequest): Membership {
+  if (!request.membership) throw new AppError('ORGANISATION_NOT_FOUND');
+  return request.membership;
+}
+
+export function installAuth(app: FastifyInstance, services: Services) {
+  app.decorateRequest('auth', null);
+  app.decorateRequest('membership', null);
+
+  app.addHook('onRequest', async (request, reply) => {
+    const { auth, permission, selfParam } = request.routeOptions.config;
+    if (auth === undefined || auth === 'public') return;
+    try {
+      const token = bearerToken(request);
+      if (token === null) {
+        if (auth === 'optional') return;
+        throw new AppError('AUTHENTICATION_REQUIRED');
+      }
+      request.auth = await services.sessions.authenticate(token);
+      if (auth === 'admin' && request.auth.platformRole !== 'admin') throw new AppError('FORBIDDEN');
+      if (permission) await authorize(request, services, permission, selfParam);
+    } catch (error) {
+      if (error instanceof AppError) return sendError(reply, error);
+      throw error;
+    }
+  });
+}
+
+async function authorize(request: FastifyRequest, services: Services, permission: Permission, selfParam: string | undefined) {
+  const params = request.params as Record<string, string | undefined>;
+  const orgId = params.orgId;
+  if (!isUuid(orgId)) throw new AppError('ORGANISATION_NOT_FOUND');
+  const membership = await services.organisations.membership(orgId, request.auth!.userId);
+  if (!membership) throw new AppError('ORGANISATION_NOT_FOUND');
+  request.membership = membership;
+  const actingOnSelf = selfParam !== undefined && params[selfParam] === request.auth!.userId;
+  if (!actingOnSelf && !membership.permissions.includes(permission)) throw new AppError('FORBIDDEN');
+}

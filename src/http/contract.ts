@@ -1,0 +1,39 @@
+// Every API route declares its contract: an operationId, its auth mode and, for organisation routes,
+// the permission it needs. Registration fails for a route that forgets, and the documented error
+// answers (401, 403, 404, 422, …) are derived from that declaration so the OpenAPI document cannot
+// drift from what the hooks really do.
+import type { FastifyInstance, FastifySchema } from 'fastify';
+import { ErrorBody, ValidationErrorBody } from './schemas.js';
+
+type Documented = FastifySchema & { security?: unknown[]; description?: string; operationId?: string; hide?: boolean; 'x-permission'?: string };
+
+export function enforceContracts(api: FastifyInstance) {
+  api.addHook('onRoute', (route) => {
+    const where = `${String(route.method)} ${route.url}`;
+    const auth = route.config?.auth;
+    if (!auth) throw new Error(`${where} declares no auth mode`);
+    const schema = (route.schema ??= {}) as Documented;
+    if (!schema.hide && !schema.operationId) throw new Error(`${where} declares no operationId`);
+    const responses = (schema.response ??= {}) as Record<string, unknown>;
+    const add = (status: number, body: unknown) => {
+      responses[status] ??= body;
+    };
+    const permission = route.config?.permission;
+    if (auth !== 'public') {
+      schema.security = auth === 'optional' ? [{}, { bearerAuth: [] }] : [{ bearerAuth: [] }];
+      add(401, ErrorBody);
+    }
+    if (auth === 'admin') schema.description = `${schema.description ?? ''}\n\nPlatform admins only.`.trim();
+    if (permission) {
+      add(403, ErrorBody);
+      add(404, ErrorBody);
+      schema['x-permission'] = permission;
+      schema.description = `${schema.description ?? ''}\n\nRequires the \`${permission}\` permission in the organisation; a non-member gets 404.`.trim();
+    }
+    if (auth === 'admin') add(403, ErrorBody);
+    if (schema.body) add(400, ErrorBody);
+    if (schema.body || schema.querystring || schema.params) add(422, ValidationErrorBody);
+    add(500, ErrorBody);
+    add(503, ErrorBody);
+  });
+}

@@ -1,0 +1,80 @@
+// One error handler for the whole API: domain errors, validation failures, constraint violations and
+// framework errors all leave in the same envelope. A 5xx never shows what went wrong inside.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { mapConstraintError } from '../db/constraint-errors.js';
+import { AppError, ERRORS, ValidationError, type ErrorCode } from '../domain/errors.js';
+import { toFieldErrors } from './validation.js';
+
+const REASONS: Record<number, string> = {
+  400: 'Bad request',
+  401: 'Bad request',
+  403: 'Forbidden',
+  404: 'Not found',
+  405: 'Method not allowed',
+  409: 'Conflict',
+  413: 'Payload too large',
+  415: 'Unsupported media type',
+  429: 'Too many requests',
+  500: 'Internal server error',
+  503: 'Service unavailable',
+};
+
+export function errorBody(status: number, code: string, message: string, requestId: string) {
+  return { status: REASONS[status] ?? 'Error', message, statusCode: status, code, requestId };
+}
+
+export function sendError(reply: FastifyReply, error: AppError) {
+  return reply.code(error.status).send(errorBody(error.status, error.code, error.message, reply.request.id));
+}
+
+/** Errors that mean the database cannot be reached right now: the caller may try again shortly. */
+function isUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string') return /Connection terminated|timeout exceeded when trying to connect/i.test(String((error as Error).message));
+  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '53300'].includes(code) || code.startsWith('08');
+}
+
+const FRAMEWORK_ERRORS: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_JSON',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
+};
+
+export function toAppError(error: unknown): AppError | ValidationError | null {
+  if (error instanceof AppError || error instanceof ValidationError) return error;
+  const mapped = mapConstraintError(error);
+  if (mapped instanceof AppError || mapped instanceof ValidationError) return mapped;
+  const code = (error as FastifyError).code;
+  const framework = code ? FRAMEWORK_ERRORS[code] : undefined;
+  if (framework) return new AppError(framework);
+  if (isUnavailable(error)) return new AppError('SERVICE_UNAVAILABLE');
+  const status = (error as FastifyError).statusCode;
+  if (status === 400 && (error as SyntaxError).name === 'SyntaxError') return new AppError('MALFORMED_JSON');
+  return null;
+}
+
+export function installErrorHandling(app: FastifyInstance) {
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (error.validation) {
+      const errors = toFieldErrors(error.validation as never, request.routeOptions.schema, error.validationContext ?? 'body');
+      return reply.code(422).send({ errors });
+    }
+    const known = toAppError(error);
+    if (known instanceof ValidationError) return reply.code(422).send({ errors: known.errors });
+    if (known) {
+      if (known.status >= 500) request.log.warn({ err: error }, 'dependency unavailable');
+      if (known.code === 'SERVICE_UNAVAILABLE') reply.header('retry-after', '5');
+      return sendError(reply, known);
+    }
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (status === 500) {
+      request.log.error({ err: error }, 'unhandled error');
+      return reply.code(500).send(errorBody(500, 'INTERNAL', ERRORS.INTERNAL.message, request.id));
+    }
+    return reply.code(status).send(errorBody(status, 'BAD_REQUEST', error.message, request.id));
+  });
+
+  app.setNotFoundHandler((request, reply) => sendError(reply, new AppError('ROUTE_NOT_FOUND')));
+}

@@ -1,0 +1,109 @@
+// Registration, sign-in, token refresh and sign-out.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import type { Config } from '../../config/config.js';
+import { MAX_PASSWORD_LENGTH } from '../../domain/accounts/passwords.js';
+import type { Services } from '../../domain/services.js';
+import { clientInfo } from '../auth.js';
+import { ok, PublicUser, publicUser, success } from '../schemas.js';
+import { Email, Name, Phone, Username } from './fields.js';
+
+const TAGS = ['Accounts and sessions'];
+
+const TokensAndUser = Type.Object({ accessToken: Type.String(), refreshToken: Type.String(), user: PublicUser });
+const TokenPair = Type.Object({ accessToken: Type.String(), refreshToken: Type.String() });
+const OpaqueToken = Type.String({ minLength: 1, maxLength: 200 });
+
+export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services; config: Config }> = async (app, { services, config }) => {
+  const Password = Type.String({ minLength: config.passwordMin, maxLength: MAX_PASSWORD_LENGTH, description: `${config.passwordMin} to ${MAX_PASSWORD_LENGTH} characters` });
+
+  app.post(
+    '/auth/register',
+    {
+      config: { auth: 'public' },
+      schema: {
+        operationId: 'register',
+        tags: TAGS,
+        summary: 'Create an account, its personal organisation and a session',
+        body: Type.Object({
+          firstName: Name,
+          lastName: Name,
+          email: Email,
+          password: Password,
+          phone: Type.Optional(Phone),
+          username: Type.Optional(Username),
+          inviteToken: Type.Optional(OpaqueToken),
+        }),
+        response: { 201: success(TokensAndUser, 'Registered') },
+      },
+    },
+    async (request, reply) => {
+      const result = await services.accounts.register(request.body, clientInfo(request));
+      return reply.code(201).send(ok('Registration successful', { accessToken: result.accessToken, refreshToken: result.refreshToken, user: publicUser(result.user) }));
+    },
+  );
+
+  app.post(
+    '/auth/login',
+    {
+      config: { auth: 'public' },
+      schema: {
+        operationId: 'login',
+        tags: TAGS,
+        summary: 'Sign in with email (or username) and password',
+        description: 'Any bad credential gets the same 401, after the same work, whether or not the account exists.',
+        body: Type.Object(
+          {
+            email: Type.Optional(Type.String({ format: 'email', maxLength: 254 })),
+            username: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })),
+            password: Type.String({ minLength: 1, maxLength: MAX_PASSWORD_LENGTH }),
+          },
+          { if: { not: { required: ['username'] } }, then: { required: ['email'] } },
+        ),
+        response: { 200: success(TokensAndUser, 'Signed in') },
+      },
+    },
+    async (request) => {
+      const result = await services.accounts.login(request.body, clientInfo(request));
+      return ok('Login successful', { accessToken: result.accessToken, refreshToken: result.refreshToken, user: publicUser(result.user) });
+    },
+  );
+
+  app.post(
+    '/auth/refresh',
+    {
+      config: { auth: 'public' },
+      schema: {
+        operationId: 'refreshTokens',
+        tags: TAGS,
+        summary: 'Trade a refresh token for a new pair',
+        description: 'The refresh token is spent. Presenting a spent one again ends the whole session.',
+        body: Type.Object({ refreshToken: OpaqueToken }),
+        response: { 200: success(TokenPair, 'New tokens') },
+      },
+    },
+    async (request) => {
+      const pair = await services.sessions.refresh(request.body.refreshToken);
+      return ok('Token refreshed successfully', { accessToken: pair.accessToken, refreshToken: pair.refreshToken });
+    },
+  );
+
+  app.post(
+    '/auth/logout',
+    {
+      config: { auth: 'optional' },
+      schema: {
+        operationId: 'logout',
+        tags: TAGS,
+        summary: 'End a session',
+        description: 'Ends the session of the refresh token sent, or of the Bearer token. Its access tokens stop working at once.',
+        body: Type.Object({ refreshToken: Type.Optional(OpaqueToken) }),
+        response: { 200: success(Type.Object({}), 'Signed out') },
+      },
+    },
+    async (request) => {
+      await services.sessions.logout({ refreshToken: request.body.refreshToken, sessionId: request.auth?.sessionId });
+      return ok('Logout successful', {});
+    },
+  );
+};

@@ -1,0 +1,84 @@
+// Liveness, readiness, the published keys and the API description.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { sql } from 'kysely';
+import Type from 'typebox';
+import type { Config } from '../../config/config.js';
+import type { Db } from '../../db/database.js';
+import type { Services } from '../../domain/services.js';
+import { ErrorBody } from '../schemas.js';
+
+const READY_TIMEOUT_MS = 2000;
+
+export const operationsRoutes: FastifyPluginAsyncTypebox<{ services: Services; config: Config; db: Db }> = async (app, { services, config, db }) => {
+  app.get(
+    '/healthz',
+    { config: { auth: 'public' }, schema: { operationId: 'health', tags: ['Operations'], summary: 'The process is alive', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      config: { auth: 'public' },
+      schema: {
+        operationId: 'ready',
+        tags: ['Operations'],
+        summary: 'The database answers',
+        response: { 200: Type.Object({ status: Type.Literal('ready') }), 503: ErrorBody },
+      },
+    },
+    async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(Object.assign(new Error('readiness check timed out'), { code: '57P03' })), READY_TIMEOUT_MS);
+      });
+      try {
+        await Promise.race([sql`select 1`.execute(db), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+      return { status: 'ready' as const };
+    },
+  );
+
+  app.get(
+    '/.well-known/jwks.json',
+    {
+      config: { auth: 'public' },
+      schema: {
+        operationId: 'jwks',
+        tags: ['Tokens'],
+        summary: 'The public keys that verify Gatehouse access tokens',
+        response: {
+          200: Type.Object({
+            keys: Type.Array(Type.Object({ kty: Type.String(), crv: Type.String(), x: Type.String(), kid: Type.String(), alg: Type.String(), use: Type.String() })),
+          }),
+        },
+      },
+    },
+    async (_request, reply) => {
+      reply.header('cache-control', 'public, max-age=300');
+      return { keys: await services.accessTokens.jwks() };
+    },
+  );
+
+  app.get(
+    '/.well-known/openid-configuration',
+    {
+      config: { auth: 'public' },
+      schema: {
+        operationId: 'openidConfiguration',
+        tags: ['Tokens'],
+        summary: 'Where the issuer publishes its keys',
+        response: { 200: Type.Object({ issuer: Type.String(), jwks_uri: Type.String(), id_token_signing_alg_values_supported: Type.Array(Type.String()) }) },
+      },
+    },
+    async (_request, reply) => {
+      reply.header('cache-control', 'public, max-age=300');
+      return { issuer: config.publicUrl, jwks_uri: `${config.publicUrl}/.well-known/jwks.json`, id_token_signing_alg_values_supported: ['EdDSA'] };
+    },
+  );
+
+  app.get('/openapi.json', { config: { auth: 'public' }, schema: { hide: true } }, async () => app.swagger());
+  app.get('/', { config: { auth: 'public' }, schema: { hide: true } }, async (_request, reply) => reply.redirect('/docs'));
+};

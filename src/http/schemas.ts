@@ -1,0 +1,48 @@
+// Shared pieces of every route's contract: the envelopes of the API and the common parameters.
+import Type, { type TSchema } from 'typebox';
+
+export const ErrorBody = Type.Object(
+  {
+    status: Type.String({ examples: ['Not found'] }),
+    message: Type.String(),
+    statusCode: Type.Integer(),
+    code: Type.String({ examples: ['ORGANISATION_NOT_FOUND'] }),
+    requestId: Type.String(),
+  },
+  { description: 'An error' },
+);
+
+export const ValidationErrorBody = Type.Object(
+  { errors: Type.Array(Type.Object({ field: Type.String(), message: Type.String() })) },
+  { description: 'One entry per invalid field, in the order the route lists its fields' },
+);
+
+export const success = <T extends TSchema>(data: T, description = 'Success') =>
+  Type.Object({ status: Type.Literal('success'), message: Type.String(), data }, { description });
+
+export const ok = <T>(message: string, data: T) => ({ status: 'success' as const, message, data });
+
+export const Uuid = Type.String({ format: 'uuid' });
+
+export const PageQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
+  cursor: Type.Optional(Type.String({ maxLength: 200 })),
+});
+
+export const NextCursor = Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null on the last one' });
+
+export const PublicUser = Type.Object({
+  userId: Type.String(),
+  firstName: Type.String(),
+  lastName: Type.String(),
+  email: Type.Union([Type.String(), Type.Null()]),
+  phone: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const publicUser = (user: { id: string; first_name: string; last_name: string; email: string | null; phone: string | null }) => ({
+  userId: user.id,
+  firstName: user.first_name,
+  lastName: user.last_name,
+  email: user.email,
+  phone: user.phone,
+});
