@@ -46,7 +46,7 @@ export async function buildApp({ config, database, clock = systemClock, logger =
 
   app.setValidatorCompiler(validatorCompiler);
   installErrorHandling(app);
-  acceptEmptyJsonBodies(app);
+  installJsonBodies(app);
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -72,12 +72,12 @@ export async function buildApp({ config, database, clock = systemClock, logger =
 }
 
 /**
- * A POST with no body (or an empty one) validates as `{}`, so a missing body is reported field by
- * field ("Email is required") rather than as a malformed document.
+ * JSON in, nothing else (415). A POST with no body (or an empty one) validates as `{}`, so a missing
+ * body is reported field by field ("Email is required") rather than as a malformed document.
  */
-function acceptEmptyJsonBodies(app: FastifyInstance) {
+function installJsonBodies(app: FastifyInstance) {
   const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (request, body, done) => {
     if (typeof body === 'string' && body.trim() === '') return done(null, {});
     return parseJson(request, body as string, done);

@@ -1,0 +1,71 @@
+// Requests as a client sends them (through Fastify's inject: the whole HTTP pipeline, no socket),
+// and the accounts most tests start from.
+import { randomBytes } from 'node:crypto';
+import assert from 'node:assert/strict';
+import type { App } from '../../src/app.js';
+
+export interface Answer {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  headers: Record<string, string | string[] | number | undefined>;
+}
+
+type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+
+export async function call(app: App, method: Method, url: string, options: { body?: unknown; token?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+  const response = await app.inject({ method, url, headers, ...(options.body !== undefined ? { payload: options.body as object } : {}) });
+  let body: unknown = response.body;
+  try {
+    body = response.body ? JSON.parse(response.body) : undefined;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: response.statusCode, body, headers: response.headers };
+}
+
+let counter = 0;
+/** An email no other test uses, in a letter case of the caller's choosing. */
+export const uniqueEmail = (prefix = 'user') => `${prefix}.${process.pid}.${++counter}.${randomBytes(3).toString('hex')}@example.com`;
+
+export const PASSWORD = 'correct horse battery';
+
+export interface TestUser {
+  userId: string;
+  email: string;
+  password: string;
+  accessToken: string;
+  refreshToken: string;
+  personalOrgId: string;
+}
+
+export async function registerUser(app: App, overrides: Record<string, unknown> = {}): Promise<TestUser> {
+  const body = { firstName: 'Test', lastName: 'User', email: uniqueEmail(), password: PASSWORD, ...overrides };
+  const answer = await call(app, 'POST', '/auth/register', { body });
+  assert.equal(answer.status, 201, JSON.stringify(answer.body));
+  const { accessToken, refreshToken, user } = answer.body.data;
+  const orgs = await call(app, 'GET', '/api/organisations', { token: accessToken });
+  return { userId: user.userId, email: body.email as string, password: body.password as string, accessToken, refreshToken, personalOrgId: orgs.body.data.organisations[0].orgId };
+}
+
+export async function createOrganisation(app: App, token: string, name = 'Acme'): Promise<string> {
+  const answer = await call(app, 'POST', '/api/organisations', { token, body: { name } });
+  assert.equal(answer.status, 201, JSON.stringify(answer.body));
+  return answer.body.data.orgId;
+}
+
+/** Adds a user to an organisation with a role, as someone allowed to. */
+export async function addMember(app: App, token: string, orgId: string, userId: string, role = 'member') {
+  const answer = await call(app, 'POST', `/api/organisations/${orgId}/users`, { token, body: { userId, role } });
+  assert.equal(answer.status, 200, JSON.stringify(answer.body));
+}
+
+export function assertErrorEnvelope(answer: Answer, status: number, code?: string) {
+  assert.equal(answer.status, status, JSON.stringify(answer.body));
+  assert.equal(answer.body.statusCode, status);
+  assert.equal(typeof answer.body.status, 'string');
+  assert.equal(typeof answer.body.message, 'string');
+  assert.equal(typeof answer.body.requestId, 'string');
+  if (code) assert.equal(answer.body.code, code);
+}

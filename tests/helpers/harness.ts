@@ -1,0 +1,92 @@
+// One Gatehouse per test file and database: migrated once, shared by the file's tests, each of which
+// makes its own users and organisations so that tests never depend on each other's data.
+import { after, before, describe } from 'node:test';
+import { sql } from 'kysely';
+import { buildApp, type App } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config/config.js';
+import { openDatabase, type Db } from '../../src/db/database.js';
+import { migrateToLatest } from '../../src/db/migrate.js';
+import type { Clock } from '../../src/domain/clock.js';
+import { createTestDatabase, targets, type Target } from './databases.js';
+
+export const PUBLIC_URL = 'https://gatehouse.test';
+
+/** A clock the tests move by hand, to step past expiries without waiting. */
+export class TestClock implements Clock {
+  private offsetMs = 0;
+  now() {
+    return new Date(Date.now() + this.offsetMs);
+  }
+  advance(seconds: number) {
+    this.offsetMs += seconds * 1000;
+  }
+  reset() {
+    this.offsetMs = 0;
+  }
+}
+
+export interface Harness {
+  target: Target;
+  app: App;
+  db: Db;
+  clock: TestClock;
+  config: Config;
+  close(): Promise<void>;
+}
+
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({ PUBLIC_URL, LOG_LEVEL: 'silent', ...env });
+}
+
+export async function startHarness(target: Target, env: Record<string, string> = {}): Promise<Harness> {
+  const testDb = await createTestDatabase(target);
+  const config = { ...testConfig(env), database: testDb.config };
+  const database = openDatabase(config.database, { poolSize: 20 });
+  await migrateToLatest(database.db);
+  const clock = new TestClock();
+  const app = await buildApp({ config, database, clock, logger: false });
+  await app.ready();
+  return {
+    target,
+    app,
+    db: database.db,
+    clock,
+    config,
+    async close() {
+      await app.close();
+      await database.close();
+      await testDb.drop();
+    },
+  };
+}
+
+/** Runs a suite once per database target, with a started harness. */
+export function forEachDatabase(title: string, suite: (harness: () => Harness) => void, env: Record<string, string> = {}) {
+  for (const target of targets()) {
+    describe(`${title} [${target}]`, () => {
+      let harness: Harness | undefined;
+      before(async () => {
+        harness = await startHarness(target, env);
+      });
+      after(async () => {
+        await harness?.close();
+      });
+      suite(() => {
+        if (!harness) throw new Error('harness not started');
+        return harness;
+      });
+    });
+  }
+}
+
+const TABLES = ['users', 'organisations', 'roles', 'members', 'invitations', 'sessions', 'refresh_tokens', 'one_time_tokens', 'signing_keys', 'outbox', 'audit_events'];
+
+/** A digest of every row of every table: equal before and after means the request changed nothing. */
+export async function fingerprint(db: Db): Promise<string> {
+  const parts: string[] = [];
+  for (const table of TABLES) {
+    const { rows } = await sql<{ digest: string | null }>`select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) as digest from ${sql.table(table)} t`.execute(db);
+    parts.push(`${table}:${rows[0]?.digest}`);
+  }
+  return parts.join(',');
+}
