@@ -20,7 +20,6 @@ export async function serve(config: Config): Promise<App> {
   }
   await app.listen({ port: config.port, host: config.host });
   app.log.info(`Gatehouse is listening on ${config.publicUrl} — API docs at ${config.publicUrl}/docs`);
-  if (!config.smtpUrl) app.log.info('No SMTP_URL: mail is kept in the database outbox and printed to this log');
 
   let closing = false;
   const shutdown = (signal: string) => {
