@@ -2,6 +2,8 @@
 // pages stay stable while rows are added, and each page is one index range scan.
 import { fieldError } from './errors.js';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 50;
 
@@ -24,7 +26,9 @@ export function decodeCursor(cursor: string | undefined): Position | undefined {
   try {
     const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
     const date = typeof at === 'string' ? new Date(at) : new Date(NaN);
-    if (Number.isNaN(date.getTime()) || typeof id !== 'string' || !/^[0-9a-f-]{36}$/.test(id)) throw new Error('bad cursor');
+    // Everything the database would refuse (a year it cannot store, an id that is no uuid) is refused here.
+    const year = date.getUTCFullYear();
+    if (Number.isNaN(date.getTime()) || year < 1 || year > 9999 || typeof id !== 'string' || !UUID.test(id)) throw new Error('bad cursor');
     return { at: date, id };
   } catch {
     throw fieldError('cursor', 'Cursor is invalid');

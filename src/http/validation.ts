@@ -59,6 +59,8 @@ function describe(error: ErrorObject): Issue | null {
   if (custom && error.keyword === 'pattern') return { field, message: custom.replace('{label}', label), rank: 2 };
   switch (error.keyword) {
     case 'type': {
+      // For a field that takes text or null, "must be null" only hides what is wrong with the text.
+      if (params.type === 'null') return null;
       const expected = String(params.type).split(',')[0] ?? 'string';
       return { field, message: `${label} must be ${TYPE_NAMES[expected] ?? expected}`, rank: 1 };
     }
