@@ -54,7 +54,14 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
   });
 
-  if (config.corsOrigins.length > 0) await app.register(cors, { origin: [...config.corsOrigins], credentials: false });
+  if (config.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: [...config.corsOrigins],
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      exposedHeaders: ['x-request-id', 'retry-after'],
+      credentials: false,
+    });
+  }
   await app.register(swagger, openapiInfo(config));
   await app.register(swaggerUi, { routePrefix: '/docs' });
 

@@ -64,7 +64,7 @@ export function loadConfig(env: Env = readEnvironment()): Config {
   return Object.freeze({
     port,
     host: value('HOST') ?? '0.0.0.0',
-    database: database(value('DATABASE_URL'), dataDir),
+    database: Object.freeze(database(value('DATABASE_URL'), dataDir)),
     dataDir,
     publicUrl,
     smtpUrl: optionalUrl('SMTP_URL', value('SMTP_URL'), ['smtp:', 'smtps:']),

@@ -12,6 +12,12 @@ const ALG = 'EdDSA';
 const CLOCK_TOLERANCE_SECONDS = 30;
 /** An unknown kid reloads the keys (another node may have rotated), but at most this often. */
 const RELOAD_INTERVAL_MS = 10_000;
+/**
+ * Every node rereads the keys this often, so a rotation made elsewhere reaches it. A retired key
+ * stays published this much longer than its last token's lifetime, for tokens a node signed with it
+ * before it noticed the rotation.
+ */
+const REFRESH_INTERVAL_MS = 60_000;
 
 export interface AccessClaims {
   sub: string;
@@ -51,10 +57,11 @@ export const accessTokensFactory = ({ db, clock, issuer, ttlSeconds }: Deps) => 
   let ring: Promise<KeyRing> | null = null;
 
   async function load(): Promise<KeyRing> {
-    let rows = await signingKeysRepo.listUsable(db, addSeconds(clock.now(), -ttlSeconds - CLOCK_TOLERANCE_SECONDS));
+    const usableSince = () => addSeconds(clock.now(), -ttlSeconds - CLOCK_TOLERANCE_SECONDS - REFRESH_INTERVAL_MS / 1000);
+    let rows = await signingKeysRepo.listUsable(db, usableSince());
     if (!rows.some((row) => row.status === 'active')) {
       await signingKeysRepo.insertActiveIfNone(db, await newKey());
-      rows = await signingKeysRepo.listUsable(db, addSeconds(clock.now(), -ttlSeconds - CLOCK_TOLERANCE_SECONDS));
+      rows = await signingKeysRepo.listUsable(db, usableSince());
     }
     const active = rows.find((row) => row.status === 'active');
     if (!active) throw new Error('No active signing key');
@@ -66,21 +73,26 @@ export const accessTokensFactory = ({ db, clock, issuer, ttlSeconds }: Deps) => 
       jwks.push({ kty, crv, x, kid: row.kid, alg: ALG, use: 'sig' });
     }
     const signing = { kid: active.kid, key: (await importJWK(active.private_jwk as JWK, ALG)) as CryptoKey };
-    return { signing, verifying, jwks, loadedAt: Date.now() };
+    return { signing, verifying, jwks, loadedAt: clock.now().getTime() };
   }
 
-  function keyRing(): Promise<KeyRing> {
+  async function keyRing(): Promise<KeyRing> {
     ring ??= load().catch((error: unknown) => {
       ring = null;
       throw error;
     });
-    return ring;
+    const current = await ring;
+    if (clock.now().getTime() - current.loadedAt > REFRESH_INTERVAL_MS) {
+      ring = null;
+      return keyRing();
+    }
+    return current;
   }
 
   async function keyFor(kid: string | undefined): Promise<CryptoKey> {
     if (!kid) throw new AppError('INVALID_TOKEN');
     let current = await keyRing();
-    if (!current.verifying.has(kid) && Date.now() - current.loadedAt > RELOAD_INTERVAL_MS) {
+    if (!current.verifying.has(kid) && clock.now().getTime() - current.loadedAt > RELOAD_INTERVAL_MS) {
       ring = null;
       current = await keyRing();
     }
@@ -116,6 +128,8 @@ export const accessTokensFactory = ({ db, clock, issuer, ttlSeconds }: Deps) => 
           algorithms: [ALG],
           issuer,
           clockTolerance: CLOCK_TOLERANCE_SECONDS,
+          // Also refuses a token issued in the future (beyond the tolerance): jose checks iat only with this set.
+          maxTokenAge: ttlSeconds,
           currentDate: clock.now(),
           requiredClaims: ['sub', 'sid', 'iat', 'exp'],
         });
