@@ -1,5 +1,6 @@
 // Shared pieces of every route's contract: the envelopes of the API and the common parameters.
 import Type, { type TSchema } from 'typebox';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../domain/pagination.js';
 
 export const ErrorBody = Type.Object(
   {
@@ -25,7 +26,7 @@ export const ok = <T>(message: string, data: T) => ({ status: 'success' as const
 export const Uuid = Type.String({ format: 'uuid' });
 
 export const PageQuery = Type.Object({
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE })),
   cursor: Type.Optional(Type.String({ maxLength: 200 })),
 });
 

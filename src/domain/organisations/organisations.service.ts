@@ -4,7 +4,7 @@ import type { Db, Executor } from '../../db/database.js';
 import { auditRepo } from '../audit/audit.repo.js';
 import { AppError, fieldError } from '../errors.js';
 import { decodeCursor, page, type PageRequest, DEFAULT_PAGE_SIZE } from '../pagination.js';
-import { canGrant, DEFAULT_MEMBER_ROLE, OWNER_ROLE, type Permission, hasPermission } from '../permissions.js';
+import { canGrant, DEFAULT_MEMBER_ROLE, OWNER_ROLE } from '../permissions.js';
 import type { ClientInfo } from '../sessions/sessions.service.js';
 import { usersRepo } from '../accounts/users.repo.js';
 import { membersRepo } from './members.repo.js';
@@ -109,8 +109,6 @@ export const organisationsServiceFactory = ({ db }: Deps) => {
       const rows = await membersRepo.list(db, organisationId, { limit, after: after && { joinedAt: after.at, userId: after.id } });
       return page(rows, limit, (row) => ({ at: row.joined_at, id: row.user_id }));
     },
-
-    allows: (membership: Membership, permission: Permission) => hasPermission(membership, permission),
   };
 };
 
