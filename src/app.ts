@@ -8,6 +8,8 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Config } from './config/config.js';
 import type { DatabaseHandle } from './db/database.js';
 import { systemClock, type Clock } from './domain/clock.js';
+import { outboxWorkerFactory, type OutboxWorker } from './domain/mail/outbox-worker.js';
+import { logTransport, smtpTransport } from './domain/mail/transport.js';
 import { createServices, type Services } from './domain/services.js';
 import { installAuth } from './http/auth.js';
 import { enforceContracts } from './http/contract.js';
@@ -16,6 +18,9 @@ import { loggerOptions } from './http/logging.js';
 import { authRoutes } from './http/routes/auth.routes.js';
 import { operationsRoutes } from './http/routes/operations.routes.js';
 import { organisationsRoutes } from './http/routes/organisations.routes.js';
+import { pagesRoutes } from './http/routes/pages.routes.js';
+import { recoveryRoutes } from './http/routes/recovery.routes.js';
+import { sessionsRoutes } from './http/routes/sessions.routes.js';
 import { usersRoutes } from './http/routes/users.routes.js';
 import { validatorCompiler } from './http/validation.js';
 import { openapiInfo } from './http/openapi.js';
@@ -30,10 +35,9 @@ export interface AppDeps {
   logger?: boolean;
 }
 
-export type App = FastifyInstance & { services: Services };
+export type App = FastifyInstance & { services: Services; outbox: OutboxWorker };
 
 export async function buildApp({ config, database, clock = systemClock, logger = true }: AppDeps): Promise<App> {
-  const services = createServices({ db: database.db, clock, config });
   const app = Fastify({
     logger: logger ? loggerOptions(config.logLevel) : false,
     genReqId: () => randomUUID(),
@@ -43,6 +47,15 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     bodyLimit: BODY_LIMIT,
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const transport = config.smtpUrl ? smtpTransport(config.smtpUrl) : logTransport(app.log);
+  const outbox = outboxWorkerFactory({ db: database.db, clock, transport, from: config.mailFrom, logger: app.log });
+  const services = createServices({ db: database.db, clock, config, mailQueued: () => outbox.wake() });
+  app.addHook('onReady', async () => outbox.start());
+  app.addHook('onClose', async () => {
+    await outbox.stop();
+    transport.close();
+  });
 
   app.setValidatorCompiler(validatorCompiler);
   installErrorHandling(app);
@@ -70,11 +83,15 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     enforceContracts(api);
     await api.register(operationsRoutes, { services, config, db: database.db });
     await api.register(authRoutes, { services, config });
+    await api.register(recoveryRoutes, { services, config });
     await api.register(usersRoutes, { services });
+    await api.register(sessionsRoutes, { services });
+    await api.register(pagesRoutes, { services, config });
     await api.register(organisationsRoutes, { services });
   });
 
   app.decorate('services', services);
+  app.decorate('outbox', outbox);
   return app as unknown as App;
 }
 

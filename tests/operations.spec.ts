@@ -38,7 +38,7 @@ function registeredRoutes(app: App): string[] {
 /** The routes that are deliberately left out of the document: the docs themselves and `/`. */
 const hidden = (route: string) => {
   const [method, path] = route.split(' ') as [string, string];
-  return method === 'HEAD' || method === 'OPTIONS' || path === '/' || path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
+  return method === 'HEAD' || method === 'OPTIONS' || path === '/' || path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/') || path.startsWith('/assets/');
 };
 
 function documentedOperations(document: { paths: Record<string, Record<string, Operation>> }) {

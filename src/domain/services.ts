@@ -4,6 +4,7 @@ import type { Config } from '../config/config.js';
 import type { Db } from '../db/database.js';
 import { accountsServiceFactory } from './accounts/accounts.service.js';
 import type { Clock } from './clock.js';
+import { recoveryServiceFactory } from './accounts/recovery.service.js';
 import { organisationsServiceFactory } from './organisations/organisations.service.js';
 import { accessTokensFactory } from './sessions/access-tokens.js';
 import { sessionsServiceFactory } from './sessions/sessions.service.js';
@@ -12,14 +13,27 @@ export interface ServiceDeps {
   db: Db;
   clock: Clock;
   config: Config;
+  /** Wakes the outbox worker after a transaction queued mail; without one, mail waits for its poll. */
+  mailQueued?: () => void;
 }
 
-export function createServices({ db, clock, config }: ServiceDeps) {
+export function createServices({ db, clock, config, mailQueued = () => {} }: ServiceDeps) {
   const accessTokens = accessTokensFactory({ db, clock, issuer: config.publicUrl, ttlSeconds: config.accessTokenTtlSeconds });
   const sessions = sessionsServiceFactory({ db, clock, accessTokens, refreshTtlSeconds: config.refreshTokenTtlSeconds });
   const organisations = organisationsServiceFactory({ db });
-  const accounts = accountsServiceFactory({ db, clock, sessions, organisations, passwordMin: config.passwordMin });
-  return { accessTokens, sessions, organisations, accounts };
+  const recovery = recoveryServiceFactory({ db, clock, publicUrl: config.publicUrl, mailQueued });
+  const accounts = accountsServiceFactory({
+    db,
+    clock,
+    sessions,
+    organisations,
+    recovery,
+    passwordMin: config.passwordMin,
+    loginAlerts: config.loginAlerts,
+    requireVerifiedEmail: config.requireVerifiedEmail,
+    mailQueued,
+  });
+  return { accessTokens, sessions, organisations, accounts, recovery };
 }
 
 export type Services = ReturnType<typeof createServices>;

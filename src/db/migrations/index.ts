@@ -1,5 +1,6 @@
 // Append-only: add the next numbered migration at the end, never edit one that has shipped.
 import { initial } from './0001-initial.js';
+import { outboxRecipientIndex } from './0002-outbox-recipient-index.js';
 import type { Migration } from './migration.js';
 
-export const MIGRATIONS: readonly Migration[] = [initial];
+export const MIGRATIONS: readonly Migration[] = [initial, outboxRecipientIndex];

@@ -9,6 +9,11 @@ import { hashOpaqueToken } from '../sessions/opaque-tokens.js';
 import { hashPassword, MAX_PASSWORD_LENGTH, verifyDecoy, verifyPassword } from './passwords.js';
 import { usersRepo, type UserProfile } from './users.repo.js';
 import type { Clock } from '../clock.js';
+import type { LoginAlerts } from '../../config/config.js';
+import { messages } from '../mail/messages.js';
+import { outboxRepo } from '../mail/outbox.repo.js';
+import { sessionsRepo } from '../sessions/sessions.repo.js';
+import type { RecoveryService } from './recovery.service.js';
 
 export interface RegisterInput {
   firstName: string;
@@ -32,13 +37,17 @@ interface Deps {
   clock: Clock;
   sessions: SessionsService;
   organisations: OrganisationsService;
+  recovery: RecoveryService;
   passwordMin: number;
+  loginAlerts: LoginAlerts;
+  requireVerifiedEmail: boolean;
+  mailQueued: () => void;
 }
 
 export const personalOrganisationName = (user: { first_name: string; username: string | null }) =>
   `${user.first_name || user.username || 'My'}'s Organisation`;
 
-export const accountsServiceFactory = ({ db, clock, sessions, organisations, passwordMin }: Deps) => ({
+export const accountsServiceFactory = ({ db, clock, sessions, organisations, recovery, passwordMin, loginAlerts, requireVerifiedEmail, mailQueued }: Deps) => ({
   async register(input: RegisterInput, client: ClientInfo) {
     // Friendly early answers; the unique indexes are what actually decide a race.
     if (await usersRepo.emailTaken(db, input.email)) throw fieldError('email', 'Email already exists');
@@ -60,9 +69,11 @@ export const accountsServiceFactory = ({ db, clock, sessions, organisations, pas
       });
       await auditRepo.record(trx, { actorUserId: user.id, action: 'user.registered', targetType: 'user', targetId: user.id, ...client });
       await organisations.createInTransaction(trx, { name: personalOrganisationName(user), description: '', personal: true, ownerId: user.id }, client);
+      if (user.email) await recovery.issueVerification(trx, { ...user, email: user.email });
       const session = await sessions.open(trx, user.id, client);
       return { user, session };
     });
+    mailQueued();
     const access = await sessions.accessTokenFor(user, session.sessionId);
     return { accessToken: access.token, refreshToken: session.refreshToken, expiresIn: access.expiresIn, user };
   },
@@ -72,10 +83,15 @@ export const accountsServiceFactory = ({ db, clock, sessions, organisations, pas
     const user = await usersRepo.findCredentials(db, input.email !== undefined ? { email: input.email } : { username: input.username ?? '' });
     const valid = user ? await verifyPassword(user.password_hash, input.password) : await verifyDecoy(input.password);
     if (!user || !valid || user.status !== 'active') throw new AppError('AUTHENTICATION_FAILED');
-    const session = await db.transaction().execute(async (trx) => {
+    // Only after the password matched: a stranger learns nothing about the account from this.
+    if (requireVerifiedEmail && user.email && !user.email_verified_at) throw new AppError('EMAIL_NOT_VERIFIED');
+    const { session, alerted } = await db.transaction().execute(async (trx) => {
       await auditRepo.record(trx, { actorUserId: user.id, action: 'user.signed_in', targetType: 'user', targetId: user.id, ...client });
-      return sessions.open(trx, user.id, client);
+      const alert = user.email !== null && (loginAlerts === 'all' || (loginAlerts === 'new-device' && !(await sessionsRepo.seenDevice(trx, user.id, client.userAgent, client.ip))));
+      if (alert && user.email) await outboxRepo.enqueue(trx, messages.loginAlert(user.email, user.first_name, clock.now(), client.ip, client.userAgent));
+      return { session: await sessions.open(trx, user.id, client), alerted: alert };
     });
+    if (alerted) mailQueued();
     const access = await sessions.accessTokenFor(user, session.sessionId);
     const { password_hash: _hash, ...profile } = user;
     return { accessToken: access.token, refreshToken: session.refreshToken, expiresIn: access.expiresIn, user: profile };

@@ -37,6 +37,25 @@ export const usersRepo = {
     return db.updateTable('users').set(changes).where('id', '=', id).returning(PUBLIC_COLUMNS).executeTakeFirst();
   },
 
+  setPasswordHash(db: Executor, id: string, passwordHash: string) {
+    return db.updateTable('users').set({ password_hash: passwordHash }).where('id', '=', id).execute();
+  },
+
+  findPasswordHash(db: Executor, id: string) {
+    return db.selectFrom('users').select(['password_hash', 'status']).where('id', '=', id).executeTakeFirst();
+  },
+
+  /** Marks the email verified, as long as it is still the address the token was sent to. */
+  async markEmailVerified(db: Executor, id: string, email: string, at: Date): Promise<boolean> {
+    const result = await db
+      .updateTable('users')
+      .set({ email_verified_at: at })
+      .where('id', '=', id)
+      .where(sql`lower(email)`, '=', email.toLowerCase())
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  },
+
   /** True when the two users share an organisation in which both are active members. */
   async shareAnOrganisation(db: Executor, a: string, b: string): Promise<boolean> {
     const row = await db

@@ -60,12 +60,45 @@ export const sessionsRepo = {
       .executeTakeFirst();
   },
 
-  revokeAllForUser(db: Executor, userId: string, now: Date, reason: string) {
+  /** Ends every live session of the user, but the one named in `except` (the caller's own). */
+  revokeAllForUser(db: Executor, userId: string, now: Date, reason: string, except?: string) {
+    let query = db.updateTable('sessions').set({ revoked_at: now, revoked_reason: reason }).where('user_id', '=', userId).where('revoked_at', 'is', null);
+    if (except) query = query.where('id', '!=', except);
+    return query.execute();
+  },
+
+  listLive(db: Executor, userId: string, now: Date) {
+    return db
+      .selectFrom('sessions')
+      .select(['id', 'ip', 'user_agent', 'created_at', 'last_used_at', 'expires_at'])
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .where('expires_at', '>', now)
+      .orderBy('created_at', 'desc')
+      .limit(200)
+      .execute();
+  },
+
+  /** True when the user has signed in before from this device and address. */
+  async seenDevice(db: Executor, userId: string, userAgent: string | null, ip: string | null): Promise<boolean> {
+    const row = await db
+      .selectFrom('sessions')
+      .select('id')
+      .where('user_id', '=', userId)
+      .where((eb) => (userAgent === null ? eb('user_agent', 'is', null) : eb('user_agent', '=', userAgent.slice(0, 512))))
+      .where((eb) => (ip === null ? eb('ip', 'is', null) : eb('ip', '=', ip)))
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  },
+
+  revokeOne(db: Executor, userId: string, sessionId: string, now: Date, reason: string) {
     return db
       .updateTable('sessions')
       .set({ revoked_at: now, revoked_reason: reason })
+      .where('id', '=', sessionId)
       .where('user_id', '=', userId)
       .where('revoked_at', 'is', null)
-      .execute();
+      .executeTakeFirst();
   },
 };

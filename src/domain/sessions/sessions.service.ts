@@ -86,6 +86,23 @@ export const sessionsServiceFactory = ({ db, clock, accessTokens, refreshTtlSeco
     await sessionsRepo.revoke(db, sessionId, clock.now(), 'logout');
   },
 
+  async list(auth: AuthContext) {
+    const rows = await sessionsRepo.listLive(db, auth.userId, clock.now());
+    return rows.map((row) => ({ ...row, current: row.id === auth.sessionId }));
+  },
+
+  /** Ends one of the caller's own sessions; anyone else's is not found. */
+  async end(auth: AuthContext, sessionId: string): Promise<void> {
+    const result = await sessionsRepo.revokeOne(db, auth.userId, sessionId, clock.now(), 'ended_by_user');
+    if (Number(result.numUpdatedRows) === 0) throw new AppError('NOT_FOUND', 'Session not found');
+  },
+
+  /** Signs the caller out everywhere else. */
+  async endOthers(auth: AuthContext): Promise<number> {
+    const [result] = await sessionsRepo.revokeAllForUser(db, auth.userId, clock.now(), 'ended_by_user', auth.sessionId);
+    return Number(result?.numUpdatedRows ?? 0);
+  },
+
   /** The caller behind an access token, as long as the token is valid and its session live. */
   async authenticate(accessToken: string): Promise<AuthContext> {
     const claims = await accessTokens.verify(accessToken);

@@ -1,0 +1,50 @@
+import type { Executor } from '../../db/database.js';
+
+export type TokenPurpose = 'password_reset' | 'email_verification';
+
+export const oneTimeTokensRepo = {
+  insert(db: Executor, token: { userId: string; purpose: TokenPurpose; tokenHash: string; email: string | null; expiresAt: Date }) {
+    return db
+      .insertInto('one_time_tokens')
+      .values({ user_id: token.userId, purpose: token.purpose, token_hash: token.tokenHash, email: token.email, expires_at: token.expiresAt })
+      .execute();
+  },
+
+  /** A newer token, or a password change, supersedes every older one of the purpose. */
+  revokeLive(db: Executor, userId: string, purpose: TokenPurpose, now: Date) {
+    return db
+      .updateTable('one_time_tokens')
+      .set({ revoked_at: now })
+      .where('user_id', '=', userId)
+      .where('purpose', '=', purpose)
+      .where('used_at', 'is', null)
+      .where('revoked_at', 'is', null)
+      .execute();
+  },
+
+  findLive(db: Executor, tokenHash: string, purpose: TokenPurpose, now: Date) {
+    return db
+      .selectFrom('one_time_tokens')
+      .select(['id', 'user_id', 'email'])
+      .where('token_hash', '=', tokenHash)
+      .where('purpose', '=', purpose)
+      .where('used_at', 'is', null)
+      .where('revoked_at', 'is', null)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+  },
+
+  /** Uses a live token in one statement: of any number of concurrent attempts, one gets the row. */
+  consume(db: Executor, tokenHash: string, purpose: TokenPurpose, now: Date) {
+    return db
+      .updateTable('one_time_tokens')
+      .set({ used_at: now })
+      .where('token_hash', '=', tokenHash)
+      .where('purpose', '=', purpose)
+      .where('used_at', 'is', null)
+      .where('revoked_at', 'is', null)
+      .where('expires_at', '>', now)
+      .returning(['user_id', 'email'])
+      .executeTakeFirst();
+  },
+};

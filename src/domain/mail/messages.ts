@@ -1,0 +1,74 @@
+// The mails Gatehouse sends. Every user-given value is escaped in the HTML body, and subjects are one
+// line: a name with a line break in it cannot add a header.
+import type { OutgoingMail } from './outbox.repo.js';
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+export const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
+const oneLine = (value: string) => value.replace(/[\r\n\t]+/g, ' ').trim();
+
+interface Body {
+  subject: string;
+  /** Paragraphs of plain text; each is escaped for the HTML body. */
+  paragraphs: string[];
+  action?: { label: string; url: string };
+}
+
+function compose(kind: string, recipient: string, body: Body): OutgoingMail {
+  const subject = oneLine(body.subject);
+  const text = [...body.paragraphs, ...(body.action ? [`${body.action.label}: ${body.action.url}`] : []), '— Gatehouse'].join('\n\n');
+  const html = [
+    '<!doctype html><html><body style="font-family:system-ui,sans-serif;line-height:1.5;color:#1d2433;max-width:560px">',
+    ...body.paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`),
+    ...(body.action
+      ? [`<p><a href="${escapeHtml(body.action.url)}" style="display:inline-block;padding:10px 16px;background:#2d5bd7;color:#fff;border-radius:6px;text-decoration:none">${escapeHtml(body.action.label)}</a></p>`,
+         `<p style="font-size:13px;color:#5b6478">Or open this address: ${escapeHtml(body.action.url)}</p>`]
+      : []),
+    '<p style="font-size:13px;color:#5b6478">— Gatehouse</p></body></html>',
+  ].join('\n');
+  return { kind, recipient, subject, text, html };
+}
+
+const greeting = (name: string) => (name.trim() ? `Hello ${oneLine(name)},` : 'Hello,');
+
+export const messages = {
+  verification: (to: string, name: string, link: string) =>
+    compose('email_verification', to, {
+      subject: 'Confirm your email address',
+      paragraphs: [greeting(name), 'Please confirm that this is your email address. The link works for 24 hours.'],
+      action: { label: 'Confirm my email', url: link },
+    }),
+
+  passwordReset: (to: string, name: string, link: string) =>
+    compose('password_reset', to, {
+      subject: 'Reset your password',
+      paragraphs: [greeting(name), 'Someone asked to reset the password of your account. If it was you, choose a new password within 30 minutes. If not, ignore this mail: your password stays as it is.'],
+      action: { label: 'Choose a new password', url: link },
+    }),
+
+  passwordChanged: (to: string, name: string, when: Date, ip: string | null) =>
+    compose('password_changed', to, {
+      subject: 'Your password was changed',
+      paragraphs: [
+        greeting(name),
+        `The password of your account was changed on ${when.toUTCString()}${ip ? ` from the address ${ip}` : ''}. Every other session was signed out.`,
+        'If this was not you, reset your password at once and contact your administrator.',
+      ],
+    }),
+
+  loginAlert: (to: string, name: string, when: Date, ip: string | null, device: string | null) =>
+    compose('login_alert', to, {
+      subject: 'New sign-in to your account',
+      paragraphs: [
+        greeting(name),
+        `Your account was signed in to on ${when.toUTCString()}${ip ? ` from the address ${ip}` : ''}${device ? ` with ${oneLine(device).slice(0, 200)}` : ''}.`,
+        'If this was you, there is nothing to do. If not, change your password and end your other sessions.',
+      ],
+    }),
+
+  welcome: (to: string, name: string, organisation: string, role: string, link: string) =>
+    compose('welcome', to, {
+      subject: `Welcome to ${organisation}`,
+      paragraphs: [greeting(name), `You are now a member of ${oneLine(organisation)}, with the role ${oneLine(role)}.`],
+      action: { label: 'Open Gatehouse', url: link },
+    }),
+};

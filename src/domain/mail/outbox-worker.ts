@@ -1,0 +1,105 @@
+// Delivers the outbox. Every process runs one; leases make sure each mail has one sender at a time.
+// A failed delivery is retried with exponential back-off and marked failed after MAX_ATTEMPTS, so an
+// SMTP outage delays mail but loses none.
+import type { Logger } from 'pino';
+import type { Db } from '../../db/database.js';
+import { addSeconds, type Clock } from '../clock.js';
+import { outboxRepo } from './outbox.repo.js';
+import type { MailTransport } from './transport.js';
+
+export const MAX_ATTEMPTS = 10;
+const LEASE_SECONDS = 60;
+const BATCH = 20;
+
+/** 5 s, 10 s, 20 s … capped at one hour. */
+export const backoffSeconds = (attempts: number) => Math.min(3600, 5 * 2 ** Math.max(0, attempts - 1));
+
+interface Deps {
+  db: Db;
+  clock: Clock;
+  transport: MailTransport;
+  from: string;
+  logger: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** How often to look for due mail when nothing wakes the worker. */
+  pollMs?: number;
+}
+
+export function outboxWorkerFactory({ db, clock, transport, from, logger, pollMs = 500 }: Deps) {
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<void> | null = null;
+  let stopped = true;
+  let again = false;
+
+  /** Sends what is due now; resolves when the batch is done. */
+  async function deliverDue(): Promise<number> {
+    const now = clock.now();
+    const claimed = await outboxRepo.claimDue(db, now, addSeconds(now, LEASE_SECONDS), BATCH);
+    for (const mail of claimed) {
+      try {
+        await transport.send({ from, to: mail.recipient, subject: mail.subject, text: mail.text_body, html: mail.html_body });
+        await outboxRepo.markSent(db, mail.id, clock.now());
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        if (mail.attempts >= MAX_ATTEMPTS) {
+          logger.error({ outboxId: mail.id, kind: mail.kind, attempts: mail.attempts }, `mail failed for good: ${reason}`);
+          await outboxRepo.markFailed(db, mail.id, reason);
+        } else {
+          logger.warn({ outboxId: mail.id, kind: mail.kind, attempts: mail.attempts }, `mail delivery failed, will retry: ${reason}`);
+          await outboxRepo.markRetry(db, mail.id, addSeconds(clock.now(), backoffSeconds(mail.attempts)), reason);
+        }
+      }
+    }
+    return claimed.length;
+  }
+
+  async function cycle() {
+    do {
+      again = false;
+      try {
+        // A full batch means more may be waiting: go again at once.
+        while (!stopped && (await deliverDue()) === BATCH);
+      } catch (error) {
+        logger.warn({ err: error }, 'outbox worker could not reach the database');
+      }
+    } while (again && !stopped);
+  }
+
+  function run() {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = cycle().finally(() => {
+      running = null;
+      schedule();
+    });
+    return running;
+  }
+
+  function schedule() {
+    if (stopped) return;
+    timer = setTimeout(() => void run(), pollMs);
+    timer.unref();
+  }
+
+  return {
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      schedule();
+    },
+    /** Looks for mail now rather than at the next poll: called after a request queued some. */
+    wake() {
+      if (!stopped) void run();
+    },
+    /** Stops polling and waits for a delivery in progress to finish. */
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
+    },
+    deliverDue,
+  };
+}
+
+export type OutboxWorker = ReturnType<typeof outboxWorkerFactory>;

@@ -1,0 +1,72 @@
+import { sql } from 'kysely';
+import type { Executor } from '../../db/database.js';
+
+export interface OutgoingMail {
+  kind: string;
+  recipient: string;
+  subject: string;
+  text: string;
+  html: string;
+}
+
+export const outboxRepo = {
+  /** Queues a mail inside the transaction of the change that causes it: both happen, or neither. */
+  enqueue(db: Executor, mail: OutgoingMail) {
+    return db
+      .insertInto('outbox')
+      .values({ kind: mail.kind, recipient: mail.recipient, subject: mail.subject, text_body: mail.text, html_body: mail.html })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+  },
+
+  /**
+   * Claims due mail for one sender: each row is leased until `leaseUntil`, and rows another process
+   * holds are skipped (FOR UPDATE SKIP LOCKED), so no mail is handed to two senders at once. A sender
+   * that dies mid-delivery lets its lease run out, and the mail is claimed again.
+   */
+  claimDue(db: Executor, now: Date, leaseUntil: Date, limit: number) {
+    return db
+      .updateTable('outbox')
+      .set({ locked_until: leaseUntil, attempts: sql`attempts + 1` })
+      .where(
+        'id',
+        'in',
+        db
+          .selectFrom('outbox')
+          .select('id')
+          .where('status', '=', 'pending')
+          .where('next_attempt_at', '<=', now)
+          .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
+          .orderBy('next_attempt_at')
+          .limit(limit)
+          .forUpdate()
+          .skipLocked(),
+      )
+      .returning(['id', 'kind', 'recipient', 'subject', 'text_body', 'html_body', 'attempts'])
+      .execute();
+  },
+
+  markSent(db: Executor, id: number, now: Date) {
+    return db.updateTable('outbox').set({ status: 'sent', sent_at: now, locked_until: null, last_error: null }).where('id', '=', id).execute();
+  },
+
+  markRetry(db: Executor, id: number, nextAttemptAt: Date, error: string) {
+    return db.updateTable('outbox').set({ next_attempt_at: nextAttemptAt, locked_until: null, last_error: error.slice(0, 1000) }).where('id', '=', id).execute();
+  },
+
+  markFailed(db: Executor, id: number, error: string) {
+    return db.updateTable('outbox').set({ status: 'failed', locked_until: null, last_error: error.slice(0, 1000) }).where('id', '=', id).execute();
+  },
+
+  /** How many mails of a kind went to an address since a time: the per-person hourly cap. */
+  async countRecent(db: Executor, recipient: string, kind: string, since: Date): Promise<number> {
+    const row = await db
+      .selectFrom('outbox')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where(sql`lower(recipient)`, '=', recipient.toLowerCase())
+      .where('kind', '=', kind)
+      .where('created_at', '>=', since)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  },
+};

@@ -1,0 +1,40 @@
+// Where mail goes: an SMTP server (nodemailer), or, without SMTP_URL, the log, written so a person
+// trying Gatehouse can read the mail and follow its links.
+import nodemailer from 'nodemailer';
+import type { Logger } from 'pino';
+
+export interface Envelope {
+  from: string;
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+}
+
+export interface MailTransport {
+  readonly kind: 'smtp' | 'log';
+  send(mail: Envelope): Promise<void>;
+  close(): void;
+}
+
+export function smtpTransport(url: string): MailTransport {
+  const transporter = nodemailer.createTransport({ url, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000 } as Parameters<typeof nodemailer.createTransport>[0]);
+  return {
+    kind: 'smtp',
+    async send(mail) {
+      // nodemailer encodes every header value; the outbox's checks already refuse line breaks in them.
+      await transporter.sendMail({ from: mail.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, disableFileAccess: true, disableUrlAccess: true });
+    },
+    close: () => transporter.close(),
+  };
+}
+
+export function logTransport(logger: Pick<Logger, 'info'>): MailTransport {
+  return {
+    kind: 'log',
+    async send(mail) {
+      logger.info({ mail: { to: mail.to, subject: mail.subject } }, `Mail (no SMTP_URL set, so it is shown here)\nTo: ${mail.to}\nSubject: ${mail.subject}\n\n${mail.text}`);
+    },
+    close: () => {},
+  };
+}

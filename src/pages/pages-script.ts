@@ -1,0 +1,51 @@
+// The one script the pages run (served as /assets/pages.js). A form marked data-action posts its
+// fields as JSON to that API route, then shows the outcome in place of the form.
+export const PAGES_SCRIPT = `
+'use strict';
+document.addEventListener('DOMContentLoaded', function () {
+  document.querySelectorAll('form[data-action]').forEach(function (form) {
+    form.addEventListener('submit', async function (event) {
+      event.preventDefault();
+      var status = document.getElementById('status');
+      form.querySelectorAll('.field-error').forEach(function (el) { el.remove(); });
+      var body = {};
+      new FormData(form).forEach(function (value, key) { body[key] = value; });
+      if (form.dataset.confirm && body[form.dataset.confirm] !== body.confirm) {
+        return showFieldError(form, 'confirm', 'The two passwords differ');
+      }
+      delete body.confirm;
+      var button = form.querySelector('button');
+      button.disabled = true;
+      try {
+        var response = await fetch(form.dataset.action, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        var answer = await response.json().catch(function () { return {}; });
+        if (response.ok) {
+          form.hidden = true;
+          show(status, 'ok', form.dataset.success || answer.message || 'Done');
+        } else if (response.status === 422 && answer.errors) {
+          answer.errors.forEach(function (e) { showFieldError(form, e.field, e.message); });
+        } else {
+          if (response.status === 400) form.hidden = true;
+          show(status, 'error', answer.message || 'Something went wrong. Please try again.');
+        }
+      } catch (e) {
+        show(status, 'error', 'Gatehouse could not be reached. Please try again.');
+      } finally {
+        button.disabled = false;
+      }
+    });
+  });
+  function show(el, kind, message) {
+    el.className = 'outcome ' + kind;
+    el.textContent = message;
+    el.hidden = false;
+  }
+  function showFieldError(form, field, message) {
+    var input = form.querySelector('[name="' + field + '"]') || form.querySelector('button');
+    var p = document.createElement('p');
+    p.className = 'field-error';
+    p.textContent = message;
+    input.insertAdjacentElement('afterend', p);
+  }
+});
+`;
