@@ -20,6 +20,7 @@ export async function serve(config: Config): Promise<App> {
   }
   await app.listen({ port: config.port, host: config.host });
   app.log.info(`Gatehouse is listening on ${config.publicUrl} — API docs at ${config.publicUrl}/docs`);
+  if (!config.smtpUrl) app.log.info('No SMTP_URL: mail is printed to this log, links included');
 
   let closing = false;
   const shutdown = (signal: string) => {

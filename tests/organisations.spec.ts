@@ -385,5 +385,17 @@ forEachDatabase('organisations', (h) => {
       assert.equal((await call(h().app, route.method, route.url, { token: member.accessToken })).status, 200);
     }
   });
+  it('welcomes an added user by mail, the organisation name escaped and kept to one line', async () => {
+    const { app, db } = h();
+    const [owner, newcomer] = await Promise.all([registerUser(app), registerUser(app)]);
+    const orgId = await createOrganisation(app, owner.accessToken, '<b>Acme</b>\r\nBcc: victim@example.com');
+    await addMember(app, owner.accessToken, orgId, newcomer.userId, 'admin');
+    const mail = await db.selectFrom('outbox').selectAll().where('recipient', '=', newcomer.email).where('kind', '=', 'welcome').executeTakeFirstOrThrow();
+    assert.equal(mail.subject, 'Welcome to <b>Acme</b> Bcc: victim@example.com');
+    assert.doesNotMatch(mail.subject, /[\r\n]/);
+    assert.match(mail.html_body, /&lt;b&gt;Acme&lt;\/b&gt;/);
+    assert.doesNotMatch(mail.html_body, /<b>Acme/);
+    assert.match(mail.text_body, /with the role admin/);
+  });
 });
 

@@ -20,7 +20,7 @@ export interface ServiceDeps {
 export function createServices({ db, clock, config, mailQueued = () => {} }: ServiceDeps) {
   const accessTokens = accessTokensFactory({ db, clock, issuer: config.publicUrl, ttlSeconds: config.accessTokenTtlSeconds });
   const sessions = sessionsServiceFactory({ db, clock, accessTokens, refreshTtlSeconds: config.refreshTokenTtlSeconds });
-  const organisations = organisationsServiceFactory({ db });
+  const organisations = organisationsServiceFactory({ db, mailQueued });
   const recovery = recoveryServiceFactory({ db, clock, publicUrl: config.publicUrl, mailQueued });
   const accounts = accountsServiceFactory({
     db,

@@ -65,10 +65,9 @@ export const messages = {
       ],
     }),
 
-  welcome: (to: string, name: string, organisation: string, role: string, link: string) =>
+  welcome: (to: string, name: string, organisation: string, role: string) =>
     compose('welcome', to, {
       subject: `Welcome to ${organisation}`,
       paragraphs: [greeting(name), `You are now a member of ${oneLine(organisation)}, with the role ${oneLine(role)}.`],
-      action: { label: 'Open Gatehouse', url: link },
     }),
 };

@@ -2,6 +2,8 @@
 // the HTTP layer loads (and refuses with 404 for a non-member) before any of these run.
 import type { Db, Executor } from '../../db/database.js';
 import { auditRepo } from '../audit/audit.repo.js';
+import { messages } from '../mail/messages.js';
+import { outboxRepo } from '../mail/outbox.repo.js';
 import { AppError, fieldError } from '../errors.js';
 import { decodeCursor, page, type PageRequest, DEFAULT_PAGE_SIZE } from '../pagination.js';
 import { canGrant, DEFAULT_MEMBER_ROLE, OWNER_ROLE } from '../permissions.js';
@@ -27,9 +29,11 @@ export interface Actor extends ClientInfo {
 
 interface Deps {
   db: Db;
+  /** Wakes the outbox worker once a transaction that queued mail has committed. */
+  mailQueued: () => void;
 }
 
-export const organisationsServiceFactory = ({ db }: Deps) => {
+export const organisationsServiceFactory = ({ db, mailQueued }: Deps) => {
   const audit = (trx: Executor, actor: Actor, organisationId: string, action: string, target: { type: string; id: string }, data?: Record<string, unknown>) =>
     auditRepo.record(trx, { organisationId, actorUserId: actor.userId, action, targetType: target.type, targetId: target.id, ip: actor.ip, userAgent: actor.userAgent, data });
 
@@ -88,9 +92,9 @@ export const organisationsServiceFactory = ({ db }: Deps) => {
       });
     },
 
-    /** Adds an existing user with a role no higher than the granter's own. */
-    addUser(actor: Actor, granter: Membership, input: { userId: string; role?: string }) {
-      return db.transaction().execute(async (trx) => {
+    /** Adds an existing user with a role no higher than the granter's own, and welcomes them by mail. */
+    async addUser(actor: Actor, granter: Membership, input: { userId: string; role?: string }) {
+      const added = await db.transaction().execute(async (trx) => {
         const user = await usersRepo.findById(trx, input.userId);
         if (!user || user.status !== 'active') throw new AppError('USER_NOT_FOUND');
         const role = await rolesRepo.findByName(trx, granter.organisationId, input.role ?? DEFAULT_MEMBER_ROLE);
@@ -99,8 +103,12 @@ export const organisationsServiceFactory = ({ db }: Deps) => {
         if (!canGrant(granterRole, { name: role.name, builtIn: role.built_in, permissions: role.permissions })) throw new AppError('ROLE_ABOVE_OWN');
         await membersRepo.insert(trx, { organisationId: granter.organisationId, userId: user.id, roleId: role.id });
         await audit(trx, actor, granter.organisationId, 'member.added', { type: 'user', id: user.id }, { role: role.name });
+        const org = await organisationsRepo.findById(trx, granter.organisationId);
+        if (user.email && org) await outboxRepo.enqueue(trx, messages.welcome(user.email, user.first_name, org.name, role.name));
         return { userId: user.id, role: role.name };
       });
+      mailQueued();
+      return added;
     },
 
     async listMembers(organisationId: string, request: PageRequest) {
