@@ -47,14 +47,13 @@ export const recoveryServiceFactory = ({ db, clock, publicUrl, mailQueued }: Dep
 
     /** Issues a verification link for the user's email, inside the caller's transaction. */
     async issueVerification(trx: Executor, user: { id: string; email: string; first_name: string }): Promise<boolean> {
+      // Requests for one user take turns, so that the cap counts every mail queued before this one.
+      await usersRepo.lock(trx, user.id);
       const now = clock.now();
       const token = newOpaqueToken();
-      const mail = messages.verification(user.email, user.first_name, link('/verify-email', token));
-      const recent = await outboxRepo.countRecent(trx, user.email, mail.kind, addSeconds(now, -3600));
-      if (recent >= MAILS_PER_HOUR) return false;
+      if (!(await queueCapped(trx, messages.verification(user.email, user.first_name, link('/verify-email', token))))) return false;
       await oneTimeTokensRepo.revokeLive(trx, user.id, 'email_verification', now);
       await oneTimeTokensRepo.insert(trx, { userId: user.id, purpose: 'email_verification', tokenHash: hashOpaqueToken(token), email: user.email, expiresAt: addSeconds(now, VERIFICATION_TTL_SECONDS) });
-      await outboxRepo.enqueue(trx, mail);
       return true;
     },
 
@@ -89,6 +88,7 @@ export const recoveryServiceFactory = ({ db, clock, publicUrl, mailQueued }: Dep
       if (!user?.email || user.status !== 'active') return;
       const userEmail = user.email;
       const queued = await db.transaction().execute(async (trx) => {
+        await usersRepo.lock(trx, user.id);
         const now = clock.now();
         const token = newOpaqueToken();
         if (!(await queueCapped(trx, messages.passwordReset(userEmail, user.first_name, link('/reset-password', token))))) return false;

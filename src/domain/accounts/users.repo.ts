@@ -37,6 +37,11 @@ export const usersRepo = {
     return db.updateTable('users').set(changes).where('id', '=', id).returning(PUBLIC_COLUMNS).executeTakeFirst();
   },
 
+  /** Makes concurrent transactions about one user take turns (read-then-write rules such as the mail cap). */
+  async lock(db: Executor, id: string): Promise<void> {
+    await db.selectFrom('users').select('id').where('id', '=', id).forUpdate().execute();
+  },
+
   setPasswordHash(db: Executor, id: string, passwordHash: string) {
     return db.updateTable('users').set({ password_hash: passwordHash }).where('id', '=', id).execute();
   },
