@@ -1,6 +1,12 @@
+import type { ExpressionBuilder } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import type { Database } from '../../db/schema.js';
 
 export type TokenPurpose = 'password_reset' | 'email_verification';
+
+/** The token of that purpose, neither used, superseded nor expired. */
+const isLive = (tokenHash: string, purpose: TokenPurpose, now: Date) => (eb: ExpressionBuilder<Database, 'one_time_tokens'>) =>
+  eb.and([eb('token_hash', '=', tokenHash), eb('purpose', '=', purpose), eb('used_at', 'is', null), eb('revoked_at', 'is', null), eb('expires_at', '>', now)]);
 
 export const oneTimeTokensRepo = {
   insert(db: Executor, token: { userId: string; purpose: TokenPurpose; tokenHash: string; email: string | null; expiresAt: Date }) {
@@ -23,28 +29,11 @@ export const oneTimeTokensRepo = {
   },
 
   findLive(db: Executor, tokenHash: string, purpose: TokenPurpose, now: Date) {
-    return db
-      .selectFrom('one_time_tokens')
-      .select(['id', 'user_id', 'email'])
-      .where('token_hash', '=', tokenHash)
-      .where('purpose', '=', purpose)
-      .where('used_at', 'is', null)
-      .where('revoked_at', 'is', null)
-      .where('expires_at', '>', now)
-      .executeTakeFirst();
+    return db.selectFrom('one_time_tokens').select(['id', 'user_id', 'email']).where(isLive(tokenHash, purpose, now)).executeTakeFirst();
   },
 
   /** Uses a live token in one statement: of any number of concurrent attempts, one gets the row. */
   consume(db: Executor, tokenHash: string, purpose: TokenPurpose, now: Date) {
-    return db
-      .updateTable('one_time_tokens')
-      .set({ used_at: now })
-      .where('token_hash', '=', tokenHash)
-      .where('purpose', '=', purpose)
-      .where('used_at', 'is', null)
-      .where('revoked_at', 'is', null)
-      .where('expires_at', '>', now)
-      .returning(['user_id', 'email'])
-      .executeTakeFirst();
+    return db.updateTable('one_time_tokens').set({ used_at: now }).where(isLive(tokenHash, purpose, now)).returning(['user_id', 'email']).executeTakeFirst();
   },
 };
