@@ -16,6 +16,8 @@ import { enforceContracts } from './http/contract.js';
 import { installErrorHandling } from './http/errors.js';
 import { loggerOptions } from './http/logging.js';
 import { authRoutes } from './http/routes/auth.routes.js';
+import { auditRoutes } from './http/routes/audit.routes.js';
+import { membersRoutes } from './http/routes/members.routes.js';
 import { operationsRoutes } from './http/routes/operations.routes.js';
 import { organisationsRoutes } from './http/routes/organisations.routes.js';
 import { pagesRoutes } from './http/routes/pages.routes.js';
@@ -88,6 +90,8 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     await api.register(sessionsRoutes, { services });
     await api.register(pagesRoutes, { services, config });
     await api.register(organisationsRoutes, { services });
+    await api.register(membersRoutes, { services });
+    await api.register(auditRoutes, { services });
   });
 
   app.decorate('services', services);

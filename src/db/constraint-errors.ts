@@ -7,6 +7,10 @@ const CONSTRAINT_ERRORS: Record<string, () => Error> = {
   users_username_key: () => fieldError('username', 'Username already exists'),
   users_username_format: () => fieldError('username', 'Username must be 3 to 50 letters, digits, dots, dashes or underscores'),
   members_organisation_user_key: () => new AppError('ALREADY_MEMBER'),
+  organisations_keep_an_owner: () => new AppError('LAST_OWNER'),
+  members_role_fkey: () => new AppError('ROLE_IN_USE'),
+  roles_name_key: () => fieldError('name', 'A role with this name already exists'),
+  invitations_pending_key: () => new AppError('CONFLICT', 'A pending invitation for this email exists already'),
   organisations_name_length: () => fieldError('name', 'Name must be 1 to 200 characters'),
 };
 

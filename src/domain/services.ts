@@ -5,6 +5,9 @@ import type { Db } from '../db/database.js';
 import { accountsServiceFactory } from './accounts/accounts.service.js';
 import type { Clock } from './clock.js';
 import { recoveryServiceFactory } from './accounts/recovery.service.js';
+import { auditServiceFactory } from './audit/audit.service.js';
+import { membershipsServiceFactory } from './organisations/memberships.service.js';
+import { rolesServiceFactory } from './organisations/roles.service.js';
 import { organisationsServiceFactory } from './organisations/organisations.service.js';
 import { accessTokensFactory } from './sessions/access-tokens.js';
 import { sessionsServiceFactory } from './sessions/sessions.service.js';
@@ -33,7 +36,10 @@ export function createServices({ db, clock, config, mailQueued = () => {} }: Ser
     requireVerifiedEmail: config.requireVerifiedEmail,
     mailQueued,
   });
-  return { accessTokens, sessions, organisations, accounts, recovery };
+  const memberships = membershipsServiceFactory({ db });
+  const roles = rolesServiceFactory({ db });
+  const audit = auditServiceFactory({ db });
+  return { accessTokens, sessions, organisations, accounts, recovery, memberships, roles, audit };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -53,6 +53,11 @@ export function caller(request: FastifyRequest): AuthContext {
   return request.auth;
 }
 
+/** The caller as the actor of a change: who, and from where, for the rules and the audit log. */
+export function actorOf(request: FastifyRequest) {
+  return { userId: caller(request).userId, ...clientInfo(request) };
+}
+
 export function callerMembership(request: FastifyRequest): Membership {
   if (!request.membership) throw new AppError('ORGANISATION_NOT_FOUND');
   return request.membership;

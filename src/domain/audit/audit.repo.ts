@@ -29,4 +29,14 @@ export const auditRepo = {
       })
       .execute();
   },
+
+  /** An organisation's events, newest first, from before the event `beforeId` when given. */
+  listForOrganisation(db: Executor, organisationId: string, page: { limit: number; beforeId?: number }) {
+    let query = db
+      .selectFrom('audit_events')
+      .select(['id', 'actor_user_id', 'action', 'target_type', 'target_id', 'ip', 'data', 'created_at'])
+      .where('organisation_id', '=', organisationId);
+    if (page.beforeId !== undefined) query = query.where('id', '<', page.beforeId);
+    return query.orderBy('id', 'desc').limit(page.limit + 1).execute();
+  },
 };

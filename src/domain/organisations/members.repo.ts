@@ -34,4 +34,23 @@ export const membersRepo = {
     }
     return query.orderBy('members.created_at').orderBy('members.user_id').limit(page.limit + 1).execute();
   },
+
+  /** A member with the role they hold, whatever their status; undefined for a non-member. */
+  findWithRole(db: Executor, organisationId: string, userId: string) {
+    return db
+      .selectFrom('members')
+      .innerJoin('roles', 'roles.id', 'members.role_id')
+      .select(['members.user_id', 'members.status', 'roles.id as role_id', 'roles.name as role_name', 'roles.built_in', 'roles.permissions'])
+      .where('members.organisation_id', '=', organisationId)
+      .where('members.user_id', '=', userId)
+      .executeTakeFirst();
+  },
+
+  setRole(db: Executor, organisationId: string, userId: string, roleId: string) {
+    return db.updateTable('members').set({ role_id: roleId }).where('organisation_id', '=', organisationId).where('user_id', '=', userId).execute();
+  },
+
+  remove(db: Executor, organisationId: string, userId: string) {
+    return db.deleteFrom('members').where('organisation_id', '=', organisationId).where('user_id', '=', userId).execute();
+  },
 };

@@ -19,4 +19,48 @@ export const rolesRepo = {
       .where(sql`lower(name)`, '=', name.toLowerCase())
       .executeTakeFirst();
   },
+
+  findById(db: Executor, organisationId: string, roleId: string) {
+    return db
+      .selectFrom('roles')
+      .select(['id', 'name', 'description', 'built_in', 'permissions'])
+      .where('organisation_id', '=', organisationId)
+      .where('id', '=', roleId)
+      .executeTakeFirst();
+  },
+
+  /** The organisation's roles with how many members hold each. */
+  list(db: Executor, organisationId: string) {
+    return db
+      .selectFrom('roles')
+      .leftJoin('members', 'members.role_id', 'roles.id')
+      .select((eb) => ['roles.id', 'roles.name', 'roles.description', 'roles.built_in', 'roles.permissions', eb.fn.count<number>('members.id').as('member_count')])
+      .where('roles.organisation_id', '=', organisationId)
+      .groupBy('roles.id')
+      .orderBy('roles.built_in', 'desc')
+      .orderBy('roles.name')
+      .execute();
+  },
+
+  insert(db: Executor, role: { organisationId: string; name: string; description: string; permissions: string[] }) {
+    return db
+      .insertInto('roles')
+      .values({ organisation_id: role.organisationId, name: role.name, description: role.description, permissions: role.permissions })
+      .returning(['id', 'name', 'description', 'built_in', 'permissions'])
+      .executeTakeFirstOrThrow();
+  },
+
+  update(db: Executor, organisationId: string, roleId: string, changes: { name?: string; description?: string; permissions?: string[] }) {
+    return db
+      .updateTable('roles')
+      .set(changes)
+      .where('organisation_id', '=', organisationId)
+      .where('id', '=', roleId)
+      .returning(['id', 'name', 'description', 'built_in', 'permissions'])
+      .executeTakeFirst();
+  },
+
+  delete(db: Executor, organisationId: string, roleId: string) {
+    return db.deleteFrom('roles').where('organisation_id', '=', organisationId).where('id', '=', roleId).execute();
+  },
 };

@@ -3,7 +3,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { Services } from '../../domain/services.js';
-import { caller, callerMembership, clientInfo } from '../auth.js';
+import { actorOf, caller, callerMembership } from '../auth.js';
 import { ErrorBody, NextCursor, ok, PageQuery, success, Uuid } from '../schemas.js';
 
 const TAGS = ['Organisations'];
@@ -16,8 +16,6 @@ const Organisation = Type.Object({ orgId: Type.String(), name: Type.String(), de
 const organisation = (org: { id: string; name: string; description: string }) => ({ orgId: org.id, name: org.name, description: org.description });
 
 export const organisationsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
-  const actor = (request: Parameters<typeof clientInfo>[0]) => ({ userId: caller(request).userId, ...clientInfo(request) });
-
   app.get(
     '/api/organisations',
     {
@@ -51,7 +49,7 @@ export const organisationsRoutes: FastifyPluginAsyncTypebox<{ services: Services
       },
     },
     async (request, reply) => {
-      const org = await services.organisations.create(actor(request), request.body);
+      const org = await services.organisations.create(actorOf(request), request.body);
       return reply.code(201).send(ok('Organisation created successfully', organisation(org)));
     },
   );
@@ -78,7 +76,7 @@ export const organisationsRoutes: FastifyPluginAsyncTypebox<{ services: Services
         response: { 200: success(Organisation) },
       },
     },
-    async (request) => ok('Organisation updated successfully', organisation(await services.organisations.update(actor(request), callerMembership(request).organisationId, request.body))),
+    async (request) => ok('Organisation updated successfully', organisation(await services.organisations.update(actorOf(request), callerMembership(request).organisationId, request.body))),
   );
 
   app.delete(
@@ -95,7 +93,7 @@ export const organisationsRoutes: FastifyPluginAsyncTypebox<{ services: Services
       },
     },
     async (request) => {
-      await services.organisations.delete(actor(request), callerMembership(request).organisationId);
+      await services.organisations.delete(actorOf(request), callerMembership(request).organisationId);
       return ok('Organisation deleted successfully', {});
     },
   );
@@ -116,7 +114,7 @@ export const organisationsRoutes: FastifyPluginAsyncTypebox<{ services: Services
     },
     async (request) => {
       const membership = callerMembership(request);
-      const added = await services.organisations.addUser(actor(request), membership, request.body);
+      const added = await services.organisations.addUser(actorOf(request), membership, request.body);
       return ok('User added to organisation successfully', { userId: added.userId, orgId: membership.organisationId, role: added.role });
     },
   );
