@@ -17,6 +17,7 @@ import { installErrorHandling } from './http/errors.js';
 import { loggerOptions } from './http/logging.js';
 import { authRoutes } from './http/routes/auth.routes.js';
 import { auditRoutes } from './http/routes/audit.routes.js';
+import { invitationsRoutes } from './http/routes/invitations.routes.js';
 import { membersRoutes } from './http/routes/members.routes.js';
 import { operationsRoutes } from './http/routes/operations.routes.js';
 import { organisationsRoutes } from './http/routes/organisations.routes.js';
@@ -91,6 +92,7 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     await api.register(pagesRoutes, { services, config });
     await api.register(organisationsRoutes, { services });
     await api.register(membersRoutes, { services });
+    await api.register(invitationsRoutes, { services });
     await api.register(auditRoutes, { services });
   });
 

@@ -11,6 +11,8 @@ export const ERRORS = {
   MALFORMED_JSON: { status: 400, message: 'The request body is not valid JSON' },
   BAD_REQUEST: { status: 400, message: 'Bad request' },
   EMAIL_NOT_VERIFIED: { status: 403, message: 'Confirm your email address before signing in: follow the link in the mail we sent' },
+  INVITATION_FOR_ANOTHER_EMAIL: { status: 403, message: 'This invitation is for another email address: sign in with that address, verified' },
+  INVITER_CANNOT_GRANT: { status: 403, message: 'Whoever invited you can no longer grant this role: ask for a new invitation' },
   FORBIDDEN: { status: 403, message: 'You do not have permission to do this' },
   ROLE_ABOVE_OWN: { status: 403, message: 'You cannot grant a role above your own' },
   NOT_FOUND: { status: 404, message: 'Not found' },

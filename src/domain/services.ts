@@ -8,6 +8,7 @@ import { recoveryServiceFactory } from './accounts/recovery.service.js';
 import { auditServiceFactory } from './audit/audit.service.js';
 import { membershipsServiceFactory } from './organisations/memberships.service.js';
 import { rolesServiceFactory } from './organisations/roles.service.js';
+import { invitationsServiceFactory } from './organisations/invitations.service.js';
 import { organisationsServiceFactory } from './organisations/organisations.service.js';
 import { accessTokensFactory } from './sessions/access-tokens.js';
 import { sessionsServiceFactory } from './sessions/sessions.service.js';
@@ -25,12 +26,14 @@ export function createServices({ db, clock, config, mailQueued = () => {} }: Ser
   const sessions = sessionsServiceFactory({ db, clock, accessTokens, refreshTtlSeconds: config.refreshTokenTtlSeconds });
   const organisations = organisationsServiceFactory({ db, mailQueued });
   const recovery = recoveryServiceFactory({ db, clock, publicUrl: config.publicUrl, mailQueued });
+  const invitations = invitationsServiceFactory({ db, clock, publicUrl: config.publicUrl, mailQueued });
   const accounts = accountsServiceFactory({
     db,
     clock,
     sessions,
     organisations,
     recovery,
+    invitations,
     passwordMin: config.passwordMin,
     loginAlerts: config.loginAlerts,
     requireVerifiedEmail: config.requireVerifiedEmail,
@@ -39,7 +42,7 @@ export function createServices({ db, clock, config, mailQueued = () => {} }: Ser
   const memberships = membershipsServiceFactory({ db });
   const roles = rolesServiceFactory({ db });
   const audit = auditServiceFactory({ db });
-  return { accessTokens, sessions, organisations, accounts, recovery, memberships, roles, audit };
+  return { accessTokens, sessions, organisations, accounts, recovery, invitations, memberships, roles, audit };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -1,5 +1,6 @@
 // The one script the pages run (served as /assets/pages.js). A form marked data-action posts its
-// fields as JSON to that API route, then shows the outcome in place of the form.
+// fields as JSON to that API route, then shows the outcome in place of the form. With data-then, the
+// first route signs in and the form's token goes to the second with the new access token.
 export const PAGES_SCRIPT = `
 'use strict';
 document.addEventListener('DOMContentLoaded', function () {
@@ -17,8 +18,15 @@ document.addEventListener('DOMContentLoaded', function () {
       var button = form.querySelector('button');
       button.disabled = true;
       try {
-        var response = await fetch(form.dataset.action, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        // data-then: sign in with the form first, then send the token to that route with the new session.
+        var token = form.dataset.then ? body.token : undefined;
+        if (form.dataset.then) delete body.token;
+        var response = await post(form.dataset.action, body);
         var answer = await response.json().catch(function () { return {}; });
+        if (response.ok && form.dataset.then) {
+          response = await post(form.dataset.then, { token: token }, answer.data && answer.data.accessToken);
+          answer = await response.json().catch(function () { return {}; });
+        }
         if (response.ok) {
           form.hidden = true;
           show(status, 'ok', form.dataset.success || answer.message || 'Done');
@@ -35,6 +43,11 @@ document.addEventListener('DOMContentLoaded', function () {
       }
     });
   });
+  function post(url, body, accessToken) {
+    var headers = { 'content-type': 'application/json' };
+    if (accessToken) headers.authorization = 'Bearer ' + accessToken;
+    return fetch(url, { method: 'POST', headers: headers, body: JSON.stringify(body) });
+  }
   function show(el, kind, message) {
     el.className = 'outcome ' + kind;
     el.textContent = message;

@@ -4,8 +4,7 @@ import { auditRepo } from '../audit/audit.repo.js';
 import { AppError, fieldError } from '../errors.js';
 import type { OrganisationsService } from '../organisations/organisations.service.js';
 import type { AuthContext, ClientInfo, SessionsService } from '../sessions/sessions.service.js';
-import { invitationsRepo } from '../organisations/invitations.repo.js';
-import { hashOpaqueToken } from '../sessions/opaque-tokens.js';
+import type { InvitationsService } from '../organisations/invitations.service.js';
 import { hashPassword, MAX_PASSWORD_LENGTH, verifyDecoy, verifyPassword } from './passwords.js';
 import { usersRepo, type UserProfile } from './users.repo.js';
 import type { Clock } from '../clock.js';
@@ -38,6 +37,7 @@ interface Deps {
   sessions: SessionsService;
   organisations: OrganisationsService;
   recovery: RecoveryService;
+  invitations: InvitationsService;
   passwordMin: number;
   loginAlerts: LoginAlerts;
   requireVerifiedEmail: boolean;
@@ -47,16 +47,12 @@ interface Deps {
 export const personalOrganisationName = (user: { first_name: string; username: string | null }) =>
   `${user.first_name || user.username || 'My'}'s Organisation`;
 
-export const accountsServiceFactory = ({ db, clock, sessions, organisations, recovery, passwordMin, loginAlerts, requireVerifiedEmail, mailQueued }: Deps) => ({
+export const accountsServiceFactory = ({ db, clock, sessions, organisations, recovery, invitations, passwordMin, loginAlerts, requireVerifiedEmail, mailQueued }: Deps) => ({
   async register(input: RegisterInput, client: ClientInfo) {
     // Friendly early answers; the unique indexes are what actually decide a race.
     if (await usersRepo.emailTaken(db, input.email)) throw fieldError('email', 'Email already exists');
     if (input.username !== undefined && (await usersRepo.usernameTaken(db, input.username))) throw fieldError('username', 'Username already exists');
-    if (input.inviteToken !== undefined) {
-      // Joining through an invitation arrives with the invitations work; until then no token is valid.
-      const invitation = await invitationsRepo.findPendingByTokenHash(db, hashOpaqueToken(input.inviteToken), clock.now());
-      if (!invitation) throw new AppError('REGISTRATION_FAILED', 'Registration unsuccessful: the invitation is invalid or has expired');
-    }
+    if (input.inviteToken !== undefined) await invitations.checkForRegistration(input.inviteToken, input.email);
     const passwordHash = await hashPassword(input.password);
     const { user, session } = await db.transaction().execute(async (trx) => {
       const user = await usersRepo.insert(trx, {
@@ -69,7 +65,10 @@ export const accountsServiceFactory = ({ db, clock, sessions, organisations, rec
       });
       await auditRepo.record(trx, { actorUserId: user.id, action: 'user.registered', targetType: 'user', targetId: user.id, ...client });
       await organisations.createInTransaction(trx, { name: personalOrganisationName(user), description: '', personal: true, ownerId: user.id }, client);
-      if (user.email) await recovery.issueVerification(trx, { ...user, email: user.email });
+      const email = input.email;
+      // An invitation's token proves the mailbox: that user joins and needs no verification mail.
+      if (input.inviteToken !== undefined) await invitations.acceptAtRegistration(trx, input.inviteToken, { ...user, email }, client);
+      else await recovery.issueVerification(trx, { ...user, email });
       const session = await sessions.open(trx, user.id, client);
       return { user, session };
     });

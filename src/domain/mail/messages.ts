@@ -65,6 +65,17 @@ export const messages = {
       ],
     }),
 
+  invitation: (to: string, inviter: string, organisation: string, role: string, link: string) =>
+    compose('invitation', to, {
+      subject: `${inviter || 'Someone'} invites you to ${organisation}`,
+      paragraphs: [
+        'Hello,',
+        `${oneLine(inviter) || 'Someone'} invites you to join ${oneLine(organisation)} as ${oneLine(role)}. The invitation is valid for 7 days.`,
+        'If you do not know why you got this, ignore it: nothing happens unless you accept.',
+      ],
+      action: { label: 'See the invitation', url: link },
+    }),
+
   welcome: (to: string, name: string, organisation: string, role: string) =>
     compose('welcome', to, {
       subject: `Welcome to ${organisation}`,

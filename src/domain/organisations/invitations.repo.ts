@@ -1,6 +1,51 @@
+import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import type { InvitationStatus } from '../../db/schema.js';
+
+const VIEW = ['invitations.id', 'invitations.organisation_id', 'invitations.email', 'invitations.status', 'invitations.expires_at', 'invitations.created_at', 'invitations.invited_by', 'invitations.role_id', 'roles.name as role'] as const;
 
 export const invitationsRepo = {
+  insert(db: Executor, invitation: { organisationId: string; email: string; roleId: string; invitedBy: string; tokenHash: string; expiresAt: Date }) {
+    return db
+      .insertInto('invitations')
+      .values({ organisation_id: invitation.organisationId, email: invitation.email, role_id: invitation.roleId, invited_by: invitation.invitedBy, token_hash: invitation.tokenHash, expires_at: invitation.expiresAt })
+      .returning(['id'])
+      .executeTakeFirstOrThrow();
+  },
+
+  /** Marks every pending invitation past its expiry as expired: expired is a status, not only a date. */
+  expireDue(db: Executor, now: Date, organisationId?: string) {
+    let query = db.updateTable('invitations').set({ status: 'expired' }).where('status', '=', 'pending').where('expires_at', '<=', now);
+    if (organisationId) query = query.where('organisation_id', '=', organisationId);
+    return query.execute();
+  },
+
+  findPendingForEmail(db: Executor, organisationId: string, email: string) {
+    return db
+      .selectFrom('invitations')
+      .select(['id'])
+      .where('organisation_id', '=', organisationId)
+      .where(sql`lower(email)`, '=', email.toLowerCase())
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+  },
+
+  findById(db: Executor, organisationId: string, id: string) {
+    return db.selectFrom('invitations').innerJoin('roles', 'roles.id', 'invitations.role_id').select(VIEW).where('invitations.organisation_id', '=', organisationId).where('invitations.id', '=', id).executeTakeFirst();
+  },
+
+  /** An invitation by its token, whatever its status, with what a person needs to decide on it. */
+  findByTokenHash(db: Executor, tokenHash: string) {
+    return db
+      .selectFrom('invitations')
+      .innerJoin('roles', 'roles.id', 'invitations.role_id')
+      .innerJoin('organisations', 'organisations.id', 'invitations.organisation_id')
+      .leftJoin('users as inviter', 'inviter.id', 'invitations.invited_by')
+      .select([...VIEW, 'roles.built_in', 'roles.permissions', 'organisations.name as organisation', 'inviter.first_name as inviter_first_name', 'inviter.last_name as inviter_last_name'])
+      .where('invitations.token_hash', '=', tokenHash)
+      .executeTakeFirst();
+  },
+
   findPendingByTokenHash(db: Executor, tokenHash: string, now: Date) {
     return db
       .selectFrom('invitations')
@@ -8,6 +53,42 @@ export const invitationsRepo = {
       .where('token_hash', '=', tokenHash)
       .where('status', '=', 'pending')
       .where('expires_at', '>', now)
+      .executeTakeFirst();
+  },
+
+  list(db: Executor, organisationId: string, page: { limit: number; status?: InvitationStatus; after?: { at: Date; id: string } }) {
+    let query = db.selectFrom('invitations').innerJoin('roles', 'roles.id', 'invitations.role_id').select(VIEW).where('invitations.organisation_id', '=', organisationId);
+    if (page.status) query = query.where('invitations.status', '=', page.status);
+    if (page.after) {
+      const { at, id } = page.after;
+      query = query.where((eb) => eb(eb.refTuple('invitations.created_at', 'invitations.id'), '<', eb.tuple(at, id)));
+    }
+    return query.orderBy('invitations.created_at', 'desc').orderBy('invitations.id', 'desc').limit(page.limit + 1).execute();
+  },
+
+  /** A fresh token and expiry for a pending or expired invitation (resend, or inviting again). */
+  reissue(db: Executor, id: string, changes: { tokenHash: string; expiresAt: Date; roleId?: string; invitedBy?: string }) {
+    return db
+      .updateTable('invitations')
+      .set({ token_hash: changes.tokenHash, expires_at: changes.expiresAt, status: 'pending', ...(changes.roleId ? { role_id: changes.roleId } : {}), ...(changes.invitedBy ? { invited_by: changes.invitedBy } : {}) })
+      .where('id', '=', id)
+      .where('status', 'in', ['pending', 'expired'])
+      .executeTakeFirst();
+  },
+
+  revoke(db: Executor, id: string, now: Date) {
+    return db.updateTable('invitations').set({ status: 'revoked', revoked_at: now }).where('id', '=', id).where('status', '=', 'pending').executeTakeFirst();
+  },
+
+  /** Accepts in one statement: of any number of concurrent acceptances, exactly one gets the row. */
+  accept(db: Executor, id: string, userId: string, now: Date) {
+    return db
+      .updateTable('invitations')
+      .set({ status: 'accepted', accepted_at: now, accepted_by: userId })
+      .where('id', '=', id)
+      .where('status', '=', 'pending')
+      .where('expires_at', '>', now)
+      .returning(['organisation_id', 'role_id'])
       .executeTakeFirst();
   },
 };

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
 
 export const membersRepo = {
@@ -52,5 +53,17 @@ export const membersRepo = {
 
   remove(db: Executor, organisationId: string, userId: string) {
     return db.deleteFrom('members').where('organisation_id', '=', organisationId).where('user_id', '=', userId).execute();
+  },
+
+  /** True when a user with this email (any letter case) is a member of the organisation. */
+  async isMemberByEmail(db: Executor, organisationId: string, email: string): Promise<boolean> {
+    const row = await db
+      .selectFrom('members')
+      .innerJoin('users', 'users.id', 'members.user_id')
+      .select('members.id')
+      .where('members.organisation_id', '=', organisationId)
+      .where(sql`lower(users.email)`, '=', email.toLowerCase())
+      .executeTakeFirst();
+    return row !== undefined;
   },
 };

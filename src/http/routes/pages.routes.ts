@@ -58,6 +58,43 @@ export const pagesRoutes: FastifyPluginAsyncTypebox<{ services: Services; config
     return sendPage(reply, page('Confirm your email', form));
   });
 
+  app.get('/accept-invite', { config: { auth: 'public' }, schema: pageSchema('acceptInvitePage', 'The page of an invitation link') }, async (request, reply) => {
+    const token = request.query.token ?? '';
+    const invitation = await services.invitations.describe(token);
+    const title = 'Join an organisation';
+    if (!invitation) return sendPage(reply, page(title, outcome('error', DEAD_LINK)));
+    const what = `<p>${escapeHtml(invitation.inviter || 'Someone')} invites you to join <strong>${escapeHtml(invitation.organisation)}</strong> as <strong>${escapeHtml(invitation.role)}</strong>.</p>`;
+    if (invitation.status !== 'pending') {
+      const why = { accepted: 'This invitation was accepted already.', revoked: 'This invitation was withdrawn.', expired: 'This invitation has expired: ask for a new one.' }[invitation.status];
+      return sendPage(reply, page(title, `${what}${outcome('error', why)}`));
+    }
+    const hidden = `<input type="hidden" name="token" value="${escapeHtml(token)}">`;
+    const form = invitation.hasAccount
+      ? `<form data-action="/auth/login" data-then="/api/invitations/accept" data-success="Welcome: you are now a member of ${escapeHtml(invitation.organisation)}.">
+${hidden}
+<label for="email">Email</label>
+<input id="email" name="email" type="email" value="${escapeHtml(invitation.email)}" readonly>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required maxlength="256">
+<button type="submit">Sign in and accept</button>
+</form>`
+      : `<form data-action="/auth/register" data-confirm="password" data-success="Welcome: your account is ready and you are a member of ${escapeHtml(invitation.organisation)}.">
+<input type="hidden" name="inviteToken" value="${escapeHtml(token)}">
+<label for="email">Email</label>
+<input id="email" name="email" type="email" value="${escapeHtml(invitation.email)}" readonly>
+<label for="firstName">First name</label>
+<input id="firstName" name="firstName" autocomplete="given-name" required maxlength="100">
+<label for="lastName">Last name</label>
+<input id="lastName" name="lastName" autocomplete="family-name" required maxlength="100">
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="new-password" required minlength="${config.passwordMin}" maxlength="256">
+<label for="confirm">Repeat it</label>
+<input id="confirm" name="confirm" type="password" autocomplete="new-password" required>
+<button type="submit">Create my account and join</button>
+</form>`;
+    return sendPage(reply, page(title, `${what}${form}<p id="status" hidden></p>`));
+  });
+
   app.get('/assets/pages.js', { config: { auth: 'public' }, schema: { hide: true } }, async (_request, reply) =>
     reply.header('cache-control', 'public, max-age=3600').type('text/javascript; charset=utf-8').send(PAGES_SCRIPT),
   );
