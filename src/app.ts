@@ -24,6 +24,7 @@ import { organisationsRoutes } from './http/routes/organisations.routes.js';
 import { pagesRoutes } from './http/routes/pages.routes.js';
 import { recoveryRoutes } from './http/routes/recovery.routes.js';
 import { sessionsRoutes } from './http/routes/sessions.routes.js';
+import { statsRoutes } from './http/routes/stats.routes.js';
 import { usersRoutes } from './http/routes/users.routes.js';
 import { validatorCompiler } from './http/validation.js';
 import { openapiInfo } from './http/openapi.js';
@@ -94,6 +95,7 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     await api.register(membersRoutes, { services });
     await api.register(invitationsRoutes, { services });
     await api.register(auditRoutes, { services });
+    await api.register(statsRoutes, { services });
   });
 
   app.decorate('services', services);

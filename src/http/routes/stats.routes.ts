@@ -1,0 +1,73 @@
+// Membership statistics: by role, by organisation, and by organisation and role.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import type { Services } from '../../domain/services.js';
+import { caller } from '../auth.js';
+import { ErrorBody, ok, success } from '../schemas.js';
+
+const TAGS = ['Statistics'];
+const DESCRIPTION =
+  'Counts distinct users among memberships. A platform admin sees every organisation; anyone else only organisations where they hold `stats:read`. ' +
+  '`from` and `to` (ISO 8601 or Unix seconds) bound when the membership was created; `status` is the membership status; naming an organisation you may not see is a 404.';
+
+export const StatsQuery = Type.Object({
+  from: Type.Optional(Type.String({ maxLength: 40 })),
+  to: Type.Optional(Type.String({ maxLength: 40 })),
+  status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('suspended')])),
+  organisationId: Type.Optional(Type.String({ maxLength: 40 })),
+});
+
+const rows = <T extends ReturnType<typeof Type.Object>>(row: T) => success(Type.Object({ rows: Type.Array(row) }));
+
+export const statsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+  const route = { config: { auth: 'user' as const } };
+
+  app.get(
+    '/api/stats/users-by-role',
+    { ...route, schema: { operationId: 'statsUsersByRole', tags: TAGS, summary: 'Users per role name', description: DESCRIPTION, querystring: StatsQuery, response: { 200: rows(Type.Object({ role: Type.String(), userCount: Type.Integer() })), 404: ErrorBody } } },
+    async (request) => {
+      const result = await services.stats.usersByRole(caller(request), request.query);
+      return ok('Statistics retrieved successfully', { rows: result.map((r) => ({ role: r.role, userCount: r.user_count })) });
+    },
+  );
+
+  app.get(
+    '/api/stats/members-by-organisation',
+    {
+      ...route,
+      schema: {
+        operationId: 'statsMembersByOrganisation',
+        tags: TAGS,
+        summary: 'Members per organisation',
+        description: DESCRIPTION,
+        querystring: StatsQuery,
+        response: { 200: rows(Type.Object({ organisationId: Type.String(), organisation: Type.String(), userCount: Type.Integer() })), 404: ErrorBody },
+      },
+    },
+    async (request) => {
+      const result = await services.stats.membersByOrganisation(caller(request), request.query);
+      return ok('Statistics retrieved successfully', { rows: result.map((r) => ({ organisationId: r.organisation_id, organisation: r.organisation, userCount: r.user_count })) });
+    },
+  );
+
+  app.get(
+    '/api/stats/users-by-organisation-role',
+    {
+      ...route,
+      schema: {
+        operationId: 'statsUsersByOrganisationRole',
+        tags: TAGS,
+        summary: 'Users per organisation and role',
+        description: DESCRIPTION,
+        querystring: StatsQuery,
+        response: { 200: rows(Type.Object({ organisationId: Type.String(), organisation: Type.String(), role: Type.String(), userCount: Type.Integer() })), 404: ErrorBody },
+      },
+    },
+    async (request) => {
+      const result = await services.stats.usersByOrganisationRole(caller(request), request.query);
+      return ok('Statistics retrieved successfully', {
+        rows: result.map((r) => ({ organisationId: r.organisation_id, organisation: r.organisation, role: r.role, userCount: r.user_count })),
+      });
+    },
+  );
+};
