@@ -12,6 +12,7 @@ import { outboxWorkerFactory, type OutboxWorker } from './domain/mail/outbox-wor
 import { logTransport, smtpTransport } from './domain/mail/transport.js';
 import { createServices, type Services } from './domain/services.js';
 import { installAuth } from './http/auth.js';
+import { saasRoutes } from './http/compat/saas.routes.js';
 import { enforceContracts } from './http/contract.js';
 import { installErrorHandling } from './http/errors.js';
 import { loggerOptions } from './http/logging.js';
@@ -91,6 +92,7 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     await api.register(usersRoutes, { services });
     await api.register(sessionsRoutes, { services });
     await api.register(pagesRoutes, { services, config });
+    if (config.compat.includes('saas')) await api.register(saasRoutes, { services, config });
     await api.register(organisationsRoutes, { services });
     await api.register(membersRoutes, { services });
     await api.register(invitationsRoutes, { services });

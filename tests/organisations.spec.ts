@@ -397,5 +397,11 @@ forEachDatabase('organisations', (h) => {
     assert.doesNotMatch(mail.html_body, /<b>Acme/);
     assert.match(mail.text_body, /with the role admin/);
   });
+  it('answers an empty change to an organisation as a no-op, not a 500', async () => {
+    const user = await registerUser(h().app);
+    const answer = await call(h().app, 'PATCH', `/api/organisations/${user.personalOrgId}`, { token: user.accessToken, body: {} });
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.equal(answer.body.data.orgId, user.personalOrgId);
+  });
 });
 

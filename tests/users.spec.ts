@@ -259,4 +259,10 @@ forEachDatabase('users', (h) => {
     }
     assert.equal(await fingerprint(h().db), before);
   });
+  it('answers an empty change to the profile as a no-op, not a 500', async () => {
+    const user = await registerUser(h().app);
+    const answer = await call(h().app, 'PATCH', '/api/users/me', { token: user.accessToken, body: {} });
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.equal(answer.body.data.userId, user.userId);
+  });
 });

@@ -75,7 +75,9 @@ async function main(argv: string[]): Promise<number> {
       // The document only needs the routes: the database is never opened.
       const app = await buildApp({ config: { ...config, database: { kind: 'embedded', dataDir: null } }, database: openDatabase({ kind: 'embedded', dataDir: null }), logger: false });
       await app.ready();
-      process.stdout.write(`${JSON.stringify(app.swagger(), null, 2)}\n`);
+      // Wait until the document has left: process.exit would cut a pipe's unwritten tail.
+      const document = `${JSON.stringify(app.swagger(), null, 2)}\n`;
+      await new Promise<void>((resolve, reject) => process.stdout.write(document, (error) => (error ? reject(error) : resolve())));
       await app.close();
       return 0;
     }

@@ -12,7 +12,6 @@ import type { Membership } from '../domain/organisations/organisations.service.j
 import type { Permission } from '../domain/permissions.js';
 import type { Services } from '../domain/services.js';
 import type { AuthContext, ClientInfo } from '../domain/sessions/sessions.service.js';
-import { sendError } from './errors.js';
 
 export type AuthMode = 'public' | 'optional' | 'user' | 'admin';
 
@@ -22,6 +21,8 @@ declare module 'fastify' {
     permission?: Permission;
     /** For a permission route: the caller may act on themselves without the permission (leaving). */
     selfParam?: string;
+    /** A seed-compatible route: its errors are `{message}` or `{msg}`. */
+    compat?: 'message' | 'msg';
   }
   interface FastifyRequest {
     auth: AuthContext | null;
@@ -67,32 +68,35 @@ export function installAuth(app: FastifyInstance, services: Services) {
   app.decorateRequest('auth', null);
   app.decorateRequest('membership', null);
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Refusals are thrown, so that each route set's error handler renders them in its own shape.
+  app.addHook('onRequest', async (request) => {
     const { auth, permission, selfParam } = request.routeOptions.config;
     if (auth === undefined || auth === 'public') return;
-    try {
-      const token = bearerToken(request);
-      if (token === null) {
-        if (auth === 'optional') return;
-        throw new AppError('AUTHENTICATION_REQUIRED');
-      }
-      request.auth = await services.sessions.authenticate(token);
-      if (auth === 'admin' && request.auth.platformRole !== 'admin') throw new AppError('FORBIDDEN');
-      if (permission) await authorize(request, services, permission, selfParam);
-    } catch (error) {
-      if (error instanceof AppError) return sendError(reply, error);
-      throw error;
+    const token = bearerToken(request);
+    if (token === null) {
+      if (auth === 'optional') return;
+      throw new AppError('AUTHENTICATION_REQUIRED');
     }
+    request.auth = await services.sessions.authenticate(token);
+    if (auth === 'admin' && request.auth.platformRole !== 'admin') throw new AppError('FORBIDDEN');
+    if (permission) await authorize(request, services, permission, selfParam);
   });
 }
 
 async function authorize(request: FastifyRequest, services: Services, permission: Permission, selfParam: string | undefined) {
   const params = request.params as Record<string, string | undefined>;
-  const orgId = params.orgId;
-  if (!isUuid(orgId)) throw new AppError('ORGANISATION_NOT_FOUND');
-  const membership = await services.organisations.membership(orgId, request.auth!.userId);
-  if (!membership) throw new AppError('ORGANISATION_NOT_FOUND');
-  request.membership = membership;
   const actingOnSelf = selfParam !== undefined && params[selfParam] === request.auth!.userId;
-  if (!actingOnSelf && !membership.permissions.includes(permission)) throw new AppError('FORBIDDEN');
+  request.membership = await requireMembership(services, request.auth!, params.orgId, actingOnSelf ? null : permission);
+}
+
+/**
+ * The caller's membership of an organisation holding the permission (null: any member will do).
+ * A non-member, or an id that names nothing, is not found; a member without the permission is refused.
+ */
+export async function requireMembership(services: Services, auth: AuthContext, orgId: string | undefined, permission: Permission | null): Promise<Membership> {
+  if (!isUuid(orgId)) throw new AppError('ORGANISATION_NOT_FOUND');
+  const membership = await services.organisations.membership(orgId, auth.userId);
+  if (!membership) throw new AppError('ORGANISATION_NOT_FOUND');
+  if (permission && !membership.permissions.includes(permission)) throw new AppError('FORBIDDEN');
+  return membership;
 }

@@ -3,6 +3,7 @@
 // answers (401, 403, 404, 422, …) are derived from that declaration so the OpenAPI document cannot
 // drift from what the hooks really do.
 import type { FastifyInstance, FastifySchema } from 'fastify';
+import { compatErrorBody } from './compat/compat-errors.js';
 import { ErrorBody, ValidationErrorBody } from './schemas.js';
 
 type Documented = FastifySchema & { security?: unknown[]; description?: string; operationId?: string; hide?: boolean; 'x-permission'?: string };
@@ -19,21 +20,24 @@ export function enforceContracts(api: FastifyInstance) {
       responses[status] ??= body;
     };
     const permission = route.config?.permission;
+    // A seed-compatible route answers its errors in the seed's own shape.
+    const ErrorShape = route.config?.compat ? compatErrorBody(route.config.compat) : ErrorBody;
+    const Invalid = route.config?.compat ? ErrorShape : ValidationErrorBody;
     if (auth !== 'public') {
       schema.security = auth === 'optional' ? [{}, { bearerAuth: [] }] : [{ bearerAuth: [] }];
-      add(401, ErrorBody);
+      add(401, ErrorShape);
     }
     if (auth === 'admin') schema.description = `${schema.description ?? ''}\n\nPlatform admins only.`.trim();
     if (permission) {
-      add(403, ErrorBody);
-      add(404, ErrorBody);
+      add(403, ErrorShape);
+      add(404, ErrorShape);
       schema['x-permission'] = permission;
       schema.description = `${schema.description ?? ''}\n\nRequires the \`${permission}\` permission in the organisation; a non-member gets 404.`.trim();
     }
-    if (auth === 'admin') add(403, ErrorBody);
-    if (schema.body) add(400, ErrorBody);
-    if (schema.body || schema.querystring || schema.params) add(422, ValidationErrorBody);
-    add(500, ErrorBody);
-    add(503, ErrorBody);
+    if (auth === 'admin') add(403, ErrorShape);
+    if (schema.body) add(400, ErrorShape);
+    if (schema.body || schema.querystring || schema.params) add(422, Invalid);
+    add(500, ErrorShape);
+    add(503, ErrorShape);
   });
 }

@@ -22,6 +22,8 @@ export interface RegisterInput {
   phone?: string;
   username?: string;
   inviteToken?: string;
+  /** The organisation to create for the user; by default "<firstName>'s Organisation". */
+  organisation?: { name: string; description?: string };
 }
 
 export interface ProfileChanges {
@@ -44,8 +46,8 @@ interface Deps {
   mailQueued: () => void;
 }
 
-export const personalOrganisationName = (user: { first_name: string; username: string | null }) =>
-  `${user.first_name || user.username || 'My'}'s Organisation`;
+export const personalOrganisationName = (user: { first_name: string; username: string | null; email: string | null }) =>
+  `${user.first_name || user.username || user.email?.split('@')[0] || 'My'}'s Organisation`;
 
 export const accountsServiceFactory = ({ db, clock, sessions, organisations, recovery, invitations, passwordMin, loginAlerts, requireVerifiedEmail, mailQueued }: Deps) => ({
   async register(input: RegisterInput, client: ClientInfo) {
@@ -54,7 +56,7 @@ export const accountsServiceFactory = ({ db, clock, sessions, organisations, rec
     if (input.username !== undefined && (await usersRepo.usernameTaken(db, input.username))) throw fieldError('username', 'Username already exists');
     if (input.inviteToken !== undefined) await invitations.checkForRegistration(input.inviteToken, input.email);
     const passwordHash = await hashPassword(input.password);
-    const { user, session } = await db.transaction().execute(async (trx) => {
+    const { user, session, organisationId } = await db.transaction().execute(async (trx) => {
       const user = await usersRepo.insert(trx, {
         email: input.email,
         username: input.username ?? null,
@@ -64,17 +66,21 @@ export const accountsServiceFactory = ({ db, clock, sessions, organisations, rec
         password_hash: passwordHash,
       });
       await auditRepo.record(trx, { actorUserId: user.id, action: 'user.registered', targetType: 'user', targetId: user.id, ...client });
-      await organisations.createInTransaction(trx, { name: personalOrganisationName(user), description: '', personal: true, ownerId: user.id }, client);
+      const organisation = await organisations.createInTransaction(
+        trx,
+        { name: input.organisation?.name ?? personalOrganisationName(user), description: input.organisation?.description ?? '', personal: true, ownerId: user.id },
+        client,
+      );
       const email = input.email;
       // An invitation's token proves the mailbox: that user joins and needs no verification mail.
       if (input.inviteToken !== undefined) await invitations.acceptAtRegistration(trx, input.inviteToken, { ...user, email }, client);
       else await recovery.issueVerification(trx, { ...user, email });
       const session = await sessions.open(trx, user.id, client);
-      return { user, session };
+      return { user, session, organisationId: organisation.id };
     });
     mailQueued();
     const access = await sessions.accessTokenFor(user, session.sessionId);
-    return { accessToken: access.token, refreshToken: session.refreshToken, expiresIn: access.expiresIn, user };
+    return { accessToken: access.token, refreshToken: session.refreshToken, expiresIn: access.expiresIn, user, organisationId };
   },
 
   /** The same answer, after the same work, for an unknown account, a wrong password or a disabled user. */
@@ -94,6 +100,24 @@ export const accountsServiceFactory = ({ db, clock, sessions, organisations, rec
     const access = await sessions.accessTokenFor(user, session.sessionId);
     const { password_hash: _hash, ...profile } = user;
     return { accessToken: access.token, refreshToken: session.refreshToken, expiresIn: access.expiresIn, user: profile };
+  },
+
+  /**
+   * The `saas` set's acceptance: with the invitation's token and a password, creates the invited
+   * account (when none has that email) or signs in to it, then joins. A wrong password is the same
+   * 401 as a failed sign-in.
+   */
+  async acceptInvitationWithPassword(token: string, password: string, client: ClientInfo): Promise<void> {
+    const email = await invitations.pendingEmail(token);
+    if (!email) throw new AppError('INVALID_LINK_TOKEN');
+    if (!(await usersRepo.emailTaken(db, email))) {
+      const length = [...password].length;
+      if (length < passwordMin) throw fieldError('password', `Password must be at least ${passwordMin} characters`);
+      await this.register({ firstName: '', lastName: '', email, password, inviteToken: token }, client);
+      return;
+    }
+    const { user } = await this.login({ email, password }, client);
+    await invitations.accept({ userId: user.id }, token, client, true);
   },
 
   async me(userId: string): Promise<UserProfile> {

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { nothingToChange } from '../../db/changes.js';
 import type { NewUser } from '../../db/schema.js';
 
 const PUBLIC_COLUMNS = ['id', 'email', 'username', 'first_name', 'last_name', 'phone', 'platform_role', 'status', 'email_verified_at', 'created_at'] as const;
@@ -34,6 +35,7 @@ export const usersRepo = {
   },
 
   update(db: Executor, id: string, changes: { first_name?: string; last_name?: string; phone?: string | null; username?: string | null; platform_role?: 'user' | 'admin' }) {
+    if (nothingToChange(changes)) return usersRepo.findById(db, id);
     return db.updateTable('users').set(changes).where('id', '=', id).returning(PUBLIC_COLUMNS).executeTakeFirst();
   },
 

@@ -146,18 +146,32 @@ export const invitationsServiceFactory = ({ db, clock, publicUrl, mailQueued }: 
       return { organisation: invitation.organisation, role: invitation.role, inviter, email: invitation.email, status, hasAccount };
     },
 
-    /** A signed-in user whose verified email is the invitation's joins the organisation. */
-    async accept(auth: AuthContext, token: string, client: ClientInfo) {
+    /**
+     * A signed-in user whose verified email is the invitation's joins the organisation. With
+     * `passwordChecked` the caller has just proved the account's password as well as holding the
+     * mailed token, which proves the mailbox: the email then counts as verified.
+     */
+    async accept(auth: Pick<AuthContext, 'userId'>, token: string, client: ClientInfo, passwordChecked = false) {
       const result = await db.transaction().execute(async (trx) => {
         const invitation = await invitationsRepo.findPendingByTokenHash(trx, hashOpaqueToken(token), clock.now());
         if (!invitation) throw new AppError('INVALID_LINK_TOKEN');
         const user = await usersRepo.findById(trx, auth.userId);
-        if (!user?.email || !user.email_verified_at || user.email.toLowerCase() !== invitation.email.toLowerCase()) throw new AppError('INVITATION_FOR_ANOTHER_EMAIL');
+        if (!user?.email || user.email.toLowerCase() !== invitation.email.toLowerCase()) throw new AppError('INVITATION_FOR_ANOTHER_EMAIL');
+        if (!user.email_verified_at) {
+          if (!passwordChecked) throw new AppError('INVITATION_FOR_ANOTHER_EMAIL');
+          await usersRepo.markEmailVerified(trx, user.id, user.email, clock.now());
+        }
         if (!(await inviterCanStillGrant(trx, invitation))) throw new AppError('INVITER_CANNOT_GRANT');
         return join(trx, invitation.id, { id: user.id, email: user.email, first_name: user.first_name }, client);
       });
       mailQueued();
       return result;
+    },
+
+    /** The email a live invitation was sent to, or null. */
+    async pendingEmail(token: string): Promise<string | null> {
+      const invitation = await invitationsRepo.findPendingByTokenHash(db, hashOpaqueToken(token), clock.now());
+      return invitation?.email ?? null;
     },
 
     /** Checks a registration's invitation before any work is spent on the registration. */

@@ -1,3 +1,4 @@
+import { nothingToChange } from '../../db/changes.js';
 import type { Executor } from '../../db/database.js';
 
 const COLUMNS = ['id', 'name', 'description', 'personal', 'created_at'] as const;
@@ -16,6 +17,7 @@ export const organisationsRepo = {
   },
 
   update(db: Executor, id: string, changes: { name?: string; description?: string }) {
+    if (nothingToChange(changes)) return organisationsRepo.findById(db, id);
     return db.updateTable('organisations').set(changes).where('id', '=', id).returning(COLUMNS).executeTakeFirst();
   },
 

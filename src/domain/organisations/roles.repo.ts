@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { nothingToChange } from '../../db/changes.js';
 import type { Executor } from '../../db/database.js';
 import { BUILT_IN_ROLES } from '../permissions.js';
 
@@ -51,6 +52,7 @@ export const rolesRepo = {
   },
 
   update(db: Executor, organisationId: string, roleId: string, changes: { name?: string; description?: string; permissions?: string[] }) {
+    if (nothingToChange(changes)) return rolesRepo.findById(db, organisationId, roleId);
     return db
       .updateTable('roles')
       .set(changes)
