@@ -12,11 +12,9 @@ export interface StatsFilter {
   organisationId?: string;
 }
 
+/** The memberships counted, on `members` alone: names are joined after aggregating, onto few rows. */
 function memberships(db: Executor, filter: StatsFilter) {
-  let query = db
-    .selectFrom('members as m')
-    .innerJoin('roles as r', 'r.id', 'm.role_id')
-    .innerJoin('organisations as o', 'o.id', 'm.organisation_id');
+  let query = db.selectFrom('members as m');
   if (filter.from) query = query.where('m.created_at', '>=', filter.from);
   if (filter.to) query = query.where('m.created_at', '<=', filter.to);
   if (filter.status) query = query.where('m.status', '=', filter.status);
@@ -35,26 +33,35 @@ function memberships(db: Executor, filter: StatsFilter) {
   return query;
 }
 
-const userCount = sql<number>`count(distinct m.user_id)::int`;
+// Within one organisation a user holds one membership (members_organisation_user_key), so counting
+// memberships per organisation counts its users.
+const count = sql<number>`count(*)::int`;
 
 export const statsRepo = {
+  /** Distinct users per role name: a user who is a member in two organisations counts once. */
   usersByRole(db: Executor, filter: StatsFilter) {
-    return memberships(db, filter).select(['r.name as role', userCount.as('user_count')]).groupBy('r.name').orderBy('r.name').execute();
+    const pairs = memberships(db, filter).innerJoin('roles as r', 'r.id', 'm.role_id').select(['r.name as role', 'm.user_id']).distinct();
+    return db.selectFrom(pairs.as('t')).select(['t.role', count.as('user_count')]).groupBy('t.role').orderBy('t.role').execute();
   },
 
   membersByOrganisation(db: Executor, filter: StatsFilter) {
-    return memberships(db, filter)
-      .select(['o.id as organisation_id', 'o.name as organisation', userCount.as('user_count')])
-      .groupBy(['o.id', 'o.name'])
+    const counts = memberships(db, filter).select(['m.organisation_id', count.as('n')]).groupBy('m.organisation_id');
+    return db
+      .selectFrom(counts.as('c'))
+      .innerJoin('organisations as o', 'o.id', 'c.organisation_id')
+      .select(['o.id as organisation_id', 'o.name as organisation', 'c.n as user_count'])
       .orderBy('o.name')
       .orderBy('o.id')
       .execute();
   },
 
   usersByOrganisationRole(db: Executor, filter: StatsFilter) {
-    return memberships(db, filter)
-      .select(['o.id as organisation_id', 'o.name as organisation', 'r.name as role', userCount.as('user_count')])
-      .groupBy(['o.id', 'o.name', 'r.name'])
+    const counts = memberships(db, filter).select(['m.organisation_id', 'm.role_id', count.as('n')]).groupBy(['m.organisation_id', 'm.role_id']);
+    return db
+      .selectFrom(counts.as('c'))
+      .innerJoin('organisations as o', 'o.id', 'c.organisation_id')
+      .innerJoin('roles as r', 'r.id', 'c.role_id')
+      .select(['o.id as organisation_id', 'o.name as organisation', 'r.name as role', 'c.n as user_count'])
       .orderBy('o.name')
       .orderBy('o.id')
       .orderBy('r.name')
