@@ -25,6 +25,9 @@ export const ok = <T>(message: string, data: T) => ({ status: 'success' as const
 
 export const Uuid = Type.String({ format: 'uuid' });
 
+/** A string from a fixed list, as one JSON Schema `enum`: a wrong value is told every allowed one. */
+export const StringEnum = <T extends string>(values: readonly T[], options: { description?: string } = {}) => Type.Unsafe<T>({ type: 'string', enum: [...values], ...options });
+
 export const PageQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE })),
   cursor: Type.Optional(Type.String({ maxLength: 200 })),

@@ -4,11 +4,11 @@ import Type from 'typebox';
 import { AppError } from '../../domain/errors.js';
 import type { Services } from '../../domain/services.js';
 import { actorOf, caller, callerMembership, clientInfo, isUuid } from '../auth.js';
-import { ErrorBody, NextCursor, ok, PageQuery, success } from '../schemas.js';
+import { ErrorBody, NextCursor, ok, PageQuery, StringEnum, success } from '../schemas.js';
 import { Email } from './fields.js';
 
 const TAGS = ['Invitations'];
-const Status = Type.Union([Type.Literal('pending'), Type.Literal('accepted'), Type.Literal('revoked'), Type.Literal('expired')]);
+const Status = StringEnum(['pending', 'accepted', 'revoked', 'expired']);
 const Invitation = Type.Object({ invitationId: Type.String(), email: Type.String(), role: Type.String(), status: Status, expiresAt: Type.String({ format: 'date-time' }) });
 const InvitationParams = Type.Object({ orgId: Type.String(), invitationId: Type.String() });
 

@@ -5,13 +5,13 @@ import { PERMISSIONS } from '../../domain/permissions.js';
 import type { Services } from '../../domain/services.js';
 import { AppError } from '../../domain/errors.js';
 import { actorOf, callerMembership, isUuid } from '../auth.js';
-import { ErrorBody, ok, success } from '../schemas.js';
+import { ErrorBody, ok, StringEnum, success } from '../schemas.js';
 
 const TAGS = ['Members and roles'];
 const MemberParams = Type.Object({ orgId: Type.String(), userId: Type.String() });
 const RoleParams = Type.Object({ orgId: Type.String(), roleId: Type.String() });
 const RoleName = Type.String({ minLength: 1, maxLength: 64, pattern: '\\S', 'x-message': '{label} is required' });
-const Permissions = Type.Array(Type.Union(PERMISSIONS.map((p) => Type.Literal(p))), { maxItems: PERMISSIONS.length, uniqueItems: true, description: 'From the permission catalogue' });
+const Permissions = Type.Array(StringEnum(PERMISSIONS), { maxItems: PERMISSIONS.length, uniqueItems: true, description: 'From the permission catalogue' });
 const Role = Type.Object({ roleId: Type.String(), name: Type.String(), description: Type.String(), builtIn: Type.Boolean(), permissions: Type.Array(Type.String()) });
 
 const role = (row: { id: string; name: string; description: string; built_in: boolean; permissions: string[] }) => ({

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { Services } from '../../domain/services.js';
 import { caller } from '../auth.js';
-import { ErrorBody, ok, success } from '../schemas.js';
+import { ErrorBody, ok, StringEnum, success } from '../schemas.js';
 
 const TAGS = ['Statistics'];
 const DESCRIPTION =
@@ -13,7 +13,7 @@ const DESCRIPTION =
 export const StatsQuery = Type.Object({
   from: Type.Optional(Type.String({ maxLength: 40 })),
   to: Type.Optional(Type.String({ maxLength: 40 })),
-  status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('suspended')])),
+  status: Type.Optional(StringEnum(['active', 'suspended'])),
   organisationId: Type.Optional(Type.String({ maxLength: 40 })),
 });
 
