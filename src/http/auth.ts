@@ -18,7 +18,8 @@ export type AuthMode = 'public' | 'optional' | 'user' | 'admin';
 declare module 'fastify' {
   interface FastifyContextConfig {
     auth?: AuthMode;
-    permission?: Permission;
+    /** A permission of the catalogue, or 'member': any member of the organisation, whatever their role. */
+    permission?: Permission | 'member';
     /** For a permission route: the caller may act on themselves without the permission (leaving). */
     selfParam?: string;
     /** A seed-compatible route: its errors are `{message}` or `{msg}`. */
@@ -83,10 +84,10 @@ export function installAuth(app: FastifyInstance, services: Services) {
   });
 }
 
-async function authorize(request: FastifyRequest, services: Services, permission: Permission, selfParam: string | undefined) {
+async function authorize(request: FastifyRequest, services: Services, permission: Permission | 'member', selfParam: string | undefined) {
   const params = request.params as Record<string, string | undefined>;
   const actingOnSelf = selfParam !== undefined && params[selfParam] === request.auth!.userId;
-  request.membership = await requireMembership(services, request.auth!, params.orgId, actingOnSelf ? null : permission);
+  request.membership = await requireMembership(services, request.auth!, params.orgId, actingOnSelf || permission === 'member' ? null : permission);
 }
 
 /**

@@ -32,7 +32,8 @@ export function enforceContracts(api: FastifyInstance) {
       add(403, ErrorShape);
       add(404, ErrorShape);
       schema['x-permission'] = permission;
-      schema.description = `${schema.description ?? ''}\n\nRequires the \`${permission}\` permission in the organisation; a non-member gets 404.`.trim();
+      const needs = permission === 'member' ? 'Any member of the organisation' : `Requires the \`${permission}\` permission in the organisation`;
+      schema.description = `${schema.description ?? ''}\n\n${needs}; a non-member gets 404.`.trim();
     }
     if (auth === 'admin') add(403, ErrorShape);
     if (schema.body) add(400, ErrorShape);

@@ -81,8 +81,21 @@ export function forEachDatabase(title: string, suite: (harness: () => Harness) =
 
 const TABLES = ['users', 'organisations', 'roles', 'members', 'invitations', 'sessions', 'refresh_tokens', 'one_time_tokens', 'signing_keys', 'outbox', 'audit_events'];
 
+/**
+ * Waits (a few seconds at most) until no mail is due: the outbox worker marks mail sent in the
+ * background, which would otherwise change a fingerprint that a refused request left alone.
+ */
+export async function settled(db: Db): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from outbox where status = 'pending' and next_attempt_at <= now()`.execute(db);
+    if (rows[0]?.n === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** A digest of every row of every table: equal before and after means the request changed nothing. */
 export async function fingerprint(db: Db): Promise<string> {
+  await settled(db);
   const parts: string[] = [];
   for (const table of TABLES) {
     const { rows } = await sql<{ digest: string | null }>`select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) as digest from ${sql.table(table)} t`.execute(db);

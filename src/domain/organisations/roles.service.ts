@@ -1,5 +1,6 @@
 // Custom roles. Built-in roles are fixed; a custom role holds only permissions its author holds too,
 // and a role members hold cannot be deleted (the database refuses; its members must move first).
+import { nothingToChange } from '../../db/changes.js';
 import type { Db, Executor } from '../../db/database.js';
 import { auditRepo } from '../audit/audit.repo.js';
 import { AppError } from '../errors.js';
@@ -50,7 +51,8 @@ export const rolesServiceFactory = ({ db }: Deps) => {
     update(actor: Actor, granter: Membership, roleId: string, changes: Partial<RoleInput>) {
       if (changes.permissions) withinOwn(granter, changes.permissions);
       return db.transaction().execute(async (trx) => {
-        await editable(trx, granter, roleId);
+        const current = await editable(trx, granter, roleId);
+        if (nothingToChange(changes)) return current;
         const permissions = changes.permissions && [...new Set(changes.permissions)];
         const role = await rolesRepo.update(trx, granter.organisationId, roleId, { name: changes.name, description: changes.description, permissions });
         if (!role) throw new AppError('ROLE_NOT_FOUND');

@@ -42,7 +42,7 @@ export const membersRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         summary: 'Give a member another role',
         description: 'Nobody changes the role of a member above them, nor grants a role above their own (403). The last owner cannot be demoted (409).',
         params: MemberParams,
-        body: Type.Object({ role: RoleName }),
+        body: Type.Object({ role: RoleName }, { additionalProperties: false }),
         response: { 200: success(Type.Object({ userId: Type.String(), role: Type.String() })), 409: ErrorBody },
       },
     },
@@ -74,7 +74,7 @@ export const membersRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
   app.get(
     '/api/organisations/:orgId/roles',
     {
-      config: { auth: 'user', permission: 'org:read' },
+      config: { auth: 'user', permission: 'member' },
       schema: {
         operationId: 'listRoles',
         tags: TAGS,
@@ -99,7 +99,7 @@ export const membersRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         summary: 'Create a custom role',
         description: 'Its permissions must all be yours too (403 otherwise). Names are unique in the organisation whatever the letter case.',
         params: Type.Object({ orgId: Type.String() }),
-        body: Type.Object({ name: RoleName, description: Type.Optional(Type.String({ maxLength: 500 })), permissions: Permissions }),
+        body: Type.Object({ name: RoleName, description: Type.Optional(Type.String({ maxLength: 500 })), permissions: Permissions }, { additionalProperties: false }),
         response: { 201: success(Role, 'Created') },
       },
     },

@@ -57,7 +57,7 @@ export const organisationsRoutes: FastifyPluginAsyncTypebox<{ services: Services
   app.get(
     '/api/organisations/:orgId',
     {
-      config: { auth: 'user', permission: 'org:read' },
+      config: { auth: 'user', permission: 'member' },
       schema: { operationId: 'getOrganisation', tags: TAGS, summary: 'One organisation', params: OrgParams, response: { 200: success(Organisation) } },
     },
     async (request) => ok('Organisation retrieved successfully', organisation(await services.organisations.get(callerMembership(request).organisationId))),
