@@ -17,6 +17,7 @@ import { enforceContracts } from './http/contract.js';
 import { installErrorHandling } from './http/errors.js';
 import { loggerOptions } from './http/logging.js';
 import { authRoutes } from './http/routes/auth.routes.js';
+import { adminRoutes } from './http/routes/admin.routes.js';
 import { auditRoutes } from './http/routes/audit.routes.js';
 import { invitationsRoutes } from './http/routes/invitations.routes.js';
 import { membersRoutes } from './http/routes/members.routes.js';
@@ -98,6 +99,7 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     await api.register(invitationsRoutes, { services });
     await api.register(auditRoutes, { services });
     await api.register(statsRoutes, { services });
+    await api.register(adminRoutes, { services });
   });
 
   app.decorate('services', services);

@@ -35,6 +35,16 @@ export function decodeCursor(cursor: string | undefined): Position | undefined {
   }
 }
 
+/** A cursor for lists ordered by a growing integer id, newest first (audit logs). */
+export const encodeIdCursor = (id: number) => Buffer.from(String(id)).toString('base64url');
+
+export function decodeIdCursor(cursor: string | undefined): number | undefined {
+  if (cursor === undefined) return undefined;
+  const id = Number(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!Number.isSafeInteger(id) || id <= 0) throw fieldError('cursor', 'Cursor is invalid');
+  return id;
+}
+
 /** Splits the one-extra row a repository fetched into the page and the cursor of the next one. */
 export function page<T>(rows: T[], limit: number, position: (row: T) => Position): { items: T[]; nextCursor: string | null } {
   const items = rows.slice(0, limit);

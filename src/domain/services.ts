@@ -5,6 +5,7 @@ import type { Db } from '../db/database.js';
 import { accountsServiceFactory } from './accounts/accounts.service.js';
 import type { Clock } from './clock.js';
 import { recoveryServiceFactory } from './accounts/recovery.service.js';
+import { adminServiceFactory } from './admin/admin.service.js';
 import { statsServiceFactory } from './stats/stats.service.js';
 import { auditServiceFactory } from './audit/audit.service.js';
 import { membershipsServiceFactory } from './organisations/memberships.service.js';
@@ -44,7 +45,8 @@ export function createServices({ db, clock, config, mailQueued = () => {} }: Ser
   const roles = rolesServiceFactory({ db });
   const audit = auditServiceFactory({ db });
   const stats = statsServiceFactory({ db });
-  return { accessTokens, sessions, organisations, accounts, recovery, invitations, memberships, roles, audit, stats };
+  const admin = adminServiceFactory({ db, clock });
+  return { accessTokens, sessions, organisations, accounts, recovery, invitations, memberships, roles, audit, stats, admin };
 }
 
 export type Services = ReturnType<typeof createServices>;

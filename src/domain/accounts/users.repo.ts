@@ -34,7 +34,7 @@ export const usersRepo = {
     return (await query.executeTakeFirst()) !== undefined;
   },
 
-  update(db: Executor, id: string, changes: { first_name?: string; last_name?: string; phone?: string | null; username?: string | null; platform_role?: 'user' | 'admin' }) {
+  update(db: Executor, id: string, changes: { first_name?: string; last_name?: string; phone?: string | null; username?: string | null; platform_role?: 'user' | 'admin'; status?: 'active' | 'disabled' }) {
     if (nothingToChange(changes)) return usersRepo.findById(db, id);
     return db.updateTable('users').set(changes).where('id', '=', id).returning(PUBLIC_COLUMNS).executeTakeFirst();
   },

@@ -1,0 +1,214 @@
+// Platform administration: users, organisations and the whole audit log. Platform admins only.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import type { UserProfile } from '../../domain/accounts/users.repo.js';
+import { AppError } from '../../domain/errors.js';
+import type { Services } from '../../domain/services.js';
+import { actorOf, isUuid } from '../auth.js';
+import { ErrorBody, NextCursor, ok, PageQuery, StringEnum, success } from '../schemas.js';
+import { Name, Phone, Username } from './fields.js';
+
+const TAGS = ['Platform administration'];
+const Nullable = <T extends ReturnType<typeof Type.String>>(schema: T) => Type.Union([schema, Type.Null()]);
+const UserStatus = StringEnum(['active', 'disabled']);
+const PlatformRole = StringEnum(['user', 'admin']);
+const UserParams = Type.Object({ id: Type.String() });
+
+const AdminUser = Type.Object({
+  userId: Type.String(),
+  email: Nullable(Type.String()),
+  username: Nullable(Type.String()),
+  firstName: Type.String(),
+  lastName: Type.String(),
+  phone: Nullable(Type.String()),
+  platformRole: Type.String(),
+  status: Type.String(),
+  emailVerified: Type.Boolean(),
+  createdAt: Type.String({ format: 'date-time' }),
+});
+
+const adminUser = (user: UserProfile) => ({
+  userId: user.id,
+  email: user.email,
+  username: user.username,
+  firstName: user.first_name,
+  lastName: user.last_name,
+  phone: user.phone,
+  platformRole: user.platform_role,
+  status: user.status,
+  emailVerified: user.email_verified_at !== null,
+  createdAt: user.created_at.toISOString(),
+});
+
+const userId = (id: string) => {
+  if (!isUuid(id)) throw new AppError('USER_NOT_FOUND');
+  return id;
+};
+
+export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+  const config = { auth: 'admin' as const };
+
+  app.get(
+    '/api/admin/users',
+    {
+      config,
+      schema: {
+        operationId: 'adminListUsers',
+        tags: TAGS,
+        summary: 'Find users by email, username or name; filter by status and platform role',
+        querystring: Type.Object({ ...PageQuery.properties, q: Type.Optional(Type.String({ maxLength: 200 })), status: Type.Optional(UserStatus), role: Type.Optional(PlatformRole) }),
+        response: { 200: success(Type.Object({ users: Type.Array(AdminUser), nextCursor: NextCursor })) },
+      },
+    },
+    async (request) => {
+      const { items, nextCursor } = await services.admin.listUsers(request.query);
+      return ok('Users retrieved successfully', { users: items.map(adminUser), nextCursor });
+    },
+  );
+
+  app.get(
+    '/api/admin/users/:id',
+    { config, schema: { operationId: 'adminGetUser', tags: TAGS, summary: 'One user', params: UserParams, response: { 200: success(AdminUser), 404: ErrorBody } } },
+    async (request) => ok('User retrieved successfully', adminUser(await services.admin.getUser(userId(request.params.id)))),
+  );
+
+  app.patch(
+    '/api/admin/users/:id',
+    {
+      config,
+      schema: {
+        operationId: 'adminUpdateUser',
+        tags: TAGS,
+        summary: 'Disable or enable a user, change their platform role or profile',
+        description:
+          'An admin changes themselves and ordinary users, never another admin (403). The platform keeps an active admin (409). Disabling ends every session of the user at once.',
+        params: UserParams,
+        body: Type.Object(
+          {
+            status: Type.Optional(UserStatus),
+            platformRole: Type.Optional(PlatformRole),
+            firstName: Type.Optional(Name),
+            lastName: Type.Optional(Name),
+            phone: Type.Optional(Type.Union([Phone, Type.Null()])),
+            username: Type.Optional(Type.Union([Username, Type.Null()])),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: success(AdminUser), 404: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (request) => ok('User updated successfully', adminUser(await services.admin.updateUser(actorOf(request), userId(request.params.id), request.body))),
+  );
+
+  app.delete(
+    '/api/admin/users/:id',
+    {
+      config,
+      schema: {
+        operationId: 'adminDeleteUser',
+        tags: TAGS,
+        summary: 'Delete an ordinary user',
+        description:
+          'Never an admin, never yourself (403). Refused (409, naming them) while the user is the last owner of organisations with other members. Their personal organisation, and any where they are the only member, go with them.',
+        params: UserParams,
+        response: { 200: success(Type.Object({})), 404: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (request) => {
+      await services.admin.deleteUser(actorOf(request), userId(request.params.id));
+      return ok('User deleted successfully', {});
+    },
+  );
+
+  app.get(
+    '/api/admin/organisations',
+    {
+      config,
+      schema: {
+        operationId: 'adminListOrganisations',
+        tags: TAGS,
+        summary: 'Every organisation, oldest first, optionally by name',
+        querystring: Type.Object({ ...PageQuery.properties, q: Type.Optional(Type.String({ maxLength: 200 })) }),
+        response: {
+          200: success(
+            Type.Object({
+              organisations: Type.Array(
+                Type.Object({
+                  orgId: Type.String(),
+                  name: Type.String(),
+                  description: Type.String(),
+                  personal: Type.Boolean(),
+                  createdBy: Nullable(Type.String()),
+                  memberCount: Type.Integer(),
+                  createdAt: Type.String({ format: 'date-time' }),
+                }),
+              ),
+              nextCursor: NextCursor,
+            }),
+          ),
+        },
+      },
+    },
+    async (request) => {
+      const { items, nextCursor } = await services.admin.listOrganisations(request.query);
+      const organisations = items.map((o) => ({
+        orgId: o.id,
+        name: o.name,
+        description: o.description,
+        personal: o.personal,
+        createdBy: o.created_by,
+        memberCount: Number(o.member_count ?? 0),
+        createdAt: o.created_at.toISOString(),
+      }));
+      return ok('Organisations retrieved successfully', { organisations, nextCursor });
+    },
+  );
+
+  app.get(
+    '/api/admin/audit-log',
+    {
+      config,
+      schema: {
+        operationId: 'adminAuditLog',
+        tags: TAGS,
+        summary: 'Every audit event of the platform, newest first: sign-ins, account and admin actions, and every organisation’s',
+        querystring: Type.Object({ ...PageQuery.properties, action: Type.Optional(Type.String({ maxLength: 100 })) }),
+        response: {
+          200: success(
+            Type.Object({
+              events: Type.Array(
+                Type.Object({
+                  eventId: Type.Integer(),
+                  organisationId: Nullable(Type.String()),
+                  action: Type.String(),
+                  actorUserId: Nullable(Type.String()),
+                  targetType: Nullable(Type.String()),
+                  targetId: Nullable(Type.String()),
+                  ip: Nullable(Type.String()),
+                  data: Type.Object({}, { additionalProperties: true }),
+                  createdAt: Type.String({ format: 'date-time' }),
+                }),
+              ),
+              nextCursor: NextCursor,
+            }),
+          ),
+        },
+      },
+    },
+    async (request) => {
+      const { items, nextCursor } = await services.admin.auditLog(request.query);
+      const events = items.map((e) => ({
+        eventId: e.id,
+        organisationId: e.organisation_id,
+        action: e.action,
+        actorUserId: e.actor_user_id,
+        targetType: e.target_type,
+        targetId: e.target_id,
+        ip: e.ip,
+        data: e.data,
+        createdAt: e.created_at.toISOString(),
+      }));
+      return ok('Audit log retrieved successfully', { events, nextCursor });
+    },
+  );
+};
