@@ -12,7 +12,9 @@ import { outboxWorkerFactory, type OutboxWorker } from './domain/mail/outbox-wor
 import { logTransport, smtpTransport } from './domain/mail/transport.js';
 import { createServices, type Services } from './domain/services.js';
 import { installAuth } from './http/auth.js';
+import { basicRoutes } from './http/compat/basic.routes.js';
 import { saasRoutes } from './http/compat/saas.routes.js';
+import { userApiRoutes } from './http/compat/user-api.routes.js';
 import { enforceContracts } from './http/contract.js';
 import { installErrorHandling } from './http/errors.js';
 import { loggerOptions } from './http/logging.js';
@@ -94,6 +96,8 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     await api.register(sessionsRoutes, { services });
     await api.register(pagesRoutes, { services, config });
     if (config.compat.includes('saas')) await api.register(saasRoutes, { services, config });
+    if (config.compat.includes('user-api')) await api.register(userApiRoutes, { services, config });
+    if (config.compat.includes('basic')) await api.register(basicRoutes, { services, config });
     await api.register(organisationsRoutes, { services });
     await api.register(membersRoutes, { services });
     await api.register(invitationsRoutes, { services });

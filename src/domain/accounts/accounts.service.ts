@@ -17,7 +17,8 @@ import type { RecoveryService } from './recovery.service.js';
 export interface RegisterInput {
   firstName: string;
   lastName: string;
-  email: string;
+  /** Absent for a username-only account (the `basic` set): it cannot use the email flows. */
+  email?: string;
   password: string;
   phone?: string;
   username?: string;
@@ -52,13 +53,14 @@ export const personalOrganisationName = (user: { first_name: string; username: s
 export const accountsServiceFactory = ({ db, clock, sessions, organisations, recovery, invitations, passwordMin, loginAlerts, requireVerifiedEmail, mailQueued }: Deps) => ({
   async register(input: RegisterInput, client: ClientInfo) {
     // Friendly early answers; the unique indexes are what actually decide a race.
-    if (await usersRepo.emailTaken(db, input.email)) throw fieldError('email', 'Email already exists');
+    if (input.email === undefined && input.username === undefined) throw fieldError('email', 'Email is required');
+    if (input.email !== undefined && (await usersRepo.emailTaken(db, input.email))) throw fieldError('email', 'Email already exists');
     if (input.username !== undefined && (await usersRepo.usernameTaken(db, input.username))) throw fieldError('username', 'Username already exists');
-    if (input.inviteToken !== undefined) await invitations.checkForRegistration(input.inviteToken, input.email);
+    if (input.inviteToken !== undefined) await invitations.checkForRegistration(input.inviteToken, input.email ?? '');
     const passwordHash = await hashPassword(input.password);
     const { user, session, organisationId } = await db.transaction().execute(async (trx) => {
       const user = await usersRepo.insert(trx, {
-        email: input.email,
+        email: input.email ?? null,
         username: input.username ?? null,
         first_name: input.firstName,
         last_name: input.lastName,
@@ -73,8 +75,8 @@ export const accountsServiceFactory = ({ db, clock, sessions, organisations, rec
       );
       const email = input.email;
       // An invitation's token proves the mailbox: that user joins and needs no verification mail.
-      if (input.inviteToken !== undefined) await invitations.acceptAtRegistration(trx, input.inviteToken, { ...user, email }, client);
-      else await recovery.issueVerification(trx, { ...user, email });
+      if (email !== undefined && input.inviteToken !== undefined) await invitations.acceptAtRegistration(trx, input.inviteToken, { ...user, email }, client);
+      else if (email !== undefined) await recovery.issueVerification(trx, { ...user, email });
       const session = await sessions.open(trx, user.id, client);
       return { user, session, organisationId: organisation.id };
     });
@@ -119,6 +121,8 @@ export const accountsServiceFactory = ({ db, clock, sessions, organisations, rec
     const { user } = await this.login({ email, password }, client);
     await invitations.accept({ userId: user.id }, token, client, true);
   },
+
+  findByUsername: (username: string) => usersRepo.findByUsername(db, username),
 
   async me(userId: string): Promise<UserProfile> {
     const user = await usersRepo.findById(db, userId);

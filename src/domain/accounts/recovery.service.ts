@@ -83,9 +83,11 @@ export const recoveryServiceFactory = ({ db, clock, publicUrl, mailQueued }: Dep
      * Mails a reset link when the email belongs to an active account. The caller answers the same
      * either way, so nothing here may be seen in the answer.
      */
-    async requestPasswordReset(email: string, client: ClientInfo): Promise<void> {
+    async requestPasswordReset(email: string, client: ClientInfo, username?: string): Promise<void> {
       const user = await usersRepo.findCredentials(db, { email });
       if (!user?.email || user.status !== 'active') return;
+      // The `user-api` set names both: they must be the same account's.
+      if (username !== undefined && user.username?.toLowerCase() !== username.toLowerCase()) return;
       const userEmail = user.email;
       const queued = await db.transaction().execute(async (trx) => {
         await usersRepo.lock(trx, user.id);

@@ -16,6 +16,10 @@ export const usersRepo = {
     return db.selectFrom('users').select(PUBLIC_COLUMNS).where('id', '=', id).executeTakeFirst();
   },
 
+  findByUsername(db: Executor, username: string) {
+    return db.selectFrom('users').select(PUBLIC_COLUMNS).where(sql`lower(username)`, '=', username.toLowerCase()).executeTakeFirst();
+  },
+
   /** Looks an account up by email or username, whatever the letter case. */
   findCredentials(db: Executor, by: { email?: string; username?: string }) {
     let query = db.selectFrom('users').select([...PUBLIC_COLUMNS, 'password_hash']);

@@ -10,15 +10,24 @@ export type CompatShape = 'message' | 'msg';
 
 export const compatErrorBody = (shape: CompatShape) => Type.Object({ [shape]: Type.String() }, { description: 'An error' });
 
-export function installCompatErrors(app: FastifyInstance, shape: CompatShape) {
+export interface CompatErrorOptions {
+  /** The status of invalid input: 422 like the core API, or 400 where the seed says so. */
+  invalidStatus?: 400 | 422;
+  /** What to say when a required field is missing, where the seed has one phrase for it. */
+  missingMessage?: string;
+}
+
+export function installCompatErrors(app: FastifyInstance, shape: CompatShape, options: CompatErrorOptions = {}) {
   const body = (message: string) => ({ [shape]: message });
+  const invalid = options.invalidStatus ?? 422;
+  const say = (message: string | undefined) => (options.missingMessage && message?.endsWith(' is required') ? options.missingMessage : (message ?? 'Invalid request'));
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error.validation) {
       const [first] = toFieldErrors(error.validation as never, request.routeOptions.schema, error.validationContext ?? 'body');
-      return reply.code(422).send(body(first?.message ?? 'Invalid request'));
+      return reply.code(invalid).send(body(say(first?.message)));
     }
     const known = toAppError(error);
-    if (known && 'errors' in known) return reply.code(422).send(body(known.errors[0]?.message ?? 'Invalid request'));
+    if (known && 'errors' in known) return reply.code(invalid).send(body(say(known.errors[0]?.message)));
     if (known) return reply.code(known.status).send(body(known.message));
     request.log.error({ err: error }, 'unhandled error');
     return reply.code(500).send(body(ERRORS.INTERNAL.message));
