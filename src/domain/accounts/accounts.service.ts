@@ -6,6 +6,7 @@ import type { OrganisationsService } from '../organisations/organisations.servic
 import type { AuthContext, ClientInfo, SessionsService } from '../sessions/sessions.service.js';
 import type { InvitationsService } from '../organisations/invitations.service.js';
 import { hashPassword, MAX_PASSWORD_LENGTH, verifyDecoy, verifyPassword } from './passwords.js';
+import { isValidUsername } from './username.js';
 import { usersRepo, type UserProfile } from './users.repo.js';
 import type { Clock } from '../clock.js';
 import type { LoginAlerts } from '../../config/config.js';
@@ -159,6 +160,7 @@ export const accountsServiceFactory = ({ db, clock, sessions, organisations, rec
       return { created: false, userId: existing.id };
     }
     if (input.email !== undefined && !/^[^\s@]+@[^\s@]+$/.test(input.email)) throw fieldError('email', 'Email must be a valid email address');
+    if (input.username !== undefined && !isValidUsername(input.username)) throw fieldError('username', 'Username must be 3 to 50 letters, digits, dots, dashes or underscores');
     const password = await readPassword();
     const length = [...password].length;
     if (length < passwordMin || length > MAX_PASSWORD_LENGTH) throw fieldError('password', `Password must be ${passwordMin} to ${MAX_PASSWORD_LENGTH} characters`);

@@ -1,7 +1,7 @@
 // Field schemas shared by several routes, with the words a person sees when one is wrong.
 import Type from 'typebox';
+import { USERNAME_PATTERN } from '../../domain/accounts/username.js';
 
-export const USERNAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{2,49}$';
 
 export const Name = Type.String({ minLength: 1, maxLength: 100, pattern: '\\S', 'x-message': '{label} is required' });
 export const Email = Type.String({ minLength: 1, maxLength: 254, format: 'email' });
