@@ -5,6 +5,7 @@ import { AppError, fieldError } from '../domain/errors.js';
 const CONSTRAINT_ERRORS: Record<string, () => Error> = {
   users_email_key: () => fieldError('email', 'Email already exists'),
   users_username_key: () => fieldError('username', 'Username already exists'),
+  users_identifier_present: () => fieldError('username', 'An account needs an email or a username: this one would have neither'),
   users_username_format: () => fieldError('username', 'Username must be 3 to 50 letters, digits, dots, dashes or underscores'),
   members_organisation_user_key: () => new AppError('ALREADY_MEMBER'),
   organisations_keep_an_owner: () => new AppError('LAST_OWNER'),

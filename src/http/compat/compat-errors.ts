@@ -1,5 +1,6 @@
 // The seed-compatible route sets answer errors as `{"message": "…"}` (or `{"msg": "…"}`) with the
 // same status as the core API. Each set installs this in its own plugin scope.
+import type { ErrorObject } from 'ajv';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import Type from 'typebox';
 import { ERRORS } from '../../domain/errors.js';
@@ -23,6 +24,9 @@ export function installCompatErrors(app: FastifyInstance, shape: CompatShape, op
   const say = (message: string | undefined) => (options.missingMessage && message?.endsWith(' is required') ? options.missingMessage : (message ?? 'Invalid request'));
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error.validation) {
+      // A seed with one phrase for "missing" counts an empty or null value as missing too.
+      const missing = (error.validation as ErrorObject[]).some((e) => e.keyword === 'required' || e.data === '' || e.data === null);
+      if (options.missingMessage && missing) return reply.code(invalid).send(body(options.missingMessage));
       const [first] = toFieldErrors(error.validation as never, request.routeOptions.schema, error.validationContext ?? 'body');
       return reply.code(invalid).send(body(say(first?.message)));
     }

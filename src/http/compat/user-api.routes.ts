@@ -15,7 +15,7 @@ const TAGS = ['user-api (seed 002)'];
 const Msg = Type.Object({ msg: Type.String() });
 const open = { auth: 'public' as const, compat: 'msg' as const };
 const signedIn = { auth: 'user' as const, compat: 'msg' as const };
-const UsernameParams = Type.Object({ username: Type.String({ maxLength: 50 }) });
+const UsernameParams = Type.Object({ username: Type.String() });
 
 export const userApiRoutes: FastifyPluginAsyncTypebox<{ services: Services; config: Config }> = async (app, { services, config }) => {
   installCompatErrors(app, 'msg');
