@@ -3,28 +3,11 @@
 // playwright-core, where one is installed): a new person registers and joins, an existing one signs in
 // and joins.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { chromium, type Browser } from 'playwright-core';
 import { call, createOrganisation, PASSWORD, registerUser, uniqueEmail, type TestUser } from './helpers/api.js';
-import { fingerprint, forEachDatabase, PUBLIC_URL, startHarness, type Harness } from './helpers/harness.js';
-
-/** Chromium from the system's packages, found on PATH; none means the browser tests are skipped. */
-function findChromium(): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    for (const name of ['chromium', 'chromium-browser']) {
-      const candidate = join(dir, name);
-      if (dir && existsSync(candidate)) return candidate;
-    }
-  }
-  return undefined;
-}
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? findChromium();
-const NO_BROWSER = CHROMIUM ? false : 'Chromium is not installed (apt-get install chromium): the browser tests are skipped';
-if (NO_BROWSER) console.log(`# ${NO_BROWSER}`);
+import { NO_BROWSER, useBrowser } from './helpers/browser.js';
+import { fingerprint, forEachDatabase, PUBLIC_URL, settled, type Harness } from './helpers/harness.js';
 
 const DEAD_LINK = /This link is invalid, has expired or was already used\./;
 const ORG_NAME = '<b>Evil</b>';
@@ -69,21 +52,11 @@ async function roleVia(h: Harness, email: string, password: string, orgId: strin
 forEachDatabase('the accept-invite page', (h) => {
   const open = (url: string) => h().app.inject({ url: url.replace(PUBLIC_URL, '') });
 
-  /** Waits until the outbox worker has nothing left to send, so that the database holds still. */
-  async function settled() {
-    for (let i = 0; i < 400; i++) {
-      const { rows } = await sql<{ n: number }>`select count(*)::int as n from outbox where status = 'pending'`.execute(h().db);
-      if (rows[0]!.n === 0) return;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    assert.fail('the outbox did not drain');
-  }
-
   it('shows the organisation, role and inviter, escaped, and a registration form for an email without an account', async () => {
     const { owner, orgId } = await inviterAndOrganisation(h());
     const email = uniqueEmail('newcomer');
     const { link, id } = await inviteTo(h(), owner, orgId, email);
-    await settled();
+    await settled(h().db, { failOnTimeout: true });
     const before = await fingerprint(h().db);
     const answer = await open(link);
     assert.equal(answer.statusCode, 200);
@@ -158,34 +131,12 @@ forEachDatabase('the accept-invite page', (h) => {
 });
 
 describe('the accept-invite page in a browser', { skip: NO_BROWSER }, () => {
-  let harness: Harness;
-  let browser: Browser;
-  let origin: string;
-
-  before(async () => {
-    harness = await startHarness('embedded');
-    origin = await harness.app.listen({ port: 0, host: '127.0.0.1' });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM as string,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-  });
-
-  after(async () => {
-    await browser?.close();
-    await harness?.close();
-  });
-
-  const open = async (link: string) => {
-    const page = await browser.newPage();
-    await page.goto(link.replace(PUBLIC_URL, origin));
-    return page;
-  };
+  const { harness: h, open } = useBrowser();
 
   it('lets a new person register from the link and land in the organisation with the invited role', async () => {
-    const { owner, orgId } = await inviterAndOrganisation(harness);
+    const { owner, orgId } = await inviterAndOrganisation(h());
     const email = uniqueEmail('browser-new');
-    const page = await open((await inviteTo(harness, owner, orgId, email, 'admin')).link);
+    const page = await open((await inviteTo(h(), owner, orgId, email, 'admin')).link);
     assert.equal(await page.textContent('strong'), ORG_NAME, 'the name is shown as text');
     assert.equal(await page.inputValue('#email'), email);
     await page.fill('#firstName', 'Grace');
@@ -198,35 +149,35 @@ describe('the accept-invite page in a browser', { skip: NO_BROWSER }, () => {
     assert.equal(await page.isVisible('form'), false);
     await page.close();
 
-    assert.equal(await roleVia(harness, email, 'a fresh passphrase', orgId), 'admin');
-    const user = await harness.db.selectFrom('users').select(['first_name', 'email_verified_at']).where('email', '=', email).executeTakeFirstOrThrow();
+    assert.equal(await roleVia(h(), email, 'a fresh passphrase', orgId), 'admin');
+    const user = await h().db.selectFrom('users').select(['first_name', 'email_verified_at']).where('email', '=', email).executeTakeFirstOrThrow();
     assert.equal(user.first_name, 'Grace');
     assert.ok(user.email_verified_at instanceof Date);
   });
 
   it('lets an existing, verified user sign in from the link and accept', async () => {
-    const { owner, orgId } = await inviterAndOrganisation(harness);
-    const invitee = await registerUser(harness.app);
-    await verify(harness, invitee);
-    const page = await open((await inviteTo(harness, owner, orgId, invitee.email, 'member')).link);
+    const { owner, orgId } = await inviterAndOrganisation(h());
+    const invitee = await registerUser(h().app);
+    await verify(h(), invitee);
+    const page = await open((await inviteTo(h(), owner, orgId, invitee.email, 'member')).link);
     assert.equal(await page.$('#firstName'), null, 'no registration form for an existing account');
     await page.fill('#password', PASSWORD);
     await page.click('button:has-text("Sign in and accept")');
     await page.waitForSelector('#status.ok');
     assert.equal(await page.textContent('#status'), `Welcome: you are now a member of ${ORG_NAME}.`);
     await page.close();
-    assert.equal(await roleVia(harness, invitee.email, PASSWORD, orgId), 'member');
+    assert.equal(await roleVia(h(), invitee.email, PASSWORD, orgId), 'member');
   });
 
   it('tells an existing user whose email is not verified yet why they cannot accept, joining nothing', async () => {
-    const { owner, orgId } = await inviterAndOrganisation(harness);
-    const invitee = await registerUser(harness.app);
-    const page = await open((await inviteTo(harness, owner, orgId, invitee.email, 'member')).link);
+    const { owner, orgId } = await inviterAndOrganisation(h());
+    const invitee = await registerUser(h().app);
+    const page = await open((await inviteTo(h(), owner, orgId, invitee.email, 'member')).link);
     await page.fill('#password', PASSWORD);
     await page.click('button[type=submit]');
     await page.waitForSelector('#status.error');
     assert.match(await page.textContent('#status') ?? '', /This invitation is for another email address: sign in with that address, verified/);
     await page.close();
-    assert.equal(await roleVia(harness, invitee.email, PASSWORD, orgId), undefined);
+    assert.equal(await roleVia(h(), invitee.email, PASSWORD, orgId), undefined);
   });
 });

@@ -4,10 +4,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
-import { sql } from 'kysely';
 import { addMember, assertErrorEnvelope, call, createOrganisation, registerUser, type TestUser } from './helpers/api.js';
-import { fingerprint, forEachDatabase } from './helpers/harness.js';
-import { expectAuthenticationRequired as authenticationRequired, expectRefused as refusedAs, type RouteCall } from './helpers/matrix.js';
+import { fingerprint, forEachDatabase, settled } from './helpers/harness.js';
+import { expectAuthenticationRequired, expectRefused, type RouteCall } from './helpers/matrix.js';
 
 interface Event {
   eventId: number;
@@ -24,26 +23,6 @@ const logUrl = (orgId: string, query = '') => `/api/organisations/${orgId}/audit
 const b64 = (value: string) => Buffer.from(value).toString('base64url');
 
 forEachDatabase('audit log', (h) => {
-  /** Waits until the outbox worker has sent what earlier requests queued, so that the database holds still. */
-  async function settled() {
-    for (let i = 0; i < 400; i++) {
-      const { rows } = await sql<{ n: number }>`select count(*)::int as n from outbox where status = 'pending'`.execute(h().db);
-      if (rows[0]!.n === 0) return;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    assert.fail('the outbox did not drain');
-  }
-
-  /** The matrix helpers, once the outbox has settled. */
-  const expectRefused = async (...args: Parameters<typeof refusedAs>) => {
-    await settled();
-    await refusedAs(...args);
-  };
-  const expectAuthenticationRequired = async (...args: Parameters<typeof authenticationRequired>) => {
-    await settled();
-    await authenticationRequired(...args);
-  };
-
   const send = (method: RouteCall['method'], url: string, user: TestUser, body?: unknown) => call(h().app, method, url, { token: user.accessToken, body });
 
   async function ok(method: RouteCall['method'], url: string, user: TestUser, body?: unknown) {
@@ -155,7 +134,7 @@ forEachDatabase('audit log', (h) => {
   it('refuses a garbage cursor or an out-of-range limit with a 422 naming it', async () => {
     const { owner, orgId } = await history();
     for (const cursor of ['garbage', b64('-1'), b64('0'), b64('1.5'), b64('99999999999999999999'), b64('[1]'), 'c'.repeat(201)]) {
-      await settled();
+      await settled(h().db, { failOnTimeout: true });
       const before = await fingerprint(h().db);
       const answer = await send('GET', logUrl(orgId, `?cursor=${cursor}`), owner);
       assert.equal(answer.status, 422, `${cursor}: ${JSON.stringify(answer.body)}`);
@@ -221,14 +200,14 @@ forEachDatabase('audit log', (h) => {
       ['POST', `/api/organisations/${orgId}/roles`, admin, { name: 'Wrecker', permissions: ['org:delete'] }, 403, 'ROLE_ABOVE_OWN'],
     ];
     for (const [method, url, user, body, status, code] of refusals) {
-      await settled();
+      await settled(h().db, { failOnTimeout: true });
       const before = await fingerprint(h().db);
       assertErrorEnvelope(await send(method, url, user, body), status, code);
       assert.equal(await fingerprint(h().db), before, `${method} ${url}`);
     }
     const { roleId } = await ok('POST', `/api/organisations/${orgId}/roles`, owner, { name: 'Kept', permissions: [] });
     await ok('PATCH', `/api/organisations/${orgId}/members/${admin.userId}`, owner, { role: 'Kept' });
-    await settled();
+    await settled(h().db, { failOnTimeout: true });
     const before = await fingerprint(h().db);
     assertErrorEnvelope(await send('DELETE', `/api/organisations/${orgId}/roles/${roleId}`, owner), 409, 'ROLE_IN_USE');
     assert.equal(await fingerprint(h().db), before);

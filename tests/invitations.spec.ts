@@ -6,11 +6,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { it } from 'node:test';
 import { sql } from 'kysely';
 import { addMember, assertErrorEnvelope, call, createOrganisation, PASSWORD, registerUser, uniqueEmail, type Answer, type TestUser } from './helpers/api.js';
-import { fingerprint, forEachDatabase, PUBLIC_URL } from './helpers/harness.js';
+import { fingerprint, forEachDatabase, PUBLIC_URL, settled } from './helpers/harness.js';
 import { expectAuthenticationRequired, expectRefused, type RouteCall } from './helpers/matrix.js';
 
 const DAY = 24 * 3600;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 forEachDatabase('invitations', (h) => {
   const app = () => h().app;
@@ -61,19 +60,9 @@ forEachDatabase('invitations', (h) => {
   /** A fresh access token: needed once the test clock has moved past the old one's lifetime. */
   const signIn = async (user: TestUser) => ({ ...user, accessToken: (await ok(call(app(), 'POST', '/auth/login', { body: { email: user.email, password: user.password } }))).body.data.accessToken as string });
 
-  /** Waits until the outbox worker has nothing left to send, so that the database holds still. */
-  async function settled() {
-    for (let i = 0; i < 400; i++) {
-      const { rows } = await sql<{ n: number }>`select count(*)::int as n from outbox where status = 'pending'`.execute(db());
-      if (rows[0]!.n === 0) return;
-      await sleep(25);
-    }
-    assert.fail('the outbox did not drain');
-  }
-
   /** The request is refused with this status and code, and the database is untouched. */
   async function expectError(send: () => Promise<Answer>, status: number, code: string) {
-    await settled();
+    await settled(db(), { failOnTimeout: true });
     const before = await fingerprint(db());
     const answer = await send();
     assertErrorEnvelope(answer, status, code);
@@ -132,7 +121,7 @@ forEachDatabase('invitations', (h) => {
     await expectError(() => invite(admin, orgId, { email: uniqueEmail(), role: 'owner' }), 403, 'ROLE_ABOVE_OWN');
     assert.equal((await invite(admin, orgId, { email: uniqueEmail(), role: 'admin' })).status, 201);
     assert.equal((await invite(owner, orgId, { email: uniqueEmail(), role: 'owner' })).status, 201);
-    await settled();
+    await settled(db(), { failOnTimeout: true });
     const body = { email: uniqueEmail() };
     await expectRefused(h(), { method: 'POST', url: base(orgId), body }, member.accessToken, 403, 'member');
     await expectRefused(h(), { method: 'GET', url: base(orgId) }, member.accessToken, 403, 'member');
@@ -142,7 +131,7 @@ forEachDatabase('invitations', (h) => {
 
   it('answers 422 naming the field for an unknown role or a bad email, changing nothing', async () => {
     const { owner, orgId } = await team();
-    await settled();
+    await settled(db(), { failOnTimeout: true });
     const cases: Array<[Record<string, unknown>, string]> = [[{ email: uniqueEmail(), role: 'overlord' }, 'role'], [{ email: uniqueEmail(), role: 7 }, 'role'], [{ email: 'not-an-email' }, 'email'], [{ role: 'member' }, 'email'], [{ email: 42 }, 'email']];
     for (const [body, field] of cases) {
       const before = await fingerprint(db());
@@ -156,7 +145,7 @@ forEachDatabase('invitations', (h) => {
   it('requires a valid access token on every invitation route, changing nothing', async () => {
     const { owner, orgId } = await team();
     const { id, token } = await invited(owner, orgId, uniqueEmail());
-    await settled();
+    await settled(db(), { failOnTimeout: true });
     const routes: RouteCall[] = [{ method: 'POST', url: base(orgId), body: { email: uniqueEmail() } }, { method: 'GET', url: base(orgId) }, { method: 'DELETE', url: `${base(orgId)}/${id}` }];
     routes.push({ method: 'POST', url: `${base(orgId)}/${id}/resend` }, { method: 'POST', url: '/api/invitations/accept', body: { token } });
     for (const route of routes) await expectAuthenticationRequired(h(), route, owner.accessToken);
@@ -243,7 +232,7 @@ forEachDatabase('invitations', (h) => {
     const invitee = await verified(await registerUser(app()));
     const { id, token } = await invited(owner, orgId, invitee.email);
     const foreign = await invited(outsider, otherOrgId, uniqueEmail('foreign'));
-    await settled();
+    await settled(db(), { failOnTimeout: true });
     await expectRefused(h(), { method: 'DELETE', url: `${base(orgId)}/${id}` }, member.accessToken, 403, 'member');
     await expectRefused(h(), { method: 'DELETE', url: `${base(orgId)}/${id}` }, outsider.accessToken, 404, 'outsider');
 

@@ -4,9 +4,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, it } from 'node:test';
-import { sql } from 'kysely';
 import { assertErrorEnvelope, call, PASSWORD, registerUser, uniqueEmail, type TestUser } from './helpers/api.js';
-import { fingerprint, forEachDatabase, PUBLIC_URL, type Harness } from './helpers/harness.js';
+import { fingerprint, forEachDatabase, PUBLIC_URL, settled, type Harness } from './helpers/harness.js';
 import { linkIn, startMailbox, type ReceivedMail } from './helpers/mailbox.js';
 import { expectAuthenticationRequired, expectRefused, type RouteCall } from './helpers/matrix.js';
 
@@ -44,16 +43,6 @@ function mailSuite(h: () => Harness) {
   const me = (token: string) => call(app(), 'GET', '/api/users/me', { token });
   const outboxRows = (email: string, kind: string) =>
     h().db.selectFrom('outbox').select(['id', 'status']).where('recipient', '=', email).where('kind', '=', kind).execute();
-
-  /** Waits until the worker has nothing left to send, so that the database holds still. */
-  async function drained() {
-    for (let i = 0; i < 200; i++) {
-      const { rows } = await sql<{ n: number }>`select count(*)::int as n from outbox where status = 'pending'`.execute(h().db);
-      if (rows[0]!.n === 0) return;
-      await sleep(50);
-    }
-    assert.fail('the outbox did not drain');
-  }
 
   /** Signs the user in once more from the same device, for a second session. */
   async function secondSession(user: TestUser): Promise<string> {
@@ -152,7 +141,7 @@ function mailSuite(h: () => Harness) {
     await mailTo(user.email, SUBJECT.reset, 3);
     // The capped requests leave no trace to wait for (that is the point); give them time to run.
     await sleep(300);
-    await drained();
+    await settled(h().db, { failOnTimeout: true });
     assert.equal((await outboxRows(user.email, 'password_reset')).length, 3);
     assert.equal(mailbox.to(user.email).filter((mail) => mail.subject === SUBJECT.reset).length, 3);
   });
@@ -171,7 +160,7 @@ function mailSuite(h: () => Harness) {
     const user = await registerUser(app());
     const otherAccess = await secondSession(user);
     await mailTo(user.email, SUBJECT.verification);
-    await drained();
+    await settled(h().db, { failOnTimeout: true });
     const before = await fingerprint(h().db);
     const wrong = await call(app(), 'POST', '/api/users/me/password', { token: user.accessToken, body: { currentPassword: 'not my password', newPassword: NEW_PASSWORD } });
     assert.equal(wrong.status, 422, JSON.stringify(wrong.body));
@@ -230,7 +219,7 @@ function mailSuite(h: () => Harness) {
 
     const bob = await registerUser(app());
     await mailTo(bob.email, SUBJECT.verification);
-    await drained();
+    await settled(h().db, { failOnTimeout: true });
     for (const id of [sid(third), randomUUID(), 'not-a-uuid']) {
       await expectRefused(h(), { method: 'DELETE', url: `/api/users/me/sessions/${id}` }, bob.accessToken, 404, 'another user’s session');
     }
@@ -247,7 +236,7 @@ function mailSuite(h: () => Harness) {
   it('refuses the session, resend and password routes without a valid token, changing nothing', async () => {
     const user = await registerUser(app());
     await mailTo(user.email, SUBJECT.verification);
-    await drained();
+    await settled(h().db, { failOnTimeout: true });
     const routes: RouteCall[] = [
       { method: 'GET', url: '/api/users/me/sessions' },
       { method: 'DELETE', url: `/api/users/me/sessions/${sid(user.accessToken)}` },

@@ -4,36 +4,15 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
-import { sql } from 'kysely';
 import { addMember, assertErrorEnvelope, call, createOrganisation, registerUser, type Answer, type TestUser } from './helpers/api.js';
-import { fingerprint, forEachDatabase } from './helpers/harness.js';
-import { expectAuthenticationRequired as authenticationRequired, expectRefused as refusedAs, type RouteCall } from './helpers/matrix.js';
+import { fingerprint, forEachDatabase, settled } from './helpers/harness.js';
+import { expectAuthenticationRequired, expectRefused, type RouteCall } from './helpers/matrix.js';
 
 const memberUrl = (orgId: string, userId: string) => `/api/organisations/${orgId}/members/${userId}`;
 const patchRoute = (orgId: string, userId: string, role = 'admin'): RouteCall => ({ method: 'PATCH', url: memberUrl(orgId, userId), body: { role } });
 const deleteRoute = (orgId: string, userId: string): RouteCall => ({ method: 'DELETE', url: memberUrl(orgId, userId) });
 
 forEachDatabase('members', (h) => {
-  /** Waits until the outbox worker has sent what earlier requests queued, so that the database holds still. */
-  async function settled() {
-    for (let i = 0; i < 400; i++) {
-      const { rows } = await sql<{ n: number }>`select count(*)::int as n from outbox where status = 'pending'`.execute(h().db);
-      if (rows[0]!.n === 0) return;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    assert.fail('the outbox did not drain');
-  }
-
-  /** The matrix helpers, once the outbox has settled. */
-  const expectRefused = async (...args: Parameters<typeof refusedAs>) => {
-    await settled();
-    await refusedAs(...args);
-  };
-  const expectAuthenticationRequired = async (...args: Parameters<typeof authenticationRequired>) => {
-    await settled();
-    await authenticationRequired(...args);
-  };
-
   /** An organisation with an owner, an admin and two members, and an outsider who owns another one. */
   async function team() {
     const { app } = h();
@@ -82,7 +61,7 @@ forEachDatabase('members', (h) => {
 
   /** The request is refused with `status` and `code`, and the database is untouched. */
   async function expectError(route: RouteCall, user: TestUser, status: number, code: string) {
-    await settled();
+    await settled(h().db, { failOnTimeout: true });
     const before = await fingerprint(h().db);
     const answer = await send(route, user);
     assertErrorEnvelope(answer, status, code);
@@ -132,7 +111,7 @@ forEachDatabase('members', (h) => {
     const { owner, outsider, orgId } = await team();
     const stranger = await registerUser(h().app);
     for (const role of ['overlord', '', '  ', 7, undefined]) {
-      await settled();
+      await settled(h().db, { failOnTimeout: true });
       const before = await fingerprint(h().db);
       const answer = await call(h().app, 'PATCH', memberUrl(orgId, owner.userId), { token: owner.accessToken, body: { role } });
       assert.equal(answer.status, 422, JSON.stringify(answer.body));

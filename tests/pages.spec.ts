@@ -1,27 +1,10 @@
 // The pages behind mailed links: as HTTP answers on every database target, and in a real browser
 // (Chromium driven by playwright-core) where one is installed.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import { describe, it } from 'node:test';
 import { call, PASSWORD, registerUser, type TestUser } from './helpers/api.js';
+import { NO_BROWSER, useBrowser } from './helpers/browser.js';
 import { forEachDatabase, PUBLIC_URL, type Harness } from './helpers/harness.js';
-
-/** Chromium from the system's packages, found on PATH; none means the browser tests are skipped. */
-function findChromium(): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    for (const name of ['chromium', 'chromium-browser']) {
-      const candidate = join(dir, name);
-      if (dir && existsSync(candidate)) return candidate;
-    }
-  }
-  return undefined;
-}
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? findChromium();
-const NO_BROWSER = CHROMIUM ? false : 'Chromium is not installed (apt-get install chromium): the browser tests are skipped';
-if (NO_BROWSER) console.log(`# ${NO_BROWSER}`);
 
 /** The link of the newest mail of a kind to an address, read from the outbox. */
 async function mailedLink(h: Harness, recipient: string, kind: string, path: string): Promise<string> {
@@ -109,34 +92,11 @@ forEachDatabase('pages', (h) => {
 });
 
 describe('pages in a browser', { skip: NO_BROWSER }, () => {
-  let harness: Harness;
-  let browser: Browser;
-  let origin: string;
-
-  before(async () => {
-    const { startHarness } = await import('./helpers/harness.js');
-    harness = await startHarness('embedded');
-    origin = await harness.app.listen({ port: 0, host: '127.0.0.1' });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM as string,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-  });
-
-  after(async () => {
-    await browser?.close();
-    await harness?.close();
-  });
-
-  const open = async (link: string) => {
-    const page = await browser.newPage();
-    await page.goto(link.replace(PUBLIC_URL, origin));
-    return page;
-  };
+  const { harness: h, open } = useBrowser();
 
   it('resets a password by filling the form, then signs in with it', async () => {
-    const user = await registerUser(harness.app);
-    const page = await open(await resetLink(harness, user));
+    const user = await registerUser(h().app);
+    const page = await open(await resetLink(h(), user));
     await page.fill('#password', 'my new secret phrase');
     await page.fill('#confirm', 'my new secret phrase');
     await page.click('button[type=submit]');
@@ -144,13 +104,13 @@ describe('pages in a browser', { skip: NO_BROWSER }, () => {
     assert.match(await page.textContent('#status') ?? '', /Your password was changed/);
     assert.equal(await page.isVisible('form'), false);
     await page.close();
-    assert.equal((await call(harness.app, 'POST', '/auth/login', { body: { email: user.email, password: 'my new secret phrase' } })).status, 200);
-    assert.equal((await call(harness.app, 'POST', '/auth/login', { body: { email: user.email, password: PASSWORD } })).status, 401);
+    assert.equal((await call(h().app, 'POST', '/auth/login', { body: { email: user.email, password: 'my new secret phrase' } })).status, 200);
+    assert.equal((await call(h().app, 'POST', '/auth/login', { body: { email: user.email, password: PASSWORD } })).status, 401);
   });
 
   it('shows what is wrong without sending: two different passwords, then one too short', async () => {
-    const user = await registerUser(harness.app);
-    const page = await open(await resetLink(harness, user));
+    const user = await registerUser(h().app);
+    const page = await open(await resetLink(h(), user));
     await page.fill('#password', 'first phrase here');
     await page.fill('#confirm', 'another phrase');
     await page.click('button[type=submit]');
@@ -162,14 +122,14 @@ describe('pages in a browser', { skip: NO_BROWSER }, () => {
     await page.click('button[type=submit]');
     assert.equal(await page.$eval('#password', (el) => (el as unknown as { validity: { valid: boolean } }).validity.valid), false);
     await page.close();
-    assert.equal((await call(harness.app, 'POST', '/auth/login', { body: { email: user.email, password: PASSWORD } })).status, 200);
+    assert.equal((await call(h().app, 'POST', '/auth/login', { body: { email: user.email, password: PASSWORD } })).status, 200);
   });
 
   it('shows that a link used in another tab no longer works', async () => {
-    const user = await registerUser(harness.app);
-    const link = await resetLink(harness, user);
+    const user = await registerUser(h().app);
+    const link = await resetLink(h(), user);
     const page = await open(link);
-    assert.equal((await call(harness.app, 'POST', '/auth/password/reset', { body: { token: tokenOf(link), password: 'set elsewhere already' } })).status, 200);
+    assert.equal((await call(h().app, 'POST', '/auth/password/reset', { body: { token: tokenOf(link), password: 'set elsewhere already' } })).status, 200);
     await page.fill('#password', 'my new secret phrase');
     await page.fill('#confirm', 'my new secret phrase');
     await page.click('button[type=submit]');
@@ -179,13 +139,13 @@ describe('pages in a browser', { skip: NO_BROWSER }, () => {
   });
 
   it('confirms an email address with the button', async () => {
-    const user = await registerUser(harness.app);
-    const page = await open(await mailedLink(harness, user.email, 'email_verification', '/verify-email'));
+    const user = await registerUser(h().app);
+    const page = await open(await mailedLink(h(), user.email, 'email_verification', '/verify-email'));
     await page.click('button[type=submit]');
     await page.waitForSelector('#status.ok');
     assert.match(await page.textContent('#status') ?? '', /confirmed/);
     await page.close();
-    const me = await call(harness.app, 'GET', '/api/users/me', { token: user.accessToken });
+    const me = await call(h().app, 'GET', '/api/users/me', { token: user.accessToken });
     assert.equal(me.body.data.emailVerified, true);
   });
 });

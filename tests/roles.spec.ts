@@ -4,11 +4,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
-import { sql } from 'kysely';
 import { PERMISSIONS } from '../src/domain/permissions.js';
 import { addMember, assertErrorEnvelope, call, createOrganisation, registerUser, type TestUser } from './helpers/api.js';
-import { fingerprint, forEachDatabase } from './helpers/harness.js';
-import { expectAuthenticationRequired as authenticationRequired, expectRefused as refusedAs, type RouteCall } from './helpers/matrix.js';
+import { fingerprint, forEachDatabase, settled } from './helpers/harness.js';
+import { expectAuthenticationRequired, expectRefused, type RouteCall } from './helpers/matrix.js';
 
 const rolesUrl = (orgId: string) => `/api/organisations/${orgId}/roles`;
 const roleUrl = (orgId: string, roleId: string) => `/api/organisations/${orgId}/roles/${roleId}`;
@@ -22,26 +21,6 @@ interface RoleRow {
 }
 
 forEachDatabase('roles', (h) => {
-  /** Waits until the outbox worker has sent what earlier requests queued, so that the database holds still. */
-  async function settled() {
-    for (let i = 0; i < 400; i++) {
-      const { rows } = await sql<{ n: number }>`select count(*)::int as n from outbox where status = 'pending'`.execute(h().db);
-      if (rows[0]!.n === 0) return;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    assert.fail('the outbox did not drain');
-  }
-
-  /** The matrix helpers, once the outbox has settled. */
-  const expectRefused = async (...args: Parameters<typeof refusedAs>) => {
-    await settled();
-    await refusedAs(...args);
-  };
-  const expectAuthenticationRequired = async (...args: Parameters<typeof authenticationRequired>) => {
-    await settled();
-    await authenticationRequired(...args);
-  };
-
   /** An organisation with an owner, an admin and a member, and an outsider who owns another one. */
   async function team() {
     const { app } = h();
@@ -68,7 +47,7 @@ forEachDatabase('roles', (h) => {
 
   /** The request is refused with `status` (and `code`), and the database is untouched. */
   async function expectError(route: RouteCall, user: TestUser, status: number, code?: string) {
-    await settled();
+    await settled(h().db, { failOnTimeout: true });
     const before = await fingerprint(h().db);
     const answer = await send(route, user);
     if (status === 422) {
@@ -191,7 +170,7 @@ forEachDatabase('roles', (h) => {
   it('answers an empty change to a role as a no-op or a 422, never a 500', async () => {
     const { owner, orgId } = await team();
     const roleId = await createRole(owner, orgId, { name: 'Viewer', permissions: ['members:read'] });
-    await settled();
+    await settled(h().db, { failOnTimeout: true });
     const before = await fingerprint(h().db);
     const answer = await send({ method: 'PATCH', url: roleUrl(orgId, roleId), body: {} }, owner);
     assert.ok(answer.status === 422 || answer.status === 200, `PATCH {} → ${answer.status} ${JSON.stringify(answer.body)}`);

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
 import { sql } from 'kysely';
 import { addMember, call, PASSWORD, registerUser, uniqueEmail, type Answer } from './helpers/api.js';
-import { fingerprint, forEachDatabase, PUBLIC_URL, startHarness } from './helpers/harness.js';
+import { fingerprint, forEachDatabase, PUBLIC_URL, settled, startHarness } from './helpers/harness.js';
 import { algNone, tamper, type RouteCall } from './helpers/matrix.js';
 
 const TAG = 'saas (seeds 001, 004)';
@@ -25,16 +25,6 @@ forEachDatabase('saas route set', (h) => {
   const app = () => h().app;
   const db = () => h().db;
   const send = (route: RouteCall, token?: string) => call(app(), route.method, route.url, { body: route.body, token });
-
-  /** Waits until the outbox worker has sent what earlier requests queued, so that the database holds still. */
-  async function settled() {
-    for (let i = 0; i < 400; i++) {
-      const { rows } = await sql<{ n: number }>`select count(*)::int as n from outbox where status = 'pending'`.execute(db());
-      if (rows[0]!.n === 0) return;
-      await sleep(25);
-    }
-    assert.fail('the outbox did not drain');
-  }
 
   /** The token of the newest link of a kind mailed to an address, waiting for a mail queued after the answer. */
   async function mailedToken(email: string, kind: string, path: string) {
@@ -57,7 +47,7 @@ forEachDatabase('saas route set', (h) => {
 
   /** Refused with `{"message"}` and `status`, the database untouched. */
   async function expectRefused(route: RouteCall, token: string | undefined, status: number, message?: string | RegExp) {
-    await settled();
+    await settled(db(), { failOnTimeout: true });
     const before = await fingerprint(db());
     const answer = await send(route, token);
     expectMessage(answer, status, message ?? /\S/);
@@ -173,7 +163,7 @@ forEachDatabase('saas route set', (h) => {
       ...['role-wise-users', 'org-wise-members', 'org-role-wise-users', 'org-role-wise-users-filtered'].map((path): RouteCall => ({ method: 'GET', url: `/stats/${path}` })),
     ];
     const headers: Array<Record<string, string>> = [{}, { authorization: 'Bearer garbage' }, { authorization: `Bearer ${tamper(owner.token)}` }, { authorization: `Bearer ${algNone(owner.token)}` }, { authorization: 'Basic YTpi' }];
-    await settled();
+    await settled(db(), { failOnTimeout: true });
     const before = await fingerprint(db());
     for (const route of routes) {
       for (const header of headers) expectMessage(await call(app(), route.method, route.url, { body: route.body, headers: header }), 401, /\S/);

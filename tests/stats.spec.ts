@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
 import { sql } from 'kysely';
 import { addMember, call, createOrganisation, registerUser, type TestUser } from './helpers/api.js';
-import { forEachDatabase } from './helpers/harness.js';
+import { forEachDatabase, settled } from './helpers/harness.js';
 import { expectAuthenticationRequired } from './helpers/matrix.js';
 
 const ROUTES = ['/api/stats/users-by-role', '/api/stats/members-by-organisation', '/api/stats/users-by-organisation-role'] as const;
@@ -14,16 +14,6 @@ const at = (iso: string) => new Date(iso);
 const seconds = (iso: string) => String(Date.parse(iso) / 1000);
 
 forEachDatabase('statistics', (h) => {
-  /** Waits until the outbox worker has sent what earlier requests queued, so that the database holds still. */
-  async function settled() {
-    for (let i = 0; i < 400; i++) {
-      const { rows } = await sql<{ n: number }>`select count(*)::int as n from outbox where status = 'pending'`.execute(h().db);
-      if (rows[0]!.n === 0) return;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    assert.fail('the outbox did not drain');
-  }
-
   const setJoined = (orgId: string, user: TestUser, iso: string) =>
     sql`update members set created_at = ${at(iso)} where organisation_id = ${orgId} and user_id = ${user.userId}`.execute(h().db);
 
@@ -246,7 +236,7 @@ forEachDatabase('statistics', (h) => {
 
   it('requires a valid access token on every statistics route, changing nothing', async () => {
     const user = await registerUser(h().app);
-    await settled();
+    await settled(h().db, { failOnTimeout: true });
     for (const url of ROUTES) await expectAuthenticationRequired(h(), { method: 'GET', url }, user.accessToken);
     for (const url of ROUTES) await expectAuthenticationRequired(h(), { method: 'GET', url: `${url}?organisationId=${user.personalOrgId}` }, user.accessToken);
   });

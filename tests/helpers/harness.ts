@@ -1,5 +1,6 @@
 // One Gatehouse per test file and database: migrated once, shared by the file's tests, each of which
 // makes its own users and organisations so that tests never depend on each other's data.
+import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
 import { sql } from 'kysely';
 import { buildApp, type App } from '../../src/app.js';
@@ -83,14 +84,17 @@ const TABLES = ['users', 'organisations', 'roles', 'members', 'invitations', 'se
 
 /**
  * Waits (a few seconds at most) until no mail is due: the outbox worker marks mail sent in the
- * background, which would otherwise change a fingerprint that a refused request left alone.
+ * background, which would otherwise change a fingerprint that a refused request left alone. Mail in
+ * back-off is not due, so with no delivery failing this is also "every queued mail was sent".
+ * By default a wait that runs out returns quietly; with `failOnTimeout` it fails the test.
  */
-export async function settled(db: Db): Promise<void> {
+export async function settled(db: Db, { failOnTimeout = false }: { failOnTimeout?: boolean } = {}): Promise<void> {
   for (let attempt = 0; attempt < 100; attempt++) {
     const { rows } = await sql<{ n: number }>`select count(*)::int as n from outbox where status = 'pending' and next_attempt_at <= now()`.execute(db);
     if (rows[0]?.n === 0) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+  if (failOnTimeout) assert.fail('the outbox did not drain');
 }
 
 /** A digest of every row of every table: equal before and after means the request changed nothing. */

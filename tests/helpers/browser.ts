@@ -1,0 +1,68 @@
+// The pages in a real browser: Chromium from the system's packages, driven by playwright-core, opening
+// the links Gatehouse mails against an embedded harness that listens on a port of 127.0.0.1.
+import { existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { after, before } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { PUBLIC_URL, startHarness, type Harness } from './harness.js';
+
+/** Chromium from the system's packages, found on PATH; none means the browser tests are skipped. */
+function findChromium(): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    for (const name of ['chromium', 'chromium-browser']) {
+      const candidate = join(dir, name);
+      if (dir && existsSync(candidate)) return candidate;
+    }
+  }
+  return undefined;
+}
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? findChromium();
+
+/** False when Chromium is there, else why the browser suites are skipped (for `describe`'s `skip`). */
+export const NO_BROWSER: string | false = CHROMIUM ? false : 'Chromium is not installed (apt-get install chromium): the browser tests are skipped';
+if (NO_BROWSER) console.log(`# ${NO_BROWSER}`);
+
+export interface BrowserSuite {
+  /** The embedded harness the browser talks to. */
+  harness(): Harness;
+  /** A new page at a mailed link, PUBLIC_URL swapped for the origin the harness listens on. */
+  open(link: string): Promise<Page>;
+}
+
+/**
+ * Called inside a `describe` (skipped with NO_BROWSER): before its tests, starts an embedded harness
+ * listening on 127.0.0.1 and launches Chromium; after them, closes both.
+ */
+export function useBrowser(): BrowserSuite {
+  let harness: Harness | undefined;
+  let browser: Browser | undefined;
+  let origin = '';
+
+  before(async () => {
+    harness = await startHarness('embedded');
+    origin = await harness.app.listen({ port: 0, host: '127.0.0.1' });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM as string,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await harness?.close();
+  });
+
+  return {
+    harness() {
+      if (!harness) throw new Error('harness not started');
+      return harness;
+    },
+    async open(link) {
+      if (!browser) throw new Error('browser not launched');
+      const page = await browser.newPage();
+      await page.goto(link.replace(PUBLIC_URL, origin));
+      return page;
+    },
+  };
+}
