@@ -10,6 +10,7 @@ import { expectAuthenticationRequired, expectRefused, type RouteCall } from './h
 
 interface Event {
   eventId: number;
+  organisationId: string | null;
   action: string;
   actorUserId: string | null;
   targetType: string | null;
@@ -77,7 +78,8 @@ forEachDatabase('audit log', (h) => {
       expected,
     );
     for (const e of events) {
-      assert.deepEqual(Object.keys(e).sort(), ['action', 'actorUserId', 'createdAt', 'data', 'eventId', 'ip', 'targetId', 'targetType']);
+      assert.deepEqual(Object.keys(e).sort(), ['action', 'actorUserId', 'createdAt', 'data', 'eventId', 'ip', 'organisationId', 'targetId', 'targetType']);
+      assert.equal(e.organisationId, orgId, e.action);
       assert.equal(e.actorUserId, owner.userId, e.action);
       assert.ok(Number.isInteger(e.eventId));
       assert.match(e.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);

@@ -34,7 +34,7 @@ export const auditRepo = {
   listForOrganisation(db: Executor, organisationId: string, page: { limit: number; beforeId?: number }) {
     let query = db
       .selectFrom('audit_events')
-      .select(['id', 'actor_user_id', 'action', 'target_type', 'target_id', 'ip', 'data', 'created_at'])
+      .select(['id', 'organisation_id', 'actor_user_id', 'action', 'target_type', 'target_id', 'ip', 'data', 'created_at'])
       .where('organisation_id', '=', organisationId);
     if (page.beforeId !== undefined) query = query.where('id', '<', page.beforeId);
     return query.orderBy('id', 'desc').limit(page.limit + 1).execute();

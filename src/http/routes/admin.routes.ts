@@ -6,6 +6,7 @@ import { AppError } from '../../domain/errors.js';
 import type { Services } from '../../domain/services.js';
 import { actorOf, isUuid } from '../auth.js';
 import { ErrorBody, NextCursor, ok, PageQuery, StringEnum, success } from '../schemas.js';
+import { AuditEvent, auditEvent } from './audit.routes.js';
 import { Name, Phone, Username } from './fields.js';
 
 const TAGS = ['Platform administration'];
@@ -173,42 +174,12 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         tags: TAGS,
         summary: 'Every audit event of the platform, newest first: sign-ins, account and admin actions, and every organisation’s',
         querystring: Type.Object({ ...PageQuery.properties, action: Type.Optional(Type.String({ maxLength: 100 })) }),
-        response: {
-          200: success(
-            Type.Object({
-              events: Type.Array(
-                Type.Object({
-                  eventId: Type.Integer(),
-                  organisationId: Nullable(Type.String()),
-                  action: Type.String(),
-                  actorUserId: Nullable(Type.String()),
-                  targetType: Nullable(Type.String()),
-                  targetId: Nullable(Type.String()),
-                  ip: Nullable(Type.String()),
-                  data: Type.Object({}, { additionalProperties: true }),
-                  createdAt: Type.String({ format: 'date-time' }),
-                }),
-              ),
-              nextCursor: NextCursor,
-            }),
-          ),
-        },
+        response: { 200: success(Type.Object({ events: Type.Array(AuditEvent), nextCursor: NextCursor })) },
       },
     },
     async (request) => {
       const { items, nextCursor } = await services.admin.auditLog(request.query);
-      const events = items.map((e) => ({
-        eventId: e.id,
-        organisationId: e.organisation_id,
-        action: e.action,
-        actorUserId: e.actor_user_id,
-        targetType: e.target_type,
-        targetId: e.target_id,
-        ip: e.ip,
-        data: e.data,
-        createdAt: e.created_at.toISOString(),
-      }));
-      return ok('Audit log retrieved successfully', { events, nextCursor });
+      return ok('Audit log retrieved successfully', { events: items.map(auditEvent), nextCursor });
     },
   );
 };

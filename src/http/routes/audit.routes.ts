@@ -7,6 +7,41 @@ import { NextCursor, ok, PageQuery, success } from '../schemas.js';
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(schema: T) => Type.Union([schema, Type.Null()]);
 
+/** One audit event as both audit logs show it, the organisation's and the platform's. */
+export const AuditEvent = Type.Object({
+  eventId: Type.Integer(),
+  organisationId: Nullable(Type.String()),
+  action: Type.String(),
+  actorUserId: Nullable(Type.String()),
+  targetType: Nullable(Type.String()),
+  targetId: Nullable(Type.String()),
+  ip: Nullable(Type.String()),
+  data: Type.Object({}, { additionalProperties: true }),
+  createdAt: Type.String({ format: 'date-time' }),
+});
+
+export const auditEvent = (e: {
+  id: number;
+  organisation_id: string | null;
+  action: string;
+  actor_user_id: string | null;
+  target_type: string | null;
+  target_id: string | null;
+  ip: string | null;
+  data: Record<string, unknown>;
+  created_at: Date;
+}) => ({
+  eventId: e.id,
+  organisationId: e.organisation_id,
+  action: e.action,
+  actorUserId: e.actor_user_id,
+  targetType: e.target_type,
+  targetId: e.target_id,
+  ip: e.ip,
+  data: e.data,
+  createdAt: e.created_at.toISOString(),
+});
+
 export const auditRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   app.get(
     '/api/organisations/:orgId/audit-log',
@@ -18,40 +53,12 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         summary: 'Every change to the organisation, its members, roles and invitations, newest first',
         params: Type.Object({ orgId: Type.String() }),
         querystring: PageQuery,
-        response: {
-          200: success(
-            Type.Object({
-              events: Type.Array(
-                Type.Object({
-                  eventId: Type.Integer(),
-                  action: Type.String(),
-                  actorUserId: Nullable(Type.String()),
-                  targetType: Nullable(Type.String()),
-                  targetId: Nullable(Type.String()),
-                  ip: Nullable(Type.String()),
-                  data: Type.Object({}, { additionalProperties: true }),
-                  createdAt: Type.String({ format: 'date-time' }),
-                }),
-              ),
-              nextCursor: NextCursor,
-            }),
-          ),
-        },
+        response: { 200: success(Type.Object({ events: Type.Array(AuditEvent), nextCursor: NextCursor })) },
       },
     },
     async (request) => {
       const { items, nextCursor } = await services.audit.listForOrganisation(callerMembership(request).organisationId, request.query);
-      const events = items.map((e) => ({
-        eventId: e.id,
-        action: e.action,
-        actorUserId: e.actor_user_id,
-        targetType: e.target_type,
-        targetId: e.target_id,
-        ip: e.ip,
-        data: e.data,
-        createdAt: e.created_at.toISOString(),
-      }));
-      return ok('Audit log retrieved successfully', { events, nextCursor });
+      return ok('Audit log retrieved successfully', { events: items.map(auditEvent), nextCursor });
     },
   );
 };
