@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
-import { addMember, assertErrorEnvelope, call, createOrganisation, registerUser, type Answer, type TestUser } from './helpers/api.js';
+import { addMember, assertErrorEnvelope, call, createOrganisation, registerUser, type Answer, type TestUser, roleIn as sharedRoleIn } from './helpers/api.js';
 import { fingerprint, forEachDatabase, settled } from './helpers/harness.js';
 import { expectAuthenticationRequired, expectRefused, type RouteCall } from './helpers/matrix.js';
 
@@ -34,16 +34,7 @@ forEachDatabase('members', (h) => {
     return { a, b, orgId };
   }
 
-  const roleIn = async (orgId: string, userId: string) => {
-    const row = await h()
-      .db.selectFrom('members')
-      .innerJoin('roles', 'roles.id', 'members.role_id')
-      .select('roles.name')
-      .where('members.organisation_id', '=', orgId)
-      .where('members.user_id', '=', userId)
-      .executeTakeFirst();
-    return row?.name;
-  };
+  const roleIn = (orgId: string, userId: string) => sharedRoleIn(h().db, orgId, userId);
 
   const ownersOf = async (orgId: string) => {
     const rows = await h()

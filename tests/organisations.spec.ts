@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
-import { addMember, assertErrorEnvelope, call, createOrganisation, registerUser, type Answer, type TestUser } from './helpers/api.js';
+import { addMember, assertErrorEnvelope, call, createOrganisation, registerUser, type Answer, type TestUser, team as sharedTeam, roleIn as sharedRoleIn } from './helpers/api.js';
 import { fingerprint, forEachDatabase } from './helpers/harness.js';
 import { expectAuthenticationRequired, expectRefused, type RouteCall } from './helpers/matrix.js';
 
@@ -29,27 +29,9 @@ const shape = (answer: Answer) => {
 };
 
 forEachDatabase('organisations', (h) => {
-  /** An organisation with an owner, an admin and a member, and an outsider who owns another one. */
-  async function team() {
-    const { app } = h();
-    const [owner, admin, member, outsider] = await Promise.all([registerUser(app), registerUser(app), registerUser(app), registerUser(app)]);
-    const orgId = await createOrganisation(app, owner.accessToken, 'Team');
-    await addMember(app, owner.accessToken, orgId, admin.userId, 'admin');
-    await addMember(app, owner.accessToken, orgId, member.userId, 'member');
-    const otherOrgId = await createOrganisation(app, outsider.accessToken, 'Elsewhere');
-    return { owner, admin, member, outsider, orgId, otherOrgId };
-  }
+  const team = () => sharedTeam(h().app);
 
-  const roleIn = async (orgId: string, userId: string) => {
-    const row = await h()
-      .db.selectFrom('members')
-      .innerJoin('roles', 'roles.id', 'members.role_id')
-      .select('roles.name')
-      .where('members.organisation_id', '=', orgId)
-      .where('members.user_id', '=', userId)
-      .executeTakeFirst();
-    return row?.name;
-  };
+  const roleIn = (orgId: string, userId: string) => sharedRoleIn(h().db, orgId, userId);
 
   const list = async (user: TestUser, query = '') => {
     const answer = await call(h().app, 'GET', `/api/organisations${query}`, { token: user.accessToken });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
 import { PERMISSIONS } from '../src/domain/permissions.js';
-import { addMember, assertErrorEnvelope, call, createOrganisation, registerUser, type TestUser } from './helpers/api.js';
+import { addMember, assertErrorEnvelope, call, createOrganisation, registerUser, type TestUser, team as sharedTeam } from './helpers/api.js';
 import { fingerprint, forEachDatabase, settled } from './helpers/harness.js';
 import { expectAuthenticationRequired, expectRefused, type RouteCall } from './helpers/matrix.js';
 
@@ -21,16 +21,7 @@ interface RoleRow {
 }
 
 forEachDatabase('roles', (h) => {
-  /** An organisation with an owner, an admin and a member, and an outsider who owns another one. */
-  async function team() {
-    const { app } = h();
-    const [owner, admin, member, outsider] = await Promise.all([registerUser(app), registerUser(app), registerUser(app), registerUser(app)]);
-    const orgId = await createOrganisation(app, owner.accessToken, 'Team');
-    await addMember(app, owner.accessToken, orgId, admin.userId, 'admin');
-    await addMember(app, owner.accessToken, orgId, member.userId, 'member');
-    const otherOrgId = await createOrganisation(app, outsider.accessToken, 'Elsewhere');
-    return { owner, admin, member, outsider, orgId, otherOrgId };
-  }
+  const team = () => sharedTeam(h().app);
 
   const send = (route: RouteCall, user: TestUser) => call(h().app, route.method, route.url, { body: route.body, token: user.accessToken });
 

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import type { App } from '../../src/app.js';
+import type { Db } from '../../src/db/database.js';
 
 export interface Answer {
   status: number;
@@ -59,6 +60,28 @@ export async function createOrganisation(app: App, token: string, name = 'Acme')
 export async function addMember(app: App, token: string, orgId: string, userId: string, role = 'member') {
   const answer = await call(app, 'POST', `/api/organisations/${orgId}/users`, { token, body: { userId, role } });
   assert.equal(answer.status, 200, JSON.stringify(answer.body));
+}
+
+/** An organisation with an owner, an admin and a member, and an outsider who owns another one. */
+export async function team(app: App) {
+  const [owner, admin, member, outsider] = await Promise.all([registerUser(app), registerUser(app), registerUser(app), registerUser(app)]);
+  const orgId = await createOrganisation(app, owner.accessToken, 'Team');
+  await addMember(app, owner.accessToken, orgId, admin.userId, 'admin');
+  await addMember(app, owner.accessToken, orgId, member.userId, 'member');
+  const otherOrgId = await createOrganisation(app, outsider.accessToken, 'Elsewhere');
+  return { owner, admin, member, outsider, orgId, otherOrgId };
+}
+
+/** The name of the role a user holds in an organisation, read from the database. */
+export async function roleIn(db: Db, orgId: string, userId: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('members')
+    .innerJoin('roles', 'roles.id', 'members.role_id')
+    .select('roles.name')
+    .where('members.organisation_id', '=', orgId)
+    .where('members.user_id', '=', userId)
+    .executeTakeFirst();
+  return row?.name;
 }
 
 export function assertErrorEnvelope(answer: Answer, status: number, code?: string) {

@@ -1,6 +1,15 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
 
+/** One user's membership of one organisation, joined to the role it carries. */
+const withRole = (db: Executor, organisationId: string, userId: string) =>
+  db
+    .selectFrom('members')
+    .innerJoin('roles', 'roles.id', 'members.role_id')
+    .select(['members.organisation_id', 'members.user_id', 'members.status', 'roles.id as role_id', 'roles.name as role_name', 'roles.built_in', 'roles.permissions'])
+    .where('members.organisation_id', '=', organisationId)
+    .where('members.user_id', '=', userId);
+
 export const membersRepo = {
   insert(db: Executor, member: { organisationId: string; userId: string; roleId: string }) {
     return db
@@ -12,14 +21,7 @@ export const membersRepo = {
 
   /** A user's active membership of an organisation with the role it carries; undefined for a non-member. */
   findMembership(db: Executor, organisationId: string, userId: string) {
-    return db
-      .selectFrom('members')
-      .innerJoin('roles', 'roles.id', 'members.role_id')
-      .select(['members.organisation_id', 'members.user_id', 'roles.id as role_id', 'roles.name as role_name', 'roles.built_in', 'roles.permissions'])
-      .where('members.organisation_id', '=', organisationId)
-      .where('members.user_id', '=', userId)
-      .where('members.status', '=', 'active')
-      .executeTakeFirst();
+    return withRole(db, organisationId, userId).where('members.status', '=', 'active').executeTakeFirst();
   },
 
   list(db: Executor, organisationId: string, page: { limit: number; after?: { joinedAt: Date; userId: string } }) {
@@ -38,13 +40,7 @@ export const membersRepo = {
 
   /** A member with the role they hold, whatever their status; undefined for a non-member. */
   findWithRole(db: Executor, organisationId: string, userId: string) {
-    return db
-      .selectFrom('members')
-      .innerJoin('roles', 'roles.id', 'members.role_id')
-      .select(['members.user_id', 'members.status', 'roles.id as role_id', 'roles.name as role_name', 'roles.built_in', 'roles.permissions'])
-      .where('members.organisation_id', '=', organisationId)
-      .where('members.user_id', '=', userId)
-      .executeTakeFirst();
+    return withRole(db, organisationId, userId).executeTakeFirst();
   },
 
   setRole(db: Executor, organisationId: string, userId: string, roleId: string) {
