@@ -25,6 +25,8 @@ const toNumber = (value: string) => Number(value);
 export interface OpenOptions {
   /** Largest number of server connections one process holds. */
   poolSize?: number;
+  /** How long a query waits for a free connection before it fails (and the request answers 503). */
+  acquireTimeoutMs?: number;
 }
 
 export function openDatabase(database: Config['database'], options: OpenOptions = {}): DatabaseHandle {
@@ -32,7 +34,7 @@ export function openDatabase(database: Config['database'], options: OpenOptions 
     const pool = new pg.Pool({
       connectionString: database.url,
       max: options.poolSize ?? 10,
-      connectionTimeoutMillis: 5000,
+      connectionTimeoutMillis: options.acquireTimeoutMs ?? 5000,
       // Counts and identities fit in a double; answer them as numbers, not strings.
       types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? toNumber : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser },
     });
