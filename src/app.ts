@@ -11,6 +11,8 @@ import { systemClock, type Clock } from './domain/clock.js';
 import { outboxWorkerFactory, type OutboxWorker } from './domain/mail/outbox-worker.js';
 import { logTransport, smtpTransport } from './domain/mail/transport.js';
 import { createServices, type Services } from './domain/services.js';
+import type { ThrottlePolicy } from './domain/throttle/throttles.js';
+import { openRedis } from './db/redis.js';
 import { installAuth } from './http/auth.js';
 import { basicRoutes } from './http/compat/basic.routes.js';
 import { saasRoutes } from './http/compat/saas.routes.js';
@@ -41,11 +43,13 @@ export interface AppDeps {
   clock?: Clock;
   /** false silences the log (tests); otherwise pino at the configured level. */
   logger?: boolean;
+  /** Throttling rules (SECURITY.md's defaults otherwise) and the prefix of their Redis keys. */
+  throttle?: { policy?: ThrottlePolicy; keyPrefix?: string };
 }
 
 export type App = FastifyInstance & { services: Services; outbox: OutboxWorker };
 
-export async function buildApp({ config, database, clock = systemClock, logger = true }: AppDeps): Promise<App> {
+export async function buildApp({ config, database, clock = systemClock, logger = true, throttle = {} }: AppDeps): Promise<App> {
   const app = Fastify({
     logger: logger ? loggerOptions(config.logLevel) : false,
     genReqId: () => randomUUID(),
@@ -58,11 +62,24 @@ export async function buildApp({ config, database, clock = systemClock, logger =
 
   const transport = config.smtpUrl ? smtpTransport(config.smtpUrl) : logTransport(app.log);
   const outbox = outboxWorkerFactory({ db: database.db, clock, transport, from: config.mailFrom, logger: app.log });
-  const services = createServices({ db: database.db, clock, config, mailQueued: () => outbox.wake() });
-  app.addHook('onReady', async () => outbox.start());
+  const redis = config.redisUrl ? openRedis(config.redisUrl, app.log) : null;
+  const services = createServices({
+    db: database.db,
+    clock,
+    config,
+    mailQueued: () => outbox.wake(),
+    throttleStore: { redis, keyPrefix: throttle.keyPrefix ?? 'gatehouse:throttle' },
+    throttlePolicy: throttle.policy,
+  });
+  app.addHook('onReady', async () => {
+    // Unreachable at start is not fatal: the 'error' listener says so and the client keeps trying.
+    await redis?.connect().catch(() => {});
+    outbox.start();
+  });
   app.addHook('onClose', async () => {
     await outbox.stop();
     transport.close();
+    redis?.disconnect();
   });
 
   app.setValidatorCompiler(validatorCompiler);

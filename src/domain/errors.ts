@@ -49,6 +49,8 @@ export class AppError extends Error {
   constructor(
     readonly code: ErrorCode,
     message?: string,
+    /** When the caller may try again: sent as Retry-After. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message ?? ERRORS[code].message);
     this.name = 'AppError';

@@ -14,6 +14,8 @@ import { invitationsServiceFactory } from './organisations/invitations.service.j
 import { organisationsServiceFactory } from './organisations/organisations.service.js';
 import { accessTokensFactory } from './sessions/access-tokens.js';
 import { sessionsServiceFactory } from './sessions/sessions.service.js';
+import { throttlesFactory, type ThrottlePolicy } from './throttle/throttles.js';
+import type { ThrottleStore } from './throttle/throttle.js';
 
 export interface ServiceDeps {
   db: Db;
@@ -21,14 +23,18 @@ export interface ServiceDeps {
   config: Config;
   /** Wakes the outbox worker after a transaction queued mail; without one, mail waits for its poll. */
   mailQueued?: () => void;
+  /** Where the throttles keep their counters; in this process by default. */
+  throttleStore?: ThrottleStore;
+  throttlePolicy?: ThrottlePolicy;
 }
 
-export function createServices({ db, clock, config, mailQueued = () => {} }: ServiceDeps) {
+export function createServices({ db, clock, config, mailQueued = () => {}, throttleStore = { redis: null, keyPrefix: 'gatehouse' }, throttlePolicy }: ServiceDeps) {
+  const throttles = throttlesFactory(throttleStore, throttlePolicy);
   const accessTokens = accessTokensFactory({ db, clock, issuer: config.publicUrl, ttlSeconds: config.accessTokenTtlSeconds });
   const sessions = sessionsServiceFactory({ db, clock, accessTokens, refreshTtlSeconds: config.refreshTokenTtlSeconds });
   const organisations = organisationsServiceFactory({ db, mailQueued });
-  const recovery = recoveryServiceFactory({ db, clock, publicUrl: config.publicUrl, mailQueued });
-  const invitations = invitationsServiceFactory({ db, clock, publicUrl: config.publicUrl, mailQueued });
+  const recovery = recoveryServiceFactory({ db, clock, publicUrl: config.publicUrl, throttles, mailQueued });
+  const invitations = invitationsServiceFactory({ db, clock, publicUrl: config.publicUrl, throttles, mailQueued });
   const accounts = accountsServiceFactory({
     db,
     clock,
@@ -36,6 +42,7 @@ export function createServices({ db, clock, config, mailQueued = () => {} }: Ser
     organisations,
     recovery,
     invitations,
+    throttles,
     passwordMin: config.passwordMin,
     loginAlerts: config.loginAlerts,
     requireVerifiedEmail: config.requireVerifiedEmail,
@@ -46,7 +53,7 @@ export function createServices({ db, clock, config, mailQueued = () => {} }: Ser
   const audit = auditServiceFactory({ db });
   const stats = statsServiceFactory({ db });
   const admin = adminServiceFactory({ db, clock });
-  return { accessTokens, sessions, organisations, accounts, recovery, invitations, memberships, roles, audit, stats, admin };
+  return { throttles, accessTokens, sessions, organisations, accounts, recovery, invitations, memberships, roles, audit, stats, admin };
 }
 
 export type Services = ReturnType<typeof createServices>;

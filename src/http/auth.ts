@@ -24,6 +24,8 @@ declare module 'fastify' {
     selfParam?: string;
     /** A seed-compatible route: its errors are `{message}` or `{msg}`. */
     compat?: 'message' | 'msg';
+    /** Counted by a throttle (SECURITY.md): may answer 429 with Retry-After. */
+    throttled?: boolean;
   }
   interface FastifyRequest {
     auth: AuthContext | null;

@@ -36,6 +36,10 @@ export function enforceContracts(api: FastifyInstance) {
       schema.description = `${schema.description ?? ''}\n\n${needs}; a non-member gets 404.`.trim();
     }
     if (auth === 'admin') add(403, ErrorShape);
+    if (route.config?.throttled) {
+      add(429, ErrorShape);
+      schema.description = `${schema.description ?? ''}\n\nThrottled: too many attempts get 429 with \`Retry-After\` (SECURITY.md).`.trim();
+    }
     if (schema.body) add(400, ErrorShape);
     if (schema.body || schema.querystring || schema.params) add(422, Invalid);
     add(500, ErrorShape);

@@ -24,7 +24,14 @@ export function errorBody(status: number, code: string, message: string, request
 }
 
 export function sendError(reply: FastifyReply, error: AppError) {
+  setRetryAfter(reply, error);
   return reply.code(error.status).send(errorBody(error.status, error.code, error.message, reply.request.id));
+}
+
+/** A 429 or 503 says when to come back. */
+export function setRetryAfter(reply: FastifyReply, error: AppError) {
+  const seconds = error.retryAfterSeconds ?? (error.code === 'SERVICE_UNAVAILABLE' ? 5 : undefined);
+  if (seconds !== undefined) reply.header('retry-after', String(seconds));
 }
 
 /** Errors that mean the database cannot be reached right now: the caller may try again shortly. */
@@ -65,7 +72,6 @@ export function installErrorHandling(app: FastifyInstance) {
     if (known instanceof ValidationError) return reply.code(422).send({ errors: known.errors });
     if (known) {
       if (known.status >= 500) request.log.warn({ err: error }, 'dependency unavailable');
-      if (known.code === 'SERVICE_UNAVAILABLE') reply.header('retry-after', '5');
       return sendError(reply, known);
     }
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;

@@ -13,10 +13,24 @@ export interface Answer {
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 
-export async function call(app: App, method: Method, url: string, options: { body?: unknown; token?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+export interface CallOptions {
+  body?: unknown;
+  token?: string;
+  headers?: Record<string, string>;
+  /** The client's address as the socket shows it (127.0.0.1 otherwise). */
+  remoteAddress?: string;
+}
+
+export async function call(app: App, method: Method, url: string, options: CallOptions = {}): Promise<Answer> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-  const response = await app.inject({ method, url, headers, ...(options.body !== undefined ? { payload: options.body as object } : {}) });
+  const response = await app.inject({
+    method,
+    url,
+    headers,
+    ...(options.remoteAddress !== undefined ? { remoteAddress: options.remoteAddress } : {}),
+    ...(options.body !== undefined ? { payload: options.body as object } : {}),
+  });
   let body: unknown = response.body;
   try {
     body = response.body ? JSON.parse(response.body) : undefined;

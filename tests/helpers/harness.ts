@@ -1,6 +1,7 @@
 // One Gatehouse per test file and database: migrated once, shared by the file's tests, each of which
 // makes its own users and organisations so that tests never depend on each other's data.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe } from 'node:test';
 import { sql } from 'kysely';
 import { buildApp, type App } from '../../src/app.js';
@@ -8,6 +9,7 @@ import { loadConfig, type Config } from '../../src/config/config.js';
 import { openDatabase, type Db } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import type { Clock } from '../../src/domain/clock.js';
+import { DEFAULT_THROTTLE_POLICY, type ThrottlePolicy } from '../../src/domain/throttle/throttles.js';
 import { createTestDatabase, targets, type Target } from './databases.js';
 
 export const PUBLIC_URL = 'https://gatehouse.test';
@@ -39,13 +41,28 @@ export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig({ PUBLIC_URL, LOG_LEVEL: 'silent', ...env });
 }
 
-export async function startHarness(target: Target, env: Record<string, string> = {}): Promise<Harness> {
+/** Suites sign in and register far more often than a person would: they get room, unless they test throttling. */
+export const ROOMY_THROTTLES: ThrottlePolicy = Object.fromEntries(
+  Object.entries(DEFAULT_THROTTLE_POLICY).map(([name, rule]) => [name, { ...rule, points: 1_000_000 }]),
+) as unknown as ThrottlePolicy;
+
+export interface HarnessOptions {
+  /** The throttling rules; ROOMY_THROTTLES by default. */
+  throttles?: ThrottlePolicy;
+}
+
+/** The Redis the PostgreSQL target shares its throttling counters through, as in production. */
+export const redisFor = (target: Target): string | undefined => (target === 'postgres' ? process.env.TEST_REDIS_URL : undefined);
+
+export async function startHarness(target: Target, env: Record<string, string> = {}, options: HarnessOptions = {}): Promise<Harness> {
   const testDb = await createTestDatabase(target);
-  const config = { ...testConfig(env), database: testDb.config };
+  const redisUrl = redisFor(target);
+  const config = { ...testConfig({ ...(redisUrl ? { REDIS_URL: redisUrl } : {}), ...env }), database: testDb.config };
   const database = openDatabase(config.database, { poolSize: 20 });
   await migrateToLatest(database.db);
   const clock = new TestClock();
-  const app = await buildApp({ config, database, clock, logger: false });
+  const throttle = { policy: options.throttles ?? ROOMY_THROTTLES, keyPrefix: `gatehouse-test:${randomUUID()}` };
+  const app = await buildApp({ config, database, clock, logger: false, throttle });
   await app.ready();
   return {
     target,
@@ -62,12 +79,12 @@ export async function startHarness(target: Target, env: Record<string, string> =
 }
 
 /** Runs a suite once per database target, with a started harness. */
-export function forEachDatabase(title: string, suite: (harness: () => Harness) => void, env: Record<string, string> = {}) {
+export function forEachDatabase(title: string, suite: (harness: () => Harness) => void, env: Record<string, string> = {}, options: HarnessOptions = {}) {
   for (const target of targets()) {
     describe(`${title} [${target}]`, () => {
       let harness: Harness | undefined;
       before(async () => {
-        harness = await startHarness(target, env);
+        harness = await startHarness(target, env, options);
       });
       after(async () => {
         await harness?.close();

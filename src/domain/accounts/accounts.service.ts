@@ -14,6 +14,7 @@ import { messages } from '../mail/messages.js';
 import { outboxRepo } from '../mail/outbox.repo.js';
 import { sessionsRepo } from '../sessions/sessions.repo.js';
 import type { RecoveryService } from './recovery.service.js';
+import type { Throttles } from '../throttle/throttles.js';
 
 export interface RegisterInput {
   firstName: string;
@@ -42,6 +43,7 @@ interface Deps {
   organisations: OrganisationsService;
   recovery: RecoveryService;
   invitations: InvitationsService;
+  throttles: Throttles;
   passwordMin: number;
   loginAlerts: LoginAlerts;
   requireVerifiedEmail: boolean;
@@ -51,8 +53,9 @@ interface Deps {
 export const personalOrganisationName = (user: { first_name: string; username: string | null; email: string | null }) =>
   `${user.first_name || user.username || user.email?.split('@')[0] || 'My'}'s Organisation`;
 
-export const accountsServiceFactory = ({ db, clock, sessions, organisations, recovery, invitations, passwordMin, loginAlerts, requireVerifiedEmail, mailQueued }: Deps) => ({
+export const accountsServiceFactory = ({ db, clock, sessions, organisations, recovery, invitations, throttles, passwordMin, loginAlerts, requireVerifiedEmail, mailQueued }: Deps) => ({
   async register(input: RegisterInput, client: ClientInfo) {
+    await throttles.register(input.email ?? `username:${input.username ?? ''}`, client.ip);
     // Friendly early answers; the unique indexes are what actually decide a race.
     if (input.email === undefined && input.username === undefined) throw fieldError('email', 'Email is required');
     if (input.email !== undefined && (await usersRepo.emailTaken(db, input.email))) throw fieldError('email', 'Email already exists');
@@ -88,9 +91,14 @@ export const accountsServiceFactory = ({ db, clock, sessions, organisations, rec
 
   /** The same answer, after the same work, for an unknown account, a wrong password or a disabled user. */
   async login(input: { email?: string; username?: string; password: string }, client: ClientInfo) {
-    const user = await usersRepo.findCredentials(db, input.email !== undefined ? { email: input.email } : { username: input.username ?? '' });
+    const identifier = input.email !== undefined ? { email: input.email } : { username: input.username ?? '' };
+    const user = await usersRepo.findCredentials(db, identifier);
+    // Counted before the password check, so parallel guesses cannot get more checks than the limit.
+    const account = user?.id ?? input.email ?? `username:${input.username ?? ''}`;
+    await throttles.signIn(account, client.ip);
     const valid = user ? await verifyPassword(user.password_hash, input.password) : await verifyDecoy(input.password);
     if (!user || !valid || user.status !== 'active') throw new AppError('AUTHENTICATION_FAILED');
+    await throttles.signedIn(account, client.ip);
     // Only after the password matched: a stranger learns nothing about the account from this.
     if (requireVerifiedEmail && user.email && !user.email_verified_at) throw new AppError('EMAIL_NOT_VERIFIED');
     const { session, alerted } = await db.transaction().execute(async (trx) => {

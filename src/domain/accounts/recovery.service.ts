@@ -13,6 +13,7 @@ import type { AuthContext, ClientInfo } from '../sessions/sessions.service.js';
 import { oneTimeTokensRepo } from './one-time-tokens.repo.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 import { usersRepo } from './users.repo.js';
+import type { Throttles } from '../throttle/throttles.js';
 
 const RESET_TTL_SECONDS = 30 * 60;
 const VERIFICATION_TTL_SECONDS = 24 * 3600;
@@ -23,11 +24,12 @@ interface Deps {
   db: Db;
   clock: Clock;
   publicUrl: string;
+  throttles: Throttles;
   /** Tells the outbox worker that mail is waiting, once the transaction has committed. */
   mailQueued: () => void;
 }
 
-export const recoveryServiceFactory = ({ db, clock, publicUrl, mailQueued }: Deps) => {
+export const recoveryServiceFactory = ({ db, clock, publicUrl, throttles, mailQueued }: Deps) => {
   /** Queues a mail unless the person already had MAILS_PER_HOUR of its kind this hour. */
   async function queueCapped(trx: Executor, mail: OutgoingMail): Promise<boolean> {
     const recent = await outboxRepo.countRecent(trx, mail.recipient, mail.kind, addSeconds(clock.now(), -3600));
@@ -57,7 +59,8 @@ export const recoveryServiceFactory = ({ db, clock, publicUrl, mailQueued }: Dep
       return true;
     },
 
-    async resendVerification(auth: AuthContext): Promise<void> {
+    async resendVerification(auth: AuthContext, client: ClientInfo): Promise<void> {
+      await throttles.resendVerification(auth.userId, client.ip);
       const user = await usersRepo.findById(db, auth.userId);
       if (!user) throw new AppError('USER_NOT_FOUND');
       if (!user.email) throw new AppError('NO_EMAIL');
@@ -68,6 +71,7 @@ export const recoveryServiceFactory = ({ db, clock, publicUrl, mailQueued }: Dep
     },
 
     async verifyEmail(token: string, client: ClientInfo): Promise<void> {
+      await throttles.linkRequest(client.ip);
       const verified = await db.transaction().execute(async (trx) => {
         const now = clock.now();
         const used = await oneTimeTokensRepo.consume(trx, hashOpaqueToken(token), 'email_verification', now);
@@ -80,9 +84,16 @@ export const recoveryServiceFactory = ({ db, clock, publicUrl, mailQueued }: Dep
     },
 
     /**
-     * Mails a reset link when the email belongs to an active account. The caller answers the same
-     * either way, so nothing here may be seen in the answer.
+     * Admits the request (or refuses it, 429, when the address asked too often), then mails a reset
+     * link in the background when the email belongs to an active account. The caller answers at
+     * once and the same either way, so that neither the answer nor its timing tells whether the
+     * account exists. A failure of the background work goes to `onError`.
      */
+    async forgotPassword(email: string, client: ClientInfo, onError: (error: unknown) => void, username?: string): Promise<void> {
+      await throttles.linkRequest(client.ip);
+      this.requestPasswordReset(email, client, username).catch(onError);
+    },
+
     async requestPasswordReset(email: string, client: ClientInfo, username?: string): Promise<void> {
       const user = await usersRepo.findCredentials(db, { email });
       if (!user?.email || user.status !== 'active') return;
@@ -104,31 +115,36 @@ export const recoveryServiceFactory = ({ db, clock, publicUrl, mailQueued }: Dep
 
     /** Single use; ends every session of the user and mails the "password changed" alert. */
     async resetPassword(token: string, password: string, client: ClientInfo): Promise<void> {
+      await throttles.linkRequest(client.ip);
       const tokenHash = hashOpaqueToken(token);
       // Look before hashing, so a bogus token costs no argon2 work; the consume below decides.
       if (!(await oneTimeTokensRepo.findLive(db, tokenHash, 'password_reset', clock.now()))) throw new AppError('INVALID_LINK_TOKEN');
       const passwordHash = await hashPassword(password);
-      const done = await db.transaction().execute(async (trx) => {
+      const userId = await db.transaction().execute(async (trx) => {
         const now = clock.now();
         const used = await oneTimeTokensRepo.consume(trx, tokenHash, 'password_reset', now);
-        if (!used) return false;
+        if (!used) return null;
         const user = await usersRepo.findById(trx, used.user_id);
-        if (!user || user.status !== 'active') return false;
+        if (!user || user.status !== 'active') return null;
         await usersRepo.setPasswordHash(trx, user.id, passwordHash);
         await oneTimeTokensRepo.revokeLive(trx, user.id, 'password_reset', now);
         await sessionsRepo.revokeAllForUser(trx, user.id, now, 'password_reset');
         await auditRepo.record(trx, { actorUserId: user.id, action: 'user.password_reset', targetType: 'user', targetId: user.id, ...client });
         if (user.email) await outboxRepo.enqueue(trx, messages.passwordChanged(user.email, user.first_name, now, client.ip));
-        return true;
+        return user.id;
       });
-      if (!done) throw new AppError('INVALID_LINK_TOKEN');
+      if (!userId) throw new AppError('INVALID_LINK_TOKEN');
       mailQueued();
+      await throttles.passwordReplaced(userId);
     },
 
     /** Ends the caller's other sessions, supersedes reset links and mails the alert. */
     async changePassword(auth: AuthContext, input: { currentPassword: string; newPassword: string }, client: ClientInfo): Promise<void> {
+      // A stolen access token must not become a way to guess the password: counted like a sign-in.
+      await throttles.signIn(auth.userId, client.ip);
       const stored = await usersRepo.findPasswordHash(db, auth.userId);
       if (!stored || !(await verifyPassword(stored.password_hash, input.currentPassword))) throw fieldError('currentPassword', 'Current password is incorrect');
+      await throttles.signedIn(auth.userId, client.ip);
       const passwordHash = await hashPassword(input.newPassword);
       await db.transaction().execute(async (trx) => {
         const now = clock.now();

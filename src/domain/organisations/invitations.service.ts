@@ -18,6 +18,7 @@ import { invitationsRepo } from './invitations.repo.js';
 import { membersRepo } from './members.repo.js';
 import { grantOf, granterOf } from './memberships.service.js';
 import type { Actor, Membership } from './organisations.service.js';
+import type { Throttles } from '../throttle/throttles.js';
 import { organisationsRepo } from './organisations.repo.js';
 import { rolesRepo } from './roles.repo.js';
 
@@ -27,10 +28,11 @@ interface Deps {
   db: Db;
   clock: Clock;
   publicUrl: string;
+  throttles: Throttles;
   mailQueued: () => void;
 }
 
-export const invitationsServiceFactory = ({ db, clock, publicUrl, mailQueued }: Deps) => {
+export const invitationsServiceFactory = ({ db, clock, publicUrl, throttles, mailQueued }: Deps) => {
   const audit = (trx: Executor, actor: { userId: string } & ClientInfo, organisationId: string, action: string, invitationId: string, data: Record<string, unknown>) =>
     auditRepo.record(trx, { organisationId, actorUserId: actor.userId, action, targetType: 'invitation', targetId: invitationId, ip: actor.ip, userAgent: actor.userAgent, data });
 
@@ -68,6 +70,7 @@ export const invitationsServiceFactory = ({ db, clock, publicUrl, mailQueued }: 
   return {
     /** Invites an email with a role no higher than the inviter's own; inviting again resends. */
     async create(actor: Actor, granter: Membership, input: { email: string; role?: string }) {
+      await throttles.invite(actor.userId, actor.ip);
       const org = granter.organisationId;
       const token = newOpaqueToken();
       const result = await db.transaction().execute(async (trx) => {
@@ -115,6 +118,7 @@ export const invitationsServiceFactory = ({ db, clock, publicUrl, mailQueued }: 
 
     /** A new link (the old one stops working) and seven more days, for a pending or expired invitation. */
     async resend(actor: Actor, granter: Membership, invitationId: string) {
+      await throttles.invite(actor.userId, actor.ip);
       const token = newOpaqueToken();
       const result = await db.transaction().execute(async (trx) => {
         const now = clock.now();

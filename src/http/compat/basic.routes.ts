@@ -19,7 +19,7 @@ export const basicRoutes: FastifyPluginAsyncTypebox<{ services: Services; config
   app.post(
     '/register',
     {
-      config: { auth: 'public', compat: 'message' },
+      config: { auth: 'public', compat: 'message', throttled: true },
       schema: {
         operationId: 'basicRegister',
         tags: TAGS,
@@ -38,7 +38,7 @@ export const basicRoutes: FastifyPluginAsyncTypebox<{ services: Services; config
   app.post(
     '/login',
     {
-      config: { auth: 'public', compat: 'message' },
+      config: { auth: 'public', compat: 'message', throttled: true },
       schema: {
         operationId: 'basicLogin',
         tags: TAGS,

@@ -4,7 +4,7 @@ import type { ErrorObject } from 'ajv';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import Type from 'typebox';
 import { ERRORS } from '../../domain/errors.js';
-import { toAppError } from '../errors.js';
+import { setRetryAfter, toAppError } from '../errors.js';
 import { toFieldErrors } from '../validation.js';
 
 export type CompatShape = 'message' | 'msg';
@@ -32,7 +32,10 @@ export function installCompatErrors(app: FastifyInstance, shape: CompatShape, op
     }
     const known = toAppError(error);
     if (known && 'errors' in known) return reply.code(invalid).send(body(say(known.errors[0]?.message)));
-    if (known) return reply.code(known.status).send(body(known.message));
+    if (known) {
+      setRetryAfter(reply, known);
+      return reply.code(known.status).send(body(known.message));
+    }
     request.log.error({ err: error }, 'unhandled error');
     return reply.code(500).send(body(ERRORS.INTERNAL.message));
   });

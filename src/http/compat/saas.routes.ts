@@ -25,7 +25,7 @@ export const saasRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
   app.post(
     '/signup',
     {
-      config: open,
+      config: { ...open, throttled: true },
       schema: {
         operationId: 'saasSignup',
         tags: TAGS,
@@ -47,7 +47,7 @@ export const saasRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
   app.post(
     '/signin',
     {
-      config: open,
+      config: { ...open, throttled: true },
       schema: {
         operationId: 'saasSignin',
         tags: TAGS,
@@ -65,7 +65,7 @@ export const saasRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
   app.post(
     '/reset-password',
     {
-      config: open,
+      config: { ...open, throttled: true },
       schema: {
         operationId: 'saasResetPassword',
         tags: TAGS,
@@ -83,7 +83,7 @@ export const saasRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
         return { message: 'Password reset successful' };
       }
       if (email === undefined) throw new AppError('BAD_REQUEST', 'Email is required');
-      services.recovery.requestPasswordReset(email, clientInfo(request)).catch((error: unknown) => request.log.error({ err: error }, 'password reset request failed'));
+      await services.recovery.forgotPassword(email, clientInfo(request), (error) => request.log.error({ err: error }, 'password reset request failed'));
       return reply.code(202).send({ message: 'If an account exists for this email, a reset link is on its way' });
     },
   );
@@ -91,7 +91,7 @@ export const saasRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
   app.post(
     '/invite-member',
     {
-      config: signedIn,
+      config: { ...signedIn, throttled: true },
       schema: {
         operationId: 'saasInviteMember',
         tags: TAGS,
@@ -110,7 +110,7 @@ export const saasRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
   app.post(
     '/accept-invite',
     {
-      config: open,
+      config: { ...open, throttled: true },
       schema: {
         operationId: 'saasAcceptInvite',
         tags: TAGS,

@@ -32,7 +32,7 @@ export const userApiRoutes: FastifyPluginAsyncTypebox<{ services: Services; conf
   app.post(
     '/api/user/register',
     {
-      config: open,
+      config: { ...open, throttled: true },
       schema: {
         operationId: 'userApiRegister',
         tags: TAGS,
@@ -51,7 +51,7 @@ export const userApiRoutes: FastifyPluginAsyncTypebox<{ services: Services; conf
   app.post(
     '/api/user/login',
     {
-      config: open,
+      config: { ...open, throttled: true },
       schema: {
         operationId: 'userApiLogin',
         tags: TAGS,
@@ -66,7 +66,7 @@ export const userApiRoutes: FastifyPluginAsyncTypebox<{ services: Services; conf
   app.post(
     '/api/user/forget_password',
     {
-      config: open,
+      config: { ...open, throttled: true },
       schema: {
         operationId: 'userApiForgetPassword',
         tags: TAGS,
@@ -78,7 +78,7 @@ export const userApiRoutes: FastifyPluginAsyncTypebox<{ services: Services; conf
     },
     async (request) => {
       const { username, email } = request.body;
-      services.recovery.requestPasswordReset(email, clientInfo(request), username).catch((error: unknown) => request.log.error({ err: error }, 'password reset request failed'));
+      await services.recovery.forgotPassword(email, clientInfo(request), (error) => request.log.error({ err: error }, 'password reset request failed'), username);
       return { msg: 'Token generated successfully.' };
     },
   );
@@ -86,7 +86,7 @@ export const userApiRoutes: FastifyPluginAsyncTypebox<{ services: Services; conf
   app.post(
     '/api/user/reset_password',
     {
-      config: open,
+      config: { ...open, throttled: true },
       schema: {
         operationId: 'userApiResetPassword',
         tags: TAGS,

@@ -20,7 +20,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
   app.post(
     '/auth/register',
     {
-      config: { auth: 'public' },
+      config: { auth: 'public', throttled: true },
       schema: {
         operationId: 'register',
         tags: TAGS,
@@ -46,7 +46,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
   app.post(
     '/auth/login',
     {
-      config: { auth: 'public' },
+      config: { auth: 'public', throttled: true },
       schema: {
         operationId: 'login',
         tags: TAGS,

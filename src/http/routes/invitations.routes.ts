@@ -29,7 +29,7 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<{ services: Services }
   app.post(
     '/api/organisations/:orgId/invitations',
     {
-      config: { auth: 'user', permission: 'invitations:create' },
+      config: { auth: 'user', permission: 'invitations:create', throttled: true },
       schema: {
         operationId: 'createInvitation',
         tags: TAGS,
@@ -92,7 +92,7 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<{ services: Services }
   app.post(
     '/api/organisations/:orgId/invitations/:invitationId/resend',
     {
-      config: { auth: 'user', permission: 'invitations:create' },
+      config: { auth: 'user', permission: 'invitations:create', throttled: true },
       schema: {
         operationId: 'resendInvitation',
         tags: TAGS,

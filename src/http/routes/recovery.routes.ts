@@ -18,7 +18,7 @@ export const recoveryRoutes: FastifyPluginAsyncTypebox<{ services: Services; con
   app.post(
     '/auth/password/forgot',
     {
-      config: { auth: 'public' },
+      config: { auth: 'public', throttled: true },
       schema: {
         operationId: 'forgotPassword',
         tags: TAGS,
@@ -29,9 +29,8 @@ export const recoveryRoutes: FastifyPluginAsyncTypebox<{ services: Services; con
       },
     },
     async (request, reply) => {
-      // The answer must not wait for the work, or its timing would tell whether the account exists.
       const client = clientInfo(request);
-      services.recovery.requestPasswordReset(request.body.email, client).catch((error: unknown) => request.log.error({ err: error }, 'password reset request failed'));
+      await services.recovery.forgotPassword(request.body.email, client, (error) => request.log.error({ err: error }, 'password reset request failed'));
       return reply.code(202).send(ok('If an account exists for this email, a reset link is on its way', {}));
     },
   );
@@ -39,7 +38,7 @@ export const recoveryRoutes: FastifyPluginAsyncTypebox<{ services: Services; con
   app.post(
     '/auth/password/reset',
     {
-      config: { auth: 'public' },
+      config: { auth: 'public', throttled: true },
       schema: {
         operationId: 'resetPassword',
         tags: TAGS,
@@ -58,7 +57,7 @@ export const recoveryRoutes: FastifyPluginAsyncTypebox<{ services: Services; con
   app.post(
     '/auth/email/verify',
     {
-      config: { auth: 'public' },
+      config: { auth: 'public', throttled: true },
       schema: {
         operationId: 'verifyEmail',
         tags: TAGS,
@@ -76,7 +75,7 @@ export const recoveryRoutes: FastifyPluginAsyncTypebox<{ services: Services; con
   app.post(
     '/auth/email/resend',
     {
-      config: { auth: 'user' },
+      config: { auth: 'user', throttled: true },
       schema: {
         operationId: 'resendVerification',
         tags: TAGS,
@@ -86,7 +85,7 @@ export const recoveryRoutes: FastifyPluginAsyncTypebox<{ services: Services; con
       },
     },
     async (request, reply) => {
-      await services.recovery.resendVerification(caller(request));
+      await services.recovery.resendVerification(caller(request), clientInfo(request));
       return reply.code(202).send(ok('If your email still needs confirming, a new link is on its way', {}));
     },
   );
@@ -94,7 +93,7 @@ export const recoveryRoutes: FastifyPluginAsyncTypebox<{ services: Services; con
   app.post(
     '/api/users/me/password',
     {
-      config: { auth: 'user' },
+      config: { auth: 'user', throttled: true },
       schema: {
         operationId: 'changePassword',
         tags: ['Users'],
