@@ -74,6 +74,7 @@ export async function buildApp({ config, database, clock = systemClock, logger =
   app.addHook('onReady', async () => {
     // Unreachable at start is not fatal: the 'error' listener says so and the client keeps trying.
     await redis?.connect().catch(() => {});
+    await services.passwordPolicy.ready();
     outbox.start();
   });
   app.addHook('onClose', async () => {

@@ -3,6 +3,7 @@
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/database.js';
 import { accountsServiceFactory } from './accounts/accounts.service.js';
+import { passwordPolicyFactory } from './accounts/password-policy.js';
 import type { Clock } from './clock.js';
 import { recoveryServiceFactory } from './accounts/recovery.service.js';
 import { adminServiceFactory } from './admin/admin.service.js';
@@ -30,10 +31,11 @@ export interface ServiceDeps {
 
 export function createServices({ db, clock, config, mailQueued = () => {}, throttleStore = { redis: null, keyPrefix: 'gatehouse' }, throttlePolicy }: ServiceDeps) {
   const throttles = throttlesFactory(throttleStore, throttlePolicy);
+  const passwordPolicy = passwordPolicyFactory({ min: config.passwordMin, blocklist: config.passwordBlocklist });
   const accessTokens = accessTokensFactory({ db, clock, issuer: config.publicUrl, ttlSeconds: config.accessTokenTtlSeconds });
   const sessions = sessionsServiceFactory({ db, clock, accessTokens, refreshTtlSeconds: config.refreshTokenTtlSeconds });
   const organisations = organisationsServiceFactory({ db, mailQueued });
-  const recovery = recoveryServiceFactory({ db, clock, publicUrl: config.publicUrl, throttles, mailQueued });
+  const recovery = recoveryServiceFactory({ db, clock, publicUrl: config.publicUrl, throttles, passwordPolicy, mailQueued });
   const invitations = invitationsServiceFactory({ db, clock, publicUrl: config.publicUrl, throttles, mailQueued });
   const accounts = accountsServiceFactory({
     db,
@@ -43,7 +45,7 @@ export function createServices({ db, clock, config, mailQueued = () => {}, throt
     recovery,
     invitations,
     throttles,
-    passwordMin: config.passwordMin,
+    passwordPolicy,
     loginAlerts: config.loginAlerts,
     requireVerifiedEmail: config.requireVerifiedEmail,
     mailQueued,
@@ -53,7 +55,7 @@ export function createServices({ db, clock, config, mailQueued = () => {}, throt
   const audit = auditServiceFactory({ db });
   const stats = statsServiceFactory({ db });
   const admin = adminServiceFactory({ db, clock });
-  return { throttles, accessTokens, sessions, organisations, accounts, recovery, invitations, memberships, roles, audit, stats, admin };
+  return { throttles, passwordPolicy, accessTokens, sessions, organisations, accounts, recovery, invitations, memberships, roles, audit, stats, admin };
 }
 
 export type Services = ReturnType<typeof createServices>;

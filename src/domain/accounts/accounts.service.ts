@@ -5,7 +5,8 @@ import { AppError, fieldError } from '../errors.js';
 import type { OrganisationsService } from '../organisations/organisations.service.js';
 import type { AuthContext, ClientInfo, SessionsService } from '../sessions/sessions.service.js';
 import type { InvitationsService } from '../organisations/invitations.service.js';
-import { hashPassword, MAX_PASSWORD_LENGTH, verifyDecoy, verifyPassword } from './passwords.js';
+import { hashPassword, verifyDecoy, verifyPassword } from './passwords.js';
+import type { PasswordPolicy } from './password-policy.js';
 import { isValidUsername } from './username.js';
 import { usersRepo, type UserProfile } from './users.repo.js';
 import type { Clock } from '../clock.js';
@@ -44,7 +45,7 @@ interface Deps {
   recovery: RecoveryService;
   invitations: InvitationsService;
   throttles: Throttles;
-  passwordMin: number;
+  passwordPolicy: PasswordPolicy;
   loginAlerts: LoginAlerts;
   requireVerifiedEmail: boolean;
   mailQueued: () => void;
@@ -53,7 +54,7 @@ interface Deps {
 export const personalOrganisationName = (user: { first_name: string; username: string | null; email: string | null }) =>
   `${user.first_name || user.username || user.email?.split('@')[0] || 'My'}'s Organisation`;
 
-export const accountsServiceFactory = ({ db, clock, sessions, organisations, recovery, invitations, throttles, passwordMin, loginAlerts, requireVerifiedEmail, mailQueued }: Deps) => ({
+export const accountsServiceFactory = ({ db, clock, sessions, organisations, recovery, invitations, throttles, passwordPolicy, loginAlerts, requireVerifiedEmail, mailQueued }: Deps) => ({
   async register(input: RegisterInput, client: ClientInfo) {
     await throttles.register(input.email ?? `username:${input.username ?? ''}`, client.ip);
     // Friendly early answers; the unique indexes are what actually decide a race.
@@ -61,6 +62,7 @@ export const accountsServiceFactory = ({ db, clock, sessions, organisations, rec
     if (input.email !== undefined && (await usersRepo.emailTaken(db, input.email))) throw fieldError('email', 'Email already exists');
     if (input.username !== undefined && (await usersRepo.usernameTaken(db, input.username))) throw fieldError('username', 'Username already exists');
     if (input.inviteToken !== undefined) await invitations.checkForRegistration(input.inviteToken, input.email ?? '');
+    await passwordPolicy.check(input.password, input);
     const passwordHash = await hashPassword(input.password);
     const { user, session, organisationId } = await db.transaction().execute(async (trx) => {
       const user = await usersRepo.insert(trx, {
@@ -122,8 +124,6 @@ export const accountsServiceFactory = ({ db, clock, sessions, organisations, rec
     const email = await invitations.pendingEmail(token);
     if (!email) throw new AppError('INVALID_LINK_TOKEN');
     if (!(await usersRepo.emailTaken(db, email))) {
-      const length = [...password].length;
-      if (length < passwordMin) throw fieldError('password', `Password must be at least ${passwordMin} characters`);
       await this.register({ firstName: '', lastName: '', email, password, inviteToken: token }, client);
       return;
     }
@@ -170,8 +170,7 @@ export const accountsServiceFactory = ({ db, clock, sessions, organisations, rec
     if (input.email !== undefined && !/^[^\s@]+@[^\s@]+$/.test(input.email)) throw fieldError('email', 'Email must be a valid email address');
     if (input.username !== undefined && !isValidUsername(input.username)) throw fieldError('username', 'Username must be 3 to 50 letters, digits, dots, dashes or underscores');
     const password = await readPassword();
-    const length = [...password].length;
-    if (length < passwordMin || length > MAX_PASSWORD_LENGTH) throw fieldError('password', `Password must be ${passwordMin} to ${MAX_PASSWORD_LENGTH} characters`);
+    await passwordPolicy.check(password, input);
     const passwordHash = await hashPassword(password);
     const user = await db.transaction().execute(async (trx) => {
       const user = await usersRepo.insert(trx, {

@@ -14,6 +14,7 @@ import { oneTimeTokensRepo } from './one-time-tokens.repo.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 import { usersRepo } from './users.repo.js';
 import type { Throttles } from '../throttle/throttles.js';
+import type { PasswordPolicy } from './password-policy.js';
 
 const RESET_TTL_SECONDS = 30 * 60;
 const VERIFICATION_TTL_SECONDS = 24 * 3600;
@@ -25,11 +26,12 @@ interface Deps {
   clock: Clock;
   publicUrl: string;
   throttles: Throttles;
+  passwordPolicy: PasswordPolicy;
   /** Tells the outbox worker that mail is waiting, once the transaction has committed. */
   mailQueued: () => void;
 }
 
-export const recoveryServiceFactory = ({ db, clock, publicUrl, throttles, mailQueued }: Deps) => {
+export const recoveryServiceFactory = ({ db, clock, publicUrl, throttles, passwordPolicy, mailQueued }: Deps) => {
   /** Queues a mail unless the person already had MAILS_PER_HOUR of its kind this hour. */
   async function queueCapped(trx: Executor, mail: OutgoingMail): Promise<boolean> {
     const recent = await outboxRepo.countRecent(trx, mail.recipient, mail.kind, addSeconds(clock.now(), -3600));
@@ -118,7 +120,10 @@ export const recoveryServiceFactory = ({ db, clock, publicUrl, throttles, mailQu
       await throttles.linkRequest(client.ip);
       const tokenHash = hashOpaqueToken(token);
       // Look before hashing, so a bogus token costs no argon2 work; the consume below decides.
-      if (!(await oneTimeTokensRepo.findLive(db, tokenHash, 'password_reset', clock.now()))) throw new AppError('INVALID_LINK_TOKEN');
+      const live = await oneTimeTokensRepo.findLive(db, tokenHash, 'password_reset', clock.now());
+      const owner = live ? await usersRepo.findById(db, live.user_id) : undefined;
+      if (!owner) throw new AppError('INVALID_LINK_TOKEN');
+      await passwordPolicy.check(password, { email: owner.email, firstName: owner.first_name, lastName: owner.last_name, username: owner.username });
       const passwordHash = await hashPassword(password);
       const userId = await db.transaction().execute(async (trx) => {
         const now = clock.now();
@@ -145,6 +150,8 @@ export const recoveryServiceFactory = ({ db, clock, publicUrl, throttles, mailQu
       const stored = await usersRepo.findPasswordHash(db, auth.userId);
       if (!stored || !(await verifyPassword(stored.password_hash, input.currentPassword))) throw fieldError('currentPassword', 'Current password is incorrect');
       await throttles.signedIn(auth.userId, client.ip);
+      const owner = await usersRepo.findById(db, auth.userId);
+      await passwordPolicy.check(input.newPassword, { email: owner?.email, firstName: owner?.first_name, lastName: owner?.last_name, username: owner?.username }, 'newPassword');
       const passwordHash = await hashPassword(input.newPassword);
       await db.transaction().execute(async (trx) => {
         const now = clock.now();
