@@ -1,10 +1,12 @@
 // Builds the Gatehouse HTTP application. It never listens: src/server.ts does, and tests inject.
 import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { DestinationStream } from 'pino';
 import type { Config } from './config/config.js';
 import type { DatabaseHandle } from './db/database.js';
 import { systemClock, type Clock } from './domain/clock.js';
@@ -36,6 +38,8 @@ import { validatorCompiler } from './http/validation.js';
 import { openapiInfo } from './http/openapi.js';
 
 export const BODY_LIMIT = 1024 * 1024;
+/** Swagger UI loads its own scripts and styles and nothing from elsewhere. */
+const DOCS_CSP = "default-src 'self'; base-uri 'self'; object-src 'none'; frame-ancestors 'none'; img-src 'self' data:; font-src 'self' data:; script-src 'self'; style-src 'self' 'unsafe-inline'";
 
 export interface AppDeps {
   config: Config;
@@ -43,15 +47,17 @@ export interface AppDeps {
   clock?: Clock;
   /** false silences the log (tests); otherwise pino at the configured level. */
   logger?: boolean;
+  /** Where log lines go; standard output by default. */
+  logStream?: DestinationStream;
   /** Throttling rules (SECURITY.md's defaults otherwise) and the prefix of their Redis keys. */
   throttle?: { policy?: ThrottlePolicy; keyPrefix?: string };
 }
 
 export type App = FastifyInstance & { services: Services; outbox: OutboxWorker };
 
-export async function buildApp({ config, database, clock = systemClock, logger = true, throttle = {} }: AppDeps): Promise<App> {
+export async function buildApp({ config, database, clock = systemClock, logger = true, logStream, throttle = {} }: AppDeps): Promise<App> {
   const app = Fastify({
-    logger: logger ? loggerOptions(config.logLevel) : false,
+    logger: logger ? { ...loggerOptions(config.logLevel), ...(logStream ? { stream: logStream } : {}) } : false,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
@@ -93,6 +99,10 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
   });
 
+  // Answers are JSON: they may load nothing and be framed by no one. The pages and /docs set their own policy.
+  await app.register(helmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] } },
+  });
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: [...config.corsOrigins],
@@ -102,7 +112,7 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     });
   }
   await app.register(swagger, openapiInfo(config));
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP, uiConfig: { validatorUrl: null } });
 
   installAuth(app, services);
   await app.register(async (api) => {
