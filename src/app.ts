@@ -49,13 +49,13 @@ export interface AppDeps {
   logger?: boolean;
   /** Where log lines go; standard output by default. */
   logStream?: DestinationStream;
-  /** Throttling rules (SECURITY.md's defaults otherwise) and the prefix of their Redis keys. */
-  throttle?: { policy?: ThrottlePolicy; keyPrefix?: string };
+  /** Throttling rules; SECURITY.md's defaults otherwise. */
+  throttlePolicy?: ThrottlePolicy;
 }
 
 export type App = FastifyInstance & { services: Services; outbox: OutboxWorker };
 
-export async function buildApp({ config, database, clock = systemClock, logger = true, logStream, throttle = {} }: AppDeps): Promise<App> {
+export async function buildApp({ config, database, clock = systemClock, logger = true, logStream, throttlePolicy }: AppDeps): Promise<App> {
   const app = Fastify({
     logger: logger ? { ...loggerOptions(config.logLevel), ...(logStream ? { stream: logStream } : {}) } : false,
     genReqId: () => randomUUID(),
@@ -74,8 +74,8 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     clock,
     config,
     mailQueued: () => outbox.wake(),
-    throttleStore: { redis, keyPrefix: throttle.keyPrefix ?? 'gatehouse:throttle' },
-    throttlePolicy: throttle.policy,
+    throttleStore: { redis, keyPrefix: `${config.redisKeyPrefix}:throttle` },
+    throttlePolicy,
   });
   app.addHook('onReady', async () => {
     // Unreachable at start is not fatal: the 'error' listener says so and the client keeps trying.

@@ -70,7 +70,7 @@ for (const target of targets()) {
       const config = { ...testConfig({ LOG_LEVEL: 'trace', SMTP_URL: (await mailbox).url }), database: testDb.config };
       database = openDatabase(config.database);
       await migrateToLatest(database.db);
-      app = await buildApp({ config, database, logStream: sink, throttle: { policy: ROOMY_THROTTLES, keyPrefix: `log-scan-${Date.now()}` } });
+      app = await buildApp({ config, database, logStream: sink, throttlePolicy: ROOMY_THROTTLES });
       await app.ready();
     });
     after(async () => {

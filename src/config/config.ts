@@ -17,6 +17,8 @@ export interface Config {
   readonly smtpUrl: string | null;
   readonly mailFrom: string;
   readonly redisUrl: string | null;
+  /** Starts every Redis key, so that several deployments can share one Redis. */
+  readonly redisKeyPrefix: string;
   readonly accessTokenTtlSeconds: number;
   readonly refreshTokenTtlSeconds: number;
   readonly compat: readonly CompatSet[];
@@ -70,6 +72,7 @@ export function loadConfig(env: Env = readEnvironment()): Config {
     smtpUrl: optionalUrl('SMTP_URL', value('SMTP_URL'), ['smtp:', 'smtps:']),
     mailFrom: value('MAIL_FROM') ?? `Gatehouse <no-reply@${new URL(publicUrl).hostname}>`,
     redisUrl: optionalUrl('REDIS_URL', value('REDIS_URL'), ['redis:', 'rediss:']),
+    redisKeyPrefix: keyPrefix('REDIS_KEY_PREFIX', value('REDIS_KEY_PREFIX') ?? 'gatehouse'),
     accessTokenTtlSeconds: duration('ACCESS_TOKEN_TTL', value('ACCESS_TOKEN_TTL') ?? '15m'),
     refreshTokenTtlSeconds: duration('REFRESH_TOKEN_TTL', value('REFRESH_TOKEN_TTL') ?? '30d'),
     compat: Object.freeze(compat(value('GATEHOUSE_COMPAT') ?? 'all')),
@@ -97,6 +100,11 @@ function boolean(name: string, raw: string | undefined, fallback: boolean): bool
   if (['true', '1', 'yes'].includes(lowered)) return true;
   if (['false', '0', 'no'].includes(lowered)) return false;
   throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function keyPrefix(name: string, raw: string): string {
+  if (!/^[\w.:-]{1,64}$/.test(raw)) throw new ConfigError(name, `must be 1 to 64 letters, digits or . _ : -, got "${raw}"`);
+  return raw;
 }
 
 function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[]): T {

@@ -57,12 +57,13 @@ export const redisFor = (target: Target): string | undefined => (target === 'pos
 export async function startHarness(target: Target, env: Record<string, string> = {}, options: HarnessOptions = {}): Promise<Harness> {
   const testDb = await createTestDatabase(target);
   const redisUrl = redisFor(target);
-  const config = { ...testConfig({ ...(redisUrl ? { REDIS_URL: redisUrl } : {}), ...env }), database: testDb.config };
+  // Each harness counts on its own, even with others sharing the Redis.
+  const redis: Record<string, string> = redisUrl ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `gatehouse-test:${randomUUID()}` } : {};
+  const config = { ...testConfig({ ...redis, ...env }), database: testDb.config };
   const database = openDatabase(config.database, { poolSize: 20 });
   await migrateToLatest(database.db);
   const clock = new TestClock();
-  const throttle = { policy: options.throttles ?? ROOMY_THROTTLES, keyPrefix: `gatehouse-test:${randomUUID()}` };
-  const app = await buildApp({ config, database, clock, logger: false, throttle });
+  const app = await buildApp({ config, database, clock, logger: false, throttlePolicy: options.throttles ?? ROOMY_THROTTLES });
   await app.ready();
   return {
     target,

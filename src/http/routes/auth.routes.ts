@@ -38,7 +38,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
       },
     },
     async (request, reply) => {
-      const result = await services.accounts.register(request.body, clientInfo(request));
+      // Only the documented fields: the service also takes an organisation, which this route does not offer.
+      const { firstName, lastName, email, password, phone, username, inviteToken } = request.body;
+      const result = await services.accounts.register({ firstName, lastName, email, password, phone, username, inviteToken }, clientInfo(request));
       return reply.code(201).send(ok('Registration successful', { accessToken: result.accessToken, refreshToken: result.refreshToken, user: publicUser(result.user) }));
     },
   );
