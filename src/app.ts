@@ -22,6 +22,7 @@ import { userApiRoutes } from './http/compat/user-api.routes.js';
 import { enforceContracts } from './http/contract.js';
 import { installErrorHandling } from './http/errors.js';
 import { loggerOptions } from './http/logging.js';
+import { installMetrics } from './http/metrics.js';
 import { authRoutes } from './http/routes/auth.routes.js';
 import { adminRoutes } from './http/routes/admin.routes.js';
 import { auditRoutes } from './http/routes/audit.routes.js';
@@ -114,10 +115,11 @@ export async function buildApp({ config, database, clock = systemClock, logger =
   await app.register(swagger, openapiInfo(config));
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP, uiConfig: { validatorUrl: null } });
 
+  const metrics = installMetrics(app, database.db);
   installAuth(app, services);
   await app.register(async (api) => {
     enforceContracts(api);
-    await api.register(operationsRoutes, { services, config, db: database.db });
+    await api.register(operationsRoutes, { services, config, db: database.db, metrics });
     await api.register(authRoutes, { services, config });
     await api.register(recoveryRoutes, { services, config });
     await api.register(usersRoutes, { services });

@@ -5,15 +5,32 @@ import Type from 'typebox';
 import type { Config } from '../../config/config.js';
 import type { Db } from '../../db/database.js';
 import type { Services } from '../../domain/services.js';
+import type { Registry } from 'prom-client';
 import { ErrorBody } from '../schemas.js';
 
 const READY_TIMEOUT_MS = 2000;
 
-export const operationsRoutes: FastifyPluginAsyncTypebox<{ services: Services; config: Config; db: Db }> = async (app, { services, config, db }) => {
+export const operationsRoutes: FastifyPluginAsyncTypebox<{ services: Services; config: Config; db: Db; metrics: Registry }> = async (app, { services, config, db, metrics }) => {
   app.get(
     '/healthz',
     { config: { auth: 'public' }, schema: { operationId: 'health', tags: ['Operations'], summary: 'The process is alive', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
     async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/metrics',
+    {
+      config: { auth: 'public' },
+      schema: {
+        operationId: 'metrics',
+        tags: ['Operations'],
+        summary: 'Prometheus metrics of this process',
+        description: 'Text exposition format. Keep it on the internal network: it tells traffic figures.',
+        produces: ['text/plain'],
+        response: { 200: Type.String({ description: 'Prometheus text exposition format' }) },
+      },
+    },
+    async (_request, reply) => reply.type(metrics.contentType).header('cache-control', 'no-store').send(await metrics.metrics()),
   );
 
   app.get(

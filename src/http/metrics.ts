@@ -1,0 +1,58 @@
+// Prometheus metrics at GET /metrics: requests by route and status with their durations, argon2id
+// work, the outbox's backlog and the process's own figures. Each app has its own registry.
+import type { FastifyInstance } from 'fastify';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { sql } from 'kysely';
+import type { Db } from '../db/database.js';
+import { passwordWork } from '../domain/accounts/passwords.js';
+
+export function installMetrics(app: FastifyInstance, db: Db): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  const labelNames = ['method', 'route', 'status'] as const;
+  const requests = new Counter({ name: 'gatehouse_http_requests_total', help: 'HTTP requests answered', labelNames, registers: [registry] });
+  const durations = new Histogram({
+    name: 'gatehouse_http_request_duration_seconds',
+    help: 'Time to answer an HTTP request',
+    labelNames,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  new Counter({
+    name: 'gatehouse_password_hashes_total',
+    help: 'argon2id hashes computed by this process',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(passwordWork.hashes);
+    },
+  });
+  new Counter({
+    name: 'gatehouse_password_verifications_total',
+    help: 'argon2id verifications run by this process, decoys included',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(passwordWork.verifications);
+    },
+  });
+  new Gauge({
+    name: 'gatehouse_outbox_mails',
+    help: 'Mails in the outbox by status (pending includes those waiting to be retried)',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      const { rows } = await sql<{ status: string; n: number }>`select status, count(*)::int as n from outbox where status <> 'sent' group by status`.execute(db);
+      this.reset();
+      for (const status of ['pending', 'failed']) this.set({ status }, rows.find((row) => row.status === status)?.n ?? 0);
+    },
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) };
+    requests.inc(labels);
+    durations.observe(labels, reply.elapsedTime / 1000);
+  });
+  return registry;
+}
