@@ -116,6 +116,16 @@ describe('access tokens', () => {
     }
   });
 
+  it('remembers a checked token as itself only: after it passed, a copy with a changed byte is still refused', async () => {
+    const { token } = await node.issue(subject());
+    await node.verify(token);
+    await node.verify(token);
+    await refused(node.verify(tamper(token)));
+    const [header, payload, signature] = token.split('.') as [string, string, string];
+    await refused(node.verify(`${header}.${payload}.${signature.slice(0, -2)}${signature.endsWith('AA') ? 'BB' : 'AA'}`));
+    await refused(node.verify(`${header}.${payload}.`));
+  });
+
   it('accepts a token from a node whose clock is a little ahead, but not one issued beyond 30 s in the future', async () => {
     clock.seconds = start;
     const slightlyAhead = accessTokensFactory({ db, clock: new HandClock(start + 20), issuer: ISSUER, ttlSeconds: TTL });

@@ -18,6 +18,12 @@ const RELOAD_INTERVAL_MS = 10_000;
  * before it noticed the rotation.
  */
 const REFRESH_INTERVAL_MS = 60_000;
+/**
+ * Tokens whose signature was already checked, so that a client's next requests skip the signature
+ * work. Keyed by the whole token, so a changed byte misses; an entry is good until the token's own
+ * expiry (plus the tolerance). Revocation is not cached: every request still checks the session.
+ */
+const VERIFIED_CACHE_SIZE = 10_000;
 
 export interface AccessClaims {
   sub: string;
@@ -55,6 +61,12 @@ interface Deps {
 
 export const accessTokensFactory = ({ db, clock, issuer, ttlSeconds }: Deps) => {
   let ring: Promise<KeyRing> | null = null;
+  const verified = new Map<string, AccessClaims>();
+
+  function remember(token: string, claims: AccessClaims) {
+    if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value as string);
+    verified.set(token, claims);
+  }
 
   async function load(): Promise<KeyRing> {
     const usableSince = () => addSeconds(clock.now(), -ttlSeconds - CLOCK_TOLERANCE_SECONDS - REFRESH_INTERVAL_MS / 1000);
@@ -123,6 +135,9 @@ export const accessTokensFactory = ({ db, clock, issuer, ttlSeconds }: Deps) => 
 
     /** Verifies signature, algorithm, issuer and lifetime. Only EdDSA with a known kid passes. */
     async verify(token: string): Promise<AccessClaims> {
+      const known = verified.get(token);
+      if (known && clock.now().getTime() <= (known.exp + CLOCK_TOLERANCE_SECONDS) * 1000) return known;
+      verified.delete(token);
       try {
         const { payload } = await jwtVerify(token, (header) => keyFor(header.kid), {
           algorithms: [ALG],
@@ -134,7 +149,9 @@ export const accessTokensFactory = ({ db, clock, issuer, ttlSeconds }: Deps) => 
           requiredClaims: ['sub', 'sid', 'iat', 'exp'],
         });
         if (typeof payload.sid !== 'string' || typeof payload.sub !== 'string') throw new AppError('INVALID_TOKEN');
-        return payload as unknown as AccessClaims;
+        const claims = payload as unknown as AccessClaims;
+        remember(token, claims);
+        return claims;
       } catch (error) {
         if (error instanceof AppError) throw error;
         throw new AppError('INVALID_TOKEN');
