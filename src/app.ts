@@ -20,7 +20,8 @@ import { basicRoutes } from './http/compat/basic.routes.js';
 import { saasRoutes } from './http/compat/saas.routes.js';
 import { userApiRoutes } from './http/compat/user-api.routes.js';
 import { enforceContracts } from './http/contract.js';
-import { installErrorHandling } from './http/errors.js';
+import { installErrorHandling, sendError } from './http/errors.js';
+import { AppError } from './domain/errors.js';
 import { loggerOptions } from './http/logging.js';
 import { installMetrics } from './http/metrics.js';
 import { authRoutes } from './http/routes/auth.routes.js';
@@ -65,6 +66,9 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     trustProxy: config.trustProxy,
     bodyLimit: BODY_LIMIT,
     return503OnClosing: true,
+    // A path the router cannot even read (bad percent-encoding, an over-long segment) names nothing.
+    // No hook runs for these: the answer carries its request id itself.
+    frameworkErrors: (_error, request, reply) => sendError(reply.header('x-request-id', request.id).header('cache-control', 'no-store'), new AppError('ROUTE_NOT_FOUND')),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const transport = config.smtpUrl ? smtpTransport(config.smtpUrl) : logTransport(app.log);

@@ -18,11 +18,15 @@ export async function serve(config: Config): Promise<App> {
         : 'Embedded in-memory database: everything is gone when the process stops.',
     );
   }
+  let closing = false;
+  // Once closing, every answer ends its connection: a kept-alive one would hold the exit for a minute.
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
   await app.listen({ port: config.port, host: config.host });
   app.log.info(`Gatehouse is listening on ${config.publicUrl} — API docs at ${config.publicUrl}/docs`);
   if (!config.smtpUrl) app.log.info('No SMTP_URL: mail is printed to this log, links included');
 
-  let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
     closing = true;

@@ -38,8 +38,10 @@ export function openDatabase(database: Config['database'], options: OpenOptions 
       // Counts and identities fit in a double; answer them as numbers, not strings.
       types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? toNumber : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser },
     });
-    // An idle client losing its server (a restart) must not crash the process.
+    // A client losing its server (a restart) must not crash the process, idle or busy: the query in
+    // flight is rejected (and answered 503), and the pool drops the broken client when it comes back.
     pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, kind: 'postgres', pool, close: () => db.destroy() };
   }

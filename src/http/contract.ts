@@ -9,11 +9,15 @@ import { ErrorBody, ValidationErrorBody } from './schemas.js';
 type Documented = FastifySchema & { security?: unknown[]; description?: string; operationId?: string; hide?: boolean; 'x-permission'?: string };
 
 export function enforceContracts(api: FastifyInstance) {
+  // A GET's automatic HEAD route shares its schema: each schema is completed once.
+  const completed = new WeakSet<object>();
   api.addHook('onRoute', (route) => {
     const where = `${String(route.method)} ${route.url}`;
     const auth = route.config?.auth;
     if (!auth) throw new Error(`${where} declares no auth mode`);
     const schema = (route.schema ??= {}) as Documented;
+    if (completed.has(schema)) return;
+    completed.add(schema);
     if (!schema.hide && !schema.operationId) throw new Error(`${where} declares no operationId`);
     const responses = (schema.response ??= {}) as Record<string, unknown>;
     const add = (status: number, body: unknown) => {

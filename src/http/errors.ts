@@ -37,7 +37,8 @@ export function setRetryAfter(reply: FastifyReply, error: AppError) {
 /** Errors that mean the database cannot be reached right now: the caller may try again shortly. */
 function isUnavailable(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
-  if (typeof code !== 'string') return /Connection terminated|timeout exceeded when trying to connect/i.test(String((error as Error).message));
+  // A connection lost inside a transaction surfaces as its failed rollback: "… is not queryable".
+  if (typeof code !== 'string') return /Connection terminated|timeout exceeded when trying to connect|not queryable/i.test(String((error as Error).message));
   return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '53300'].includes(code) || code.startsWith('08');
 }
 
@@ -57,6 +58,8 @@ export function toAppError(error: unknown): AppError | ValidationError | null {
   const framework = code ? FRAMEWORK_ERRORS[code] : undefined;
   if (framework) return new AppError(framework);
   if (isUnavailable(error)) return new AppError('SERVICE_UNAVAILABLE');
+  // Text PostgreSQL cannot store (validation refuses NUL first; this is the net under it).
+  if (code === '22021' || code === '22P05') return new AppError('BAD_REQUEST', 'The request holds characters that cannot be stored');
   const status = (error as FastifyError).statusCode;
   if (status === 400 && (error as SyntaxError).name === 'SyntaxError') return new AppError('MALFORMED_JSON');
   return null;

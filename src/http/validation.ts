@@ -18,8 +18,35 @@ function newAjv(coerceTypes: boolean): Ajv {
 const bodyAjv = newAjv(false);
 const textAjv = newAjv(true);
 
-export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) =>
-  (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as object);
+/** Where in a request a NUL character hides (as a JSON pointer), or null. */
+function nulAt(value: unknown, path = ''): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
+  if (value === null || typeof value !== 'object') return null;
+  for (const [key, item] of Object.entries(value)) {
+    const found = nulAt(item, `${path}/${key}`);
+    if (found !== null) return found;
+  }
+  return null;
+}
+
+/** Ajv's validator, after one check of our own: PostgreSQL text cannot hold U+0000, so no field may. */
+export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
+  const validate = (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as object);
+  const guarded = Object.assign(
+    (data: unknown): boolean => {
+      const at = nulAt(data);
+      if (at !== null) {
+        guarded.errors = [{ keyword: 'nul', instancePath: at, schemaPath: '#', params: {} }];
+        return false;
+      }
+      const valid = validate(data) as boolean;
+      guarded.errors = validate.errors ?? null;
+      return valid;
+    },
+    { errors: null as ErrorObject[] | null },
+  );
+  return guarded;
+};
 
 /** "firstName" → "First name": the label a field's message starts with. */
 export function fieldLabel(field: string): string {
@@ -80,6 +107,8 @@ function describe(error: ErrorObject): Issue | null {
       return { field, message: `${label} must be ${JSON.stringify(params.allowedValue)}`, rank: 2 };
     case 'maxItems':
       return { field, message: `${label} must have at most ${String(params.limit)} entries`, rank: 2 };
+    case 'nul':
+      return { field, message: `${label} must not contain a NUL character`, rank: 1 };
     case 'uniqueItems':
       return { field, message: `${label} must not repeat an entry`, rank: 2 };
     default:

@@ -22,8 +22,8 @@ export const pagesRoutes: FastifyPluginAsyncTypebox<{ services: Services; config
     tags: ['Pages'],
     summary,
     querystring: TokenQuery,
-    produces: ['text/html'],
-    response: { 200: Html },
+    // The page is HTML; its errors (a malformed query, an outage) are JSON like every other answer.
+    response: { 200: { description: 'An HTML page', content: { 'text/html': { schema: Html } } } },
   });
 
   app.get('/reset-password', { config: { auth: 'public' }, schema: pageSchema('resetPasswordPage', 'The page of a password reset link') }, async (request, reply) => {
