@@ -63,7 +63,7 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
-    trustProxy: config.trustProxy,
+    trustProxy: trustProxyOption(config.trustProxy),
     bodyLimit: BODY_LIMIT,
     return503OnClosing: true,
     // A path the router cannot even read (bad percent-encoding, an over-long segment) names nothing.
@@ -143,6 +143,12 @@ export async function buildApp({ config, database, clock = systemClock, logger =
   app.decorate('services', services);
   app.decorate('outbox', outbox);
   return app as unknown as App;
+}
+
+/** Fastify's form of TRUST_PROXY: a hop count becomes "trust the nearest n hops". */
+function trustProxyOption(trust: Config['trustProxy']) {
+  if (typeof trust === 'number') return (_address: string, hop: number) => hop < trust;
+  return typeof trust === 'boolean' ? trust : [...trust];
 }
 
 /**

@@ -185,6 +185,24 @@ forEachDatabase(
       assertThrottled(await invite());
     });
 
+    it('trusts only the nearest hops with TRUST_PROXY=1: a client cannot choose its address by sending the header itself', async () => {
+      const harness = await startHarness(h().target, { TRUST_PROXY: '1' }, { throttles: SMALL });
+      try {
+        const answers: Answer[] = [];
+        for (let i = 0; i < 4; i++) {
+          // The client sends a made-up address; the proxy appends the one it saw.
+          const forwarded = `10.9.0.${i}, 192.0.2.50`;
+          answers.push(await call(harness.app, 'POST', '/auth/login', { body: { email: uniqueEmail('hop'), password: WRONG }, headers: { 'x-forwarded-for': forwarded } }));
+        }
+        assert.deepEqual(
+          answers.map((a) => a.status),
+          [401, 401, 401, 429],
+        );
+      } finally {
+        await harness.close();
+      }
+    });
+
     it('tells clients apart by X-Forwarded-For only when TRUST_PROXY is set', async () => {
       for (const trustProxy of [false, true]) {
         const harness = await startHarness(h().target, { TRUST_PROXY: String(trustProxy) }, { throttles: SMALL });

@@ -1,5 +1,6 @@
 // The one place that reads the environment. Everything else receives the frozen Config object.
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { parse as parseDotenv } from 'dotenv';
 import { parseDuration } from './duration.js';
 
@@ -28,7 +29,8 @@ export interface Config {
   readonly loginAlerts: LoginAlerts;
   readonly logLevel: LogLevel;
   readonly corsOrigins: readonly string[];
-  readonly trustProxy: boolean;
+  /** false; true (every hop); how many hops to trust; or the proxies' addresses and ranges. */
+  readonly trustProxy: boolean | number | readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -76,13 +78,14 @@ export function loadConfig(env: Env = readEnvironment()): Config {
     accessTokenTtlSeconds: duration('ACCESS_TOKEN_TTL', value('ACCESS_TOKEN_TTL') ?? '15m'),
     refreshTokenTtlSeconds: duration('REFRESH_TOKEN_TTL', value('REFRESH_TOKEN_TTL') ?? '30d'),
     compat: Object.freeze(compat(value('GATEHOUSE_COMPAT') ?? 'all')),
-    passwordMin: integer('GATEHOUSE_PASSWORD_MIN', value('GATEHOUSE_PASSWORD_MIN'), 8, 1, 256),
+    // Never below 8: shorter passwords fall to guessing however well they are hashed.
+    passwordMin: integer('GATEHOUSE_PASSWORD_MIN', value('GATEHOUSE_PASSWORD_MIN'), 8, 8, 256),
     passwordBlocklist: oneOf('GATEHOUSE_PASSWORD_BLOCKLIST', value('GATEHOUSE_PASSWORD_BLOCKLIST') ?? 'off', ['off', 'common'] as const),
     requireVerifiedEmail: boolean('GATEHOUSE_REQUIRE_VERIFIED_EMAIL', value('GATEHOUSE_REQUIRE_VERIFIED_EMAIL'), false),
     loginAlerts: oneOf('GATEHOUSE_LOGIN_ALERTS', value('GATEHOUSE_LOGIN_ALERTS') ?? 'new-device', ['all', 'new-device', 'off'] as const),
     logLevel: oneOf('LOG_LEVEL', value('LOG_LEVEL') ?? 'info', LOG_LEVELS),
     corsOrigins: Object.freeze(origins(value('CORS_ORIGINS'))),
-    trustProxy: boolean('TRUST_PROXY', value('TRUST_PROXY'), false),
+    trustProxy: trustProxy(value('TRUST_PROXY')),
   });
 }
 
@@ -105,6 +108,25 @@ function boolean(name: string, raw: string | undefined, fallback: boolean): bool
 function keyPrefix(name: string, raw: string): string {
   if (!/^[\w.:-]{1,64}$/.test(raw)) throw new ConfigError(name, `must be 1 to 64 letters, digits or . _ : -, got "${raw}"`);
   return raw;
+}
+
+function trustProxy(raw: string | undefined): Config['trustProxy'] {
+  if (raw === undefined || /^\d+$/.test(raw) === false) {
+    if (raw === undefined || ['true', 'false', '1', '0', 'yes', 'no'].includes(raw.toLowerCase())) return boolean('TRUST_PROXY', raw, false);
+  } else {
+    const hops = Number(raw);
+    return hops === 0 ? false : hops;
+  }
+  const addresses = raw.split(',').map((entry) => entry.trim());
+  for (const entry of addresses) {
+    const [address, bits, ...rest] = entry.split('/');
+    const version = isIP(address ?? '');
+    const maxBits = version === 6 ? 128 : 32;
+    if (!version || rest.length > 0 || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= maxBits))) {
+      throw new ConfigError('TRUST_PROXY', `must be true, false, a number of hops, or a comma-separated list of proxy addresses or ranges, got "${entry}"`);
+    }
+  }
+  return Object.freeze(addresses);
 }
 
 function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[]): T {

@@ -98,6 +98,9 @@ describe('configuration', () => {
     ['CORS_ORIGINS', 'not a url'],
     ['CORS_ORIGINS', 'https://app.example/path'],
     ['TRUST_PROXY', 'maybe'],
+    ['TRUST_PROXY', '10.0.0.1,not-an-address'],
+    ['TRUST_PROXY', '10.0.0.0/33'],
+    ['GATEHOUSE_PASSWORD_MIN', '7'],
     ['GATEHOUSE_PASSWORD_MIN', '0'],
     ['GATEHOUSE_PASSWORD_MIN', 'eight'],
     ['GATEHOUSE_PASSWORD_BLOCKLIST', 'everything'],
@@ -119,6 +122,13 @@ describe('configuration', () => {
       );
     });
   }
+
+  it('reads TRUST_PROXY as a switch, a number of hops or a list of proxy addresses and ranges', () => {
+    assert.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true);
+    assert.equal(loadConfig({ TRUST_PROXY: '0' }).trustProxy, false);
+    assert.equal(loadConfig({ TRUST_PROXY: '2' }).trustProxy, 2);
+    assert.deepEqual(loadConfig({ TRUST_PROXY: '10.0.0.1, 192.168.0.0/16,::1' }).trustProxy, ['10.0.0.1', '192.168.0.0/16', '::1']);
+  });
 
   it('returns a frozen configuration, all the way down', () => {
     const config = loadConfig({ CORS_ORIGINS: 'https://app.example' });

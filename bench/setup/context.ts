@@ -1,0 +1,111 @@
+// What the scenarios share: servers and fixtures, each made on first use (so BENCH_ONLY makes only
+// what its scenarios need) and stopped at the end.
+import type { BenchOptions } from '../lib/options.js';
+import { addressOf } from '../lib/http.js';
+import { databasesIdle } from '../lib/postgres.js';
+import { freePort, startServer, type Server } from '../lib/processes.js';
+import { PEER_DATABASE, prepareBetterAuth, type PeerFixtures } from './better-auth.js';
+import { createOrganisation, login, register, ROOT, startGatehouse } from './gatehouse.js';
+import { ensurePopulation, HUNDRED_THOUSAND_ORGANISATIONS, MILLION_MEMBERSHIPS, type Population } from './populations.js';
+import { prepareSmall, SMALL_DATABASE, type SmallFixtures } from './small.js';
+
+const DATABASES = [SMALL_DATABASE, MILLION_MEMBERSHIPS.database, HUNDRED_THOUSAND_ORGANISATIONS.database, PEER_DATABASE];
+
+export interface SignedIn {
+  server: Server;
+  token: string;
+}
+
+export interface Populated {
+  server: Server;
+  /** Access tokens of the population's accounts, in the order it names them. */
+  tokens: string[];
+}
+
+export interface Context {
+  readonly options: BenchOptions;
+  /** The everyday database (see small.ts). */
+  small(): Promise<SmallFixtures>;
+  /** A platform admin, and an owner (stats:read in 10 organisations), among a million memberships. */
+  million(): Promise<Populated>;
+  /** The user in 1,000 of 100,000 organisations. */
+  hundredThousand(): Promise<Populated>;
+  /** Gatehouse on its embedded database, with a user in five organisations. */
+  embedded(): Promise<SignedIn>;
+  betterAuth(): Promise<PeerFixtures>;
+  /** The hand-written reference app (references/machine-app.ts), on the everyday database. */
+  machine(): Promise<Server>;
+  /** Waits until every server and database is idle again, so that one load's tail does not slow the next. */
+  settle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const once = <T>(make: () => Promise<T>) => {
+  let made: Promise<T> | undefined;
+  return () => (made ??= make());
+};
+
+export function createContext(options: BenchOptions): Context {
+  const servers: Server[] = [];
+  const started = (server: Server) => {
+    servers.push(server);
+    return server;
+  };
+
+  const small = once(async () => {
+    // Every round of the refresh load may strand a session per connection (see scenarios/accounts.ts).
+    const fixtures = await prepareSmall(options.serverUrl, { refreshPool: options.connections * (options.rounds + 2) + 32 });
+    started(fixtures.server);
+    return fixtures;
+  });
+
+  const populated = (population: Population, name: string) =>
+    once(async () => {
+      const url = await ensurePopulation(options.serverUrl, population, { reseed: options.reseed });
+      const server = started(await startGatehouse(name, url));
+      const tokens: string[] = [];
+      for (const [i, email] of population.emails.entries()) tokens.push((await login(server, email, addressOf(i))).accessToken);
+      return { server, tokens };
+    });
+
+  return {
+    options,
+    small,
+    million: populated(MILLION_MEMBERSHIPS, 'Gatehouse (1M memberships)'),
+    hundredThousand: populated(HUNDRED_THOUSAND_ORGANISATIONS, 'Gatehouse (100k organisations)'),
+    embedded: once(async () => {
+      const server = started(await startGatehouse('Gatehouse (embedded)', 'memory://'));
+      const { accessToken } = await register(server, 'owner@bench.test', 'Owner');
+      for (let k = 1; k < 5; k++) await createOrganisation(server, accessToken, `Bench Org ${k}`);
+      return { server, token: accessToken };
+    }),
+    betterAuth: once(async () => {
+      const fixtures = await prepareBetterAuth(options.serverUrl);
+      started(fixtures.server);
+      return fixtures;
+    }),
+    machine: once(async () => {
+      // Gatehouse makes its signing key on first start: the reference reads it from the database.
+      const { databaseUrl, server: gatehouse } = await small();
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}`;
+      return started(
+        await startServer({
+          name: 'hand-written Fastify+jose+pg',
+          args: ['--import', 'tsx', 'bench/references/machine-app.ts'],
+          cwd: ROOT,
+          url,
+          readyPath: '/json',
+          env: { DATABASE_URL: databaseUrl, ISSUER: gatehouse.url, PORT: String(port) },
+        }),
+      );
+    }),
+    async settle() {
+      await Promise.all(servers.map((server) => server.settle()));
+      await databasesIdle(options.serverUrl, DATABASES);
+    },
+    async close() {
+      await Promise.all(servers.map((server) => server.stop()));
+    },
+  };
+}
