@@ -133,12 +133,6 @@ export const accountsServiceFactory = ({ db, clock, sessions, organisations, rec
 
   findByUsername: (username: string) => usersRepo.findByUsername(db, username),
 
-  async me(userId: string): Promise<UserProfile> {
-    const user = await usersRepo.findById(db, userId);
-    if (!user) throw new AppError('USER_NOT_FOUND');
-    return user;
-  },
-
   async updateMe(userId: string, changes: ProfileChanges, client: ClientInfo): Promise<UserProfile> {
     if (changes.username && (await usersRepo.usernameTaken(db, changes.username, userId))) throw fieldError('username', 'Username already exists');
     return db.transaction().execute(async (trx) => {

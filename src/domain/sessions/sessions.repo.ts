@@ -36,11 +36,24 @@ export const sessionsRepo = {
   },
 
   /** The session with what is needed to decide whether its tokens still work. */
+  /** A live session with its user's profile: one query answers "who is calling" and "who are they". */
   findLive(db: Executor, sessionId: string, now: Date) {
     return db
       .selectFrom('sessions')
       .innerJoin('users', 'users.id', 'sessions.user_id')
-      .select(['sessions.id', 'sessions.user_id', 'users.email', 'users.platform_role', 'users.status'])
+      .select([
+        'sessions.id as session_id',
+        'users.id',
+        'users.email',
+        'users.username',
+        'users.first_name',
+        'users.last_name',
+        'users.phone',
+        'users.platform_role',
+        'users.status',
+        'users.email_verified_at',
+        'users.created_at',
+      ])
       .where('sessions.id', '=', sessionId)
       .where('sessions.revoked_at', 'is', null)
       .where('sessions.expires_at', '>', now)

@@ -2,6 +2,7 @@
 // issues its successor); presenting a spent token again means it was stolen or replayed, so the whole
 // session is revoked. Access tokens name their session (sid), and a request is only served while that
 // session is live, so ending a session stops its access tokens from the next request on.
+import type { UserProfile } from '../accounts/users.repo.js';
 import type { Db, Executor } from '../../db/database.js';
 import type { PlatformRole } from '../../db/schema.js';
 import { addSeconds, type Clock } from '../clock.js';
@@ -20,6 +21,8 @@ export interface AuthContext {
   sessionId: string;
   email: string | null;
   platformRole: PlatformRole;
+  /** The caller's profile as it stood when this request was authenticated. */
+  profile: UserProfile;
 }
 
 export interface TokenPair {
@@ -65,12 +68,12 @@ export const sessionsServiceFactory = ({ db, clock, accessTokens, refreshTtlSeco
       if (!session || session.status !== 'active') return null;
       const next = newOpaqueToken();
       const expiresAt = addSeconds(now, refreshTtlSeconds);
-      await sessionsRepo.addRefreshToken(trx, { sessionId: session.id, parentId: spent.id, tokenHash: hashOpaqueToken(next), expiresAt });
-      await sessionsRepo.extend(trx, session.id, now, expiresAt);
+      await sessionsRepo.addRefreshToken(trx, { sessionId: session.session_id, parentId: spent.id, tokenHash: hashOpaqueToken(next), expiresAt });
+      await sessionsRepo.extend(trx, session.session_id, now, expiresAt);
       return { session, refreshToken: next };
     });
     if (!outcome) throw new AppError('INVALID_REFRESH_TOKEN');
-    const access = await accessTokens.issue({ userId: outcome.session.user_id, email: outcome.session.email, sessionId: outcome.session.id });
+    const access = await accessTokens.issue({ userId: outcome.session.id, email: outcome.session.email, sessionId: outcome.session.session_id });
     return { accessToken: access.token, refreshToken: outcome.refreshToken, expiresIn: access.expiresIn };
   },
 
@@ -106,9 +109,10 @@ export const sessionsServiceFactory = ({ db, clock, accessTokens, refreshTtlSeco
   /** The caller behind an access token, as long as the token is valid and its session live. */
   async authenticate(accessToken: string): Promise<AuthContext> {
     const claims = await accessTokens.verify(accessToken);
-    const session = await sessionsRepo.findLive(db, claims.sid, clock.now());
-    if (!session || session.user_id !== claims.sub || session.status !== 'active') throw new AppError('INVALID_TOKEN');
-    return { userId: session.user_id, sessionId: session.id, email: session.email, platformRole: session.platform_role };
+    const live = await sessionsRepo.findLive(db, claims.sid, clock.now());
+    if (!live || live.id !== claims.sub || live.status !== 'active') throw new AppError('INVALID_TOKEN');
+    const { session_id: sessionId, ...profile } = live;
+    return { userId: profile.id, sessionId, email: profile.email, platformRole: profile.platform_role, profile };
   },
 });
 

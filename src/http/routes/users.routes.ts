@@ -37,7 +37,8 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       config: { auth: 'user' },
       schema: { operationId: 'getMe', tags: TAGS, summary: 'The caller’s profile', response: { 200: success(Profile) } },
     },
-    async (request) => ok('Profile retrieved successfully', profile(await services.accounts.me(caller(request).userId))),
+    // The authentication already read the profile, in the same query as the session.
+    async (request) => ok('Profile retrieved successfully', profile(caller(request).profile)),
   );
 
   app.patch(
