@@ -51,12 +51,15 @@ interface Deps {
   mailQueued: () => void;
 }
 
+/** The account a request names, for throttling before (or without) finding it. */
+const claimedAccount = (input: { email?: string; username?: string }) => input.email ?? `username:${input.username ?? ''}`;
+
 export const personalOrganisationName = (user: { first_name: string; username: string | null; email: string | null }) =>
   `${user.first_name || user.username || user.email?.split('@')[0] || 'My'}'s Organisation`;
 
 export const accountsServiceFactory = ({ db, clock, sessions, organisations, recovery, invitations, throttles, passwordPolicy, loginAlerts, requireVerifiedEmail, mailQueued }: Deps) => ({
   async register(input: RegisterInput, client: ClientInfo) {
-    await throttles.register(input.email ?? `username:${input.username ?? ''}`, client.ip);
+    await throttles.register(claimedAccount(input), client.ip);
     // Friendly early answers; the unique indexes are what actually decide a race.
     if (input.email === undefined && input.username === undefined) throw fieldError('email', 'Email is required');
     if (input.email !== undefined && (await usersRepo.emailTaken(db, input.email))) throw fieldError('email', 'Email already exists');
@@ -93,10 +96,9 @@ export const accountsServiceFactory = ({ db, clock, sessions, organisations, rec
 
   /** The same answer, after the same work, for an unknown account, a wrong password or a disabled user. */
   async login(input: { email?: string; username?: string; password: string }, client: ClientInfo) {
-    const identifier = input.email !== undefined ? { email: input.email } : { username: input.username ?? '' };
-    const user = await usersRepo.findCredentials(db, identifier);
+    const user = await usersRepo.findCredentials(db, input.email !== undefined ? { email: input.email } : { username: input.username ?? '' });
     // Counted before the password check, so parallel guesses cannot get more checks than the limit.
-    const account = user?.id ?? input.email ?? `username:${input.username ?? ''}`;
+    const account = user?.id ?? claimedAccount(input);
     await throttles.signIn(account, client.ip);
     const valid = user ? await verifyPassword(user.password_hash, input.password) : await verifyDecoy(input.password);
     if (!user || !valid || user.status !== 'active') throw new AppError('AUTHENTICATION_FAILED');

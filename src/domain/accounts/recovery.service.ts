@@ -150,8 +150,8 @@ export const recoveryServiceFactory = ({ db, clock, publicUrl, throttles, passwo
       const stored = await usersRepo.findPasswordHash(db, auth.userId);
       if (!stored || !(await verifyPassword(stored.password_hash, input.currentPassword))) throw fieldError('currentPassword', 'Current password is incorrect');
       await throttles.signedIn(auth.userId, client.ip);
-      const owner = await usersRepo.findById(db, auth.userId);
-      await passwordPolicy.check(input.newPassword, { email: owner?.email, firstName: owner?.first_name, lastName: owner?.last_name, username: owner?.username }, 'newPassword');
+      const owner = auth.profile;
+      await passwordPolicy.check(input.newPassword, { email: owner.email, firstName: owner.first_name, lastName: owner.last_name, username: owner.username }, 'newPassword');
       const passwordHash = await hashPassword(input.newPassword);
       await db.transaction().execute(async (trx) => {
         const now = clock.now();
