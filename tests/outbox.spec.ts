@@ -142,7 +142,9 @@ forEachDatabase(
 
     it('never hands one mail to two of many concurrent claims', async () => {
       const recipient = await enqueueMany(h, 60);
-      const now = h().clock.now();
+      // The column keeps milliseconds, rounded: a mail queued in this very millisecond may be stored as
+      // due in the next one. Claim as of a second later, so every one of the 60 is due.
+      const now = addSeconds(h().clock.now(), 1);
       const claims = await Promise.all(Array.from({ length: 8 }, () => outboxRepo.claimDue(h().db, now, addSeconds(now, 60), 20)));
       const claimed = claims.flat().filter((r) => r.recipient === recipient).map((r) => r.id);
       // Leave nothing leased behind for the other tests' workers.
