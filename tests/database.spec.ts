@@ -137,6 +137,26 @@ for (const target of targets()) {
       assert.equal(badUsername.code, '23514');
       assert.equal(badUsername.constraint, 'users_username_format');
     });
+
+    if (target === 'postgres') {
+      it('prepares a repeated query once per connection and runs transaction control as it is', async () => {
+        const single = openDatabase(testDb.config, { poolSize: 1 });
+        try {
+          const run = randomUUID();
+          const count = () => single.db.selectFrom('audit_events').select((eb) => eb.fn.countAll<number>().as('n')).where('target_id', '=', run).executeTakeFirstOrThrow();
+          for (let i = 0; i < 3; i++) assert.equal((await count()).n, 0);
+          await single.db.transaction().execute((trx) => insertEvent(trx, run, 1));
+          assert.equal((await count()).n, 1);
+          const { rows } = await sql<{ statement: string; calls: number }>`select statement, generic_plans + custom_plans as calls from pg_prepared_statements where name like 'gh\_%'`.execute(single.db);
+          const counting = rows.filter((row) => row.statement.includes('count(*)') && row.statement.includes('"audit_events"'));
+          assert.equal(counting.length, 1, JSON.stringify(rows));
+          assert.equal(counting[0]!.calls, 4, 'one statement, parsed once and run four times');
+          assert.ok(!rows.some((row) => /^\s*(begin|commit|rollback)/i.test(row.statement)), 'transaction control is not prepared');
+        } finally {
+          await single.close();
+        }
+      });
+    }
   });
 }
 
