@@ -1,25 +1,29 @@
-// argon2id with the parameters OWASP recommends (m=19456 KiB, t=2, p=1). @node-rs/argon2 runs each
-// hash on libuv's thread pool, so the event loop keeps serving while a password is checked.
+// argon2id with the parameters OWASP recommends (m=19456 KiB, t=2, p=1), computed by @node-rs/argon2
+// on Gatehouse's password threads (password-threads.ts), so the event loop keeps serving, ahead of
+// them, while a password is checked.
 import { randomBytes } from 'node:crypto';
-import { hash, verify, type Options } from '@node-rs/argon2';
+import type { Options } from '@node-rs/argon2';
+import { PasswordThreads } from './password-threads.js';
 
 const ARGON2ID = 2; // Algorithm.Argon2id (a const enum the library does not export at run time)
-const OPTIONS: Options = { algorithm: ARGON2ID, memoryCost: 19456, timeCost: 2, parallelism: 1 };
+export const ARGON2ID_OPTIONS: Options = { algorithm: ARGON2ID, memoryCost: 19456, timeCost: 2, parallelism: 1 };
 
 export const MAX_PASSWORD_LENGTH = 256;
 
 /** argon2id runs in this process since it started: /metrics publishes them. */
 export const passwordWork = { hashes: 0, verifications: 0 };
 
+const threads = new PasswordThreads();
+
 export function hashPassword(password: string): Promise<string> {
   passwordWork.hashes++;
-  return hash(password, OPTIONS);
+  return threads.hash(password, ARGON2ID_OPTIONS);
 }
 
 export async function verifyPassword(passwordHash: string, password: string): Promise<boolean> {
   passwordWork.verifications++;
   try {
-    return await verify(passwordHash, password);
+    return await threads.verify(passwordHash, password);
   } catch {
     return false;
   }
