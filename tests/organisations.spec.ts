@@ -105,6 +105,27 @@ forEachDatabase('organisations', (h) => {
     assert.deepEqual((await list(bob)).organisations.map((o) => o.role), ['owner', 'owner', 'owner']);
   });
 
+  // The listing checks the session in its own statement (sessionInQuery), not in the auth hook: the
+  // same rules must hold there.
+  it('refuses the listing to an ended, expired or reassigned session and a disabled user, and lists nothing for a member of nothing', async () => {
+    const { app, db } = h();
+    const [ended, expired, reassigned, disabled, other, alone] = await Promise.all(['Eve', 'Exp', 'Rea', 'Dis', 'Oth', 'Alo'].map((firstName) => registerUser(app, { firstName })));
+    const sessionOf = async (user: TestUser) => (await db.selectFrom('sessions').select('id').where('user_id', '=', user.userId).executeTakeFirstOrThrow()).id;
+    for (const user of [ended, expired, reassigned, disabled, alone]) assert.equal((await list(user!)).organisations.length, 1, 'the token works before the change');
+
+    assert.equal((await call(app, 'POST', '/auth/logout', { token: ended!.accessToken })).status, 200);
+    await db.updateTable('sessions').set({ expires_at: new Date(h().clock.now().getTime() - 1000) }).where('id', '=', await sessionOf(expired!)).execute();
+    await db.updateTable('sessions').set({ user_id: other!.userId }).where('id', '=', await sessionOf(reassigned!)).execute();
+    await db.updateTable('users').set({ status: 'disabled' }).where('id', '=', disabled!.userId).execute();
+    for (const user of [ended, expired, reassigned, disabled]) {
+      assertErrorEnvelope(await call(app, 'GET', '/api/organisations', { token: user!.accessToken }), 401, 'INVALID_TOKEN');
+      assertErrorEnvelope(await call(app, 'GET', '/api/organisations?limit=1', { token: user!.accessToken }), 401, 'INVALID_TOKEN');
+    }
+
+    await db.deleteFrom('organisations').where('id', '=', alone!.personalOrgId).execute();
+    assert.deepEqual(await list(alone!), { organisations: [], nextCursor: null });
+  });
+
   it('pages the organisation list with limit and cursor, without overlap, ending with a null cursor', async () => {
     const user = await registerUser(h().app);
     for (const name of ['One', 'Two', 'Three', 'Four']) await createOrganisation(h().app, user.accessToken, name);

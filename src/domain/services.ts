@@ -34,7 +34,7 @@ export function createServices({ db, clock, config, mailQueued = () => {}, throt
   const passwordPolicy = passwordPolicyFactory({ min: config.passwordMin, blocklist: config.passwordBlocklist });
   const accessTokens = accessTokensFactory({ db, clock, issuer: config.publicUrl, ttlSeconds: config.accessTokenTtlSeconds });
   const sessions = sessionsServiceFactory({ db, clock, accessTokens, refreshTtlSeconds: config.refreshTokenTtlSeconds });
-  const organisations = organisationsServiceFactory({ db, mailQueued });
+  const organisations = organisationsServiceFactory({ db, clock, mailQueued });
   const recovery = recoveryServiceFactory({ db, clock, publicUrl: config.publicUrl, throttles, passwordPolicy, mailQueued });
   const invitations = invitationsServiceFactory({ db, clock, publicUrl: config.publicUrl, throttles, mailQueued });
   const accounts = accountsServiceFactory({

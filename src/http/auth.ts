@@ -4,6 +4,8 @@
 //         'user'     – a valid access token of a live session
 //         'admin'    – the same, held by a platform admin
 //   permission       – a permission of the catalogue in the organisation named by :orgId
+//   sessionInQuery   – with auth 'user': the hook checks the token and the handler's one statement
+//                      checks the session while it reads (the hot reads: one round trip, not two)
 // The hook runs before the body is even parsed, so an unauthenticated caller learns nothing from
 // validation, and a non-member learns nothing about an organisation: it is simply not found.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -11,7 +13,7 @@ import { AppError } from '../domain/errors.js';
 import type { Membership } from '../domain/organisations/organisations.service.js';
 import type { Permission } from '../domain/permissions.js';
 import type { Services } from '../domain/services.js';
-import type { AuthContext, ClientInfo } from '../domain/sessions/sessions.service.js';
+import type { AuthContext, ClientInfo, TokenHolder } from '../domain/sessions/sessions.service.js';
 
 export type AuthMode = 'public' | 'optional' | 'user' | 'admin';
 
@@ -26,9 +28,12 @@ declare module 'fastify' {
     compat?: 'message' | 'msg';
     /** Counted by a throttle (SECURITY.md): may answer 429 with Retry-After. */
     throttled?: boolean;
+    /** With auth 'user': the handler reads through `tokenHolder` and its query checks the session. */
+    sessionInQuery?: boolean;
   }
   interface FastifyRequest {
     auth: AuthContext | null;
+    holder: TokenHolder | null;
     membership: Membership | null;
   }
 }
@@ -62,6 +67,12 @@ export function actorOf(request: FastifyRequest) {
   return { userId: caller(request).userId, ...clientInfo(request) };
 }
 
+/** The holder of a checked token, for a `sessionInQuery` route: its query must check the session. */
+export function tokenHolder(request: FastifyRequest): TokenHolder {
+  if (!request.holder) throw new AppError('AUTHENTICATION_REQUIRED');
+  return request.holder;
+}
+
 export function callerMembership(request: FastifyRequest): Membership {
   if (!request.membership) throw new AppError('ORGANISATION_NOT_FOUND');
   return request.membership;
@@ -70,15 +81,20 @@ export function callerMembership(request: FastifyRequest): Membership {
 export function installAuth(app: FastifyInstance, services: Services) {
   app.decorateRequest('auth', null);
   app.decorateRequest('membership', null);
+  app.decorateRequest('holder', null);
 
   // Refusals are thrown, so that each route set's error handler renders them in its own shape.
   app.addHook('onRequest', async (request) => {
-    const { auth, permission, selfParam } = request.routeOptions.config;
+    const { auth, permission, selfParam, sessionInQuery } = request.routeOptions.config;
     if (auth === undefined || auth === 'public') return;
     const token = bearerToken(request);
     if (token === null) {
       if (auth === 'optional') return;
       throw new AppError('AUTHENTICATION_REQUIRED');
+    }
+    if (sessionInQuery) {
+      request.holder = await services.sessions.holderOf(token);
+      return;
     }
     request.auth = await services.sessions.authenticate(token);
     if (auth === 'admin' && request.auth.platformRole !== 'admin') throw new AppError('FORBIDDEN');

@@ -15,6 +15,7 @@ export function enforceContracts(api: FastifyInstance) {
     const where = `${String(route.method)} ${route.url}`;
     const auth = route.config?.auth;
     if (!auth) throw new Error(`${where} declares no auth mode`);
+    if (route.config?.sessionInQuery && (auth !== 'user' || route.config.permission)) throw new Error(`${where}: sessionInQuery is for auth 'user' without a permission`);
     const schema = (route.schema ??= {}) as Documented;
     if (completed.has(schema)) return;
     completed.add(schema);

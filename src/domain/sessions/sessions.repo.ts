@@ -35,12 +35,24 @@ export const sessionsRepo = {
     return db.selectFrom('refresh_tokens').select(['id', 'session_id', 'spent_at', 'expires_at']).where('token_hash', '=', tokenHash).executeTakeFirst();
   },
 
-  /** The session with what is needed to decide whether its tokens still work. */
+  /**
+   * The live session `sessionId` of an active user – of `userId` when the caller names one (an access
+   * token's subject): the rule every authenticated request passes. A query that needs more facts joins
+   * onto it, so the check and the read are one statement.
+   */
+  live(db: Executor, sessionId: string, userId: string | null, now: Date) {
+    let query = db.selectFrom('sessions').innerJoin('users', 'users.id', 'sessions.user_id').where('sessions.id', '=', sessionId);
+    if (userId !== null) query = query.where('sessions.user_id', '=', userId);
+    return query
+      .where('sessions.revoked_at', 'is', null)
+      .where('sessions.expires_at', '>', now)
+      .where('users.status', '=', 'active');
+  },
+
   /** A live session with its user's profile: one query answers "who is calling" and "who are they". */
-  findLive(db: Executor, sessionId: string, now: Date) {
-    return db
-      .selectFrom('sessions')
-      .innerJoin('users', 'users.id', 'sessions.user_id')
+  findLive(db: Executor, sessionId: string, userId: string | null, now: Date) {
+    return sessionsRepo
+      .live(db, sessionId, userId, now)
       .select([
         'sessions.id as session_id',
         'users.id',
@@ -54,9 +66,6 @@ export const sessionsRepo = {
         'users.email_verified_at',
         'users.created_at',
       ])
-      .where('sessions.id', '=', sessionId)
-      .where('sessions.revoked_at', 'is', null)
-      .where('sessions.expires_at', '>', now)
       .executeTakeFirst();
   },
 

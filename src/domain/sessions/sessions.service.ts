@@ -25,6 +25,15 @@ export interface AuthContext {
   profile: UserProfile;
 }
 
+/**
+ * The holder of an access token whose signature and lifetime were checked, but not yet its session:
+ * for a read that checks the session in its own statement (SessionBound routes in src/http/auth.ts).
+ */
+export interface TokenHolder {
+  userId: string;
+  sessionId: string;
+}
+
 export interface TokenPair {
   accessToken: string;
   refreshToken: string;
@@ -64,8 +73,8 @@ export const sessionsServiceFactory = ({ db, clock, accessTokens, refreshTtlSeco
         if (known?.spent_at) await sessionsRepo.revoke(trx, known.session_id, now, 'refresh_token_reuse');
         return null;
       }
-      const session = await sessionsRepo.findLive(trx, spent.session_id, now);
-      if (!session || session.status !== 'active') return null;
+      const session = await sessionsRepo.findLive(trx, spent.session_id, null, now);
+      if (!session) return null;
       const next = newOpaqueToken();
       const expiresAt = addSeconds(now, refreshTtlSeconds);
       await sessionsRepo.addRefreshToken(trx, { sessionId: session.session_id, parentId: spent.id, tokenHash: hashOpaqueToken(next), expiresAt });
@@ -107,10 +116,15 @@ export const sessionsServiceFactory = ({ db, clock, accessTokens, refreshTtlSeco
   },
 
   /** The caller behind an access token, as long as the token is valid and its session live. */
+  async holderOf(accessToken: string): Promise<TokenHolder> {
+    const claims = await accessTokens.verify(accessToken);
+    return { userId: claims.sub, sessionId: claims.sid };
+  },
+
   async authenticate(accessToken: string): Promise<AuthContext> {
     const claims = await accessTokens.verify(accessToken);
-    const live = await sessionsRepo.findLive(db, claims.sid, clock.now());
-    if (!live || live.id !== claims.sub || live.status !== 'active') throw new AppError('INVALID_TOKEN');
+    const live = await sessionsRepo.findLive(db, claims.sid, claims.sub, clock.now());
+    if (!live) throw new AppError('INVALID_TOKEN');
     const { session_id: sessionId, ...profile } = live;
     return { userId: profile.id, sessionId, email: profile.email, platformRole: profile.platform_role, profile };
   },

@@ -3,7 +3,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { Services } from '../../domain/services.js';
-import { actorOf, caller, callerMembership } from '../auth.js';
+import { actorOf, callerMembership, tokenHolder } from '../auth.js';
 import { ErrorBody, NextCursor, ok, PageQuery, success, Uuid } from '../schemas.js';
 
 const TAGS = ['Organisations'];
@@ -19,7 +19,7 @@ export const organisationsRoutes: FastifyPluginAsyncTypebox<{ services: Services
   app.get(
     '/api/organisations',
     {
-      config: { auth: 'user' },
+      config: { auth: 'user', sessionInQuery: true },
       schema: {
         operationId: 'listOrganisations',
         tags: TAGS,
@@ -31,7 +31,7 @@ export const organisationsRoutes: FastifyPluginAsyncTypebox<{ services: Services
       },
     },
     async (request) => {
-      const { items, nextCursor } = await services.organisations.listForUser(caller(request).userId, request.query);
+      const { items, nextCursor } = await services.organisations.listForHolder(tokenHolder(request), request.query);
       return ok('Organisations retrieved successfully', { organisations: items.map((row) => ({ ...organisation(row), role: row.role })), nextCursor });
     },
   );
