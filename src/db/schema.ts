@@ -57,6 +57,22 @@ export interface MembersTable extends Timestamps {
   settings: Json;
 }
 
+/** Memberships per organisation, role and status; kept by the triggers of migration 0004, never written by the code. */
+export interface MembershipCountsTable extends Timestamps {
+  organisation_id: string;
+  role_id: string;
+  status: string;
+  members: number;
+}
+
+/** Per role name and user, how many memberships with a role of that name the user holds; kept by the triggers of migration 0004. */
+export interface RoleHoldersTable extends Timestamps {
+  role_name: string;
+  user_id: string;
+  active: number;
+  suspended: number;
+}
+
 export interface InvitationsTable extends Timestamps {
   id: Generated<string>;
   organisation_id: string;
@@ -143,6 +159,8 @@ export interface Database {
   organisations: OrganisationsTable;
   roles: RolesTable;
   members: MembersTable;
+  membership_counts: MembershipCountsTable;
+  role_holders: RoleHoldersTable;
   invitations: InvitationsTable;
   sessions: SessionsTable;
   refresh_tokens: RefreshTokensTable;

@@ -1,5 +1,9 @@
 // Membership statistics, aggregated by PostgreSQL. The visibility rule is part of the query: a
 // platform admin counts every organisation; anyone else only those where they hold `stats:read`.
+//
+// Counting a million memberships takes hundreds of milliseconds, so a question without dates reads the
+// counts the database keeps current instead (membership_counts, role_holders: migration 0004). Those
+// do not know when a membership was created: with `from` or `to`, the memberships themselves are counted.
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
 
@@ -12,6 +16,19 @@ export interface StatsFilter {
   organisationId?: string;
 }
 
+const undated = (filter: StatsFilter) => filter.from === undefined && filter.to === undefined;
+
+/** The organisations where the viewer holds `stats:read` in an active membership. */
+function readableOrganisations(db: Executor, viewerId: string) {
+  return db
+    .selectFrom('members as v')
+    .innerJoin('roles as vr', 'vr.id', 'v.role_id')
+    .select('v.organisation_id')
+    .where('v.user_id', '=', viewerId)
+    .where('v.status', '=', 'active')
+    .where(sql<boolean>`'stats:read' = any(vr.permissions)`);
+}
+
 /** The memberships counted, on `members` alone: names are joined after aggregating, onto few rows. */
 function memberships(db: Executor, filter: StatsFilter) {
   let query = db.selectFrom('members as m');
@@ -19,35 +36,62 @@ function memberships(db: Executor, filter: StatsFilter) {
   if (filter.to) query = query.where('m.created_at', '<=', filter.to);
   if (filter.status) query = query.where('m.status', '=', filter.status);
   if (filter.organisationId) query = query.where('m.organisation_id', '=', filter.organisationId);
-  if (!filter.admin) {
-    query = query.where('m.organisation_id', 'in', (eb) =>
-      eb
-        .selectFrom('members as v')
-        .innerJoin('roles as vr', 'vr.id', 'v.role_id')
-        .select('v.organisation_id')
-        .where('v.user_id', '=', filter.viewerId)
-        .where('v.status', '=', 'active')
-        .where(sql<boolean>`'stats:read' = any(vr.permissions)`),
-    );
-  }
+  if (!filter.admin) query = query.where('m.organisation_id', 'in', readableOrganisations(db, filter.viewerId));
+  return query;
+}
+
+/** The kept counts of the memberships an undated filter counts. */
+function keptCounts(db: Executor, filter: StatsFilter) {
+  let query = db.selectFrom('membership_counts as k');
+  if (filter.status) query = query.where('k.status', '=', filter.status);
+  if (filter.organisationId) query = query.where('k.organisation_id', '=', filter.organisationId);
+  if (!filter.admin) query = query.where('k.organisation_id', 'in', readableOrganisations(db, filter.viewerId));
   return query;
 }
 
 // Within one organisation a user holds one membership (members_organisation_user_key), so counting
 // memberships per organisation counts its users.
 const count = sql<number>`count(*)::int`;
+const total = sql<number>`sum(k.members)::int`;
+
+function countsPerOrganisation(db: Executor, filter: StatsFilter) {
+  if (undated(filter)) {
+    return keptCounts(db, filter).select(['k.organisation_id', total.as('n')]).groupBy('k.organisation_id').having(total, '>', 0).as('c');
+  }
+  return memberships(db, filter).select(['m.organisation_id', count.as('n')]).groupBy('m.organisation_id').as('c');
+}
+
+function countsPerOrganisationRole(db: Executor, filter: StatsFilter) {
+  if (undated(filter)) {
+    return keptCounts(db, filter).select(['k.organisation_id', 'k.role_id', total.as('n')]).groupBy(['k.organisation_id', 'k.role_id']).having(total, '>', 0).as('c');
+  }
+  return memberships(db, filter).select(['m.organisation_id', 'm.role_id', count.as('n')]).groupBy(['m.organisation_id', 'm.role_id']).as('c');
+}
+
+/** Distinct users per role name over every organisation, from the kept role holders. */
+function holdersByRole(db: Executor, status: 'active' | 'suspended' | undefined) {
+  let query = db.selectFrom('role_holders as h');
+  if (status === 'active') query = query.where('h.active', '>', 0);
+  if (status === 'suspended') query = query.where('h.suspended', '>', 0);
+  return query.select(['h.role_name as role', count.as('user_count')]).groupBy('h.role_name').orderBy('h.role_name').execute();
+}
+
+// The role holders mix every organisation's memberships, so they answer only a platform admin's
+// question about the whole platform; a few organisations' memberships are quick to count anyway.
+const platformWide = (filter: StatsFilter) => filter.admin && filter.organisationId === undefined && undated(filter);
 
 export const statsRepo = {
   /** Distinct users per role name: a user who is a member in two organisations counts once. */
   usersByRole(db: Executor, filter: StatsFilter) {
+    const { status } = filter;
+    if (platformWide(filter) && (status === undefined || status === 'active' || status === 'suspended')) return holdersByRole(db, status);
     const pairs = memberships(db, filter).innerJoin('roles as r', 'r.id', 'm.role_id').select(['r.name as role', 'm.user_id']).distinct();
     return db.selectFrom(pairs.as('t')).select(['t.role', count.as('user_count')]).groupBy('t.role').orderBy('t.role').execute();
   },
 
   membersByOrganisation(db: Executor, filter: StatsFilter) {
-    const counts = memberships(db, filter).select(['m.organisation_id', count.as('n')]).groupBy('m.organisation_id');
     return db
-      .selectFrom(counts.as('c'))
+      .selectFrom(countsPerOrganisation(db, filter))
       .innerJoin('organisations as o', 'o.id', 'c.organisation_id')
       .select(['o.id as organisation_id', 'o.name as organisation', 'c.n as user_count'])
       .orderBy('o.name')
@@ -56,9 +100,8 @@ export const statsRepo = {
   },
 
   usersByOrganisationRole(db: Executor, filter: StatsFilter) {
-    const counts = memberships(db, filter).select(['m.organisation_id', 'm.role_id', count.as('n')]).groupBy(['m.organisation_id', 'm.role_id']);
     return db
-      .selectFrom(counts.as('c'))
+      .selectFrom(countsPerOrganisationRole(db, filter))
       .innerJoin('organisations as o', 'o.id', 'c.organisation_id')
       .innerJoin('roles as r', 'r.id', 'c.role_id')
       .select(['o.id as organisation_id', 'o.name as organisation', 'r.name as role', 'c.n as user_count'])
@@ -70,15 +113,7 @@ export const statsRepo = {
 
   /** Whether the viewer may see the organisation's statistics. */
   async canRead(db: Executor, viewerId: string, organisationId: string): Promise<boolean> {
-    const row = await db
-      .selectFrom('members as v')
-      .innerJoin('roles as vr', 'vr.id', 'v.role_id')
-      .select('v.id')
-      .where('v.organisation_id', '=', organisationId)
-      .where('v.user_id', '=', viewerId)
-      .where('v.status', '=', 'active')
-      .where(sql<boolean>`'stats:read' = any(vr.permissions)`)
-      .executeTakeFirst();
+    const row = await readableOrganisations(db, viewerId).where('v.organisation_id', '=', organisationId).executeTakeFirst();
     return row !== undefined;
   },
 };
