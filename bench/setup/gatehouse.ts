@@ -1,11 +1,19 @@
-// Gatehouse as its users run it: the built service (`npm run build`), one child process per database.
-import { existsSync } from 'node:fs';
+// Gatehouse as its users run it: the built service (`npm run build`) started with `npm start`'s own
+// command line (its Node flags included), one child process per database.
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort, runToEnd, startServer, type Server } from '../lib/processes.js';
 import { expect, nextAddress, PASSWORD } from '../lib/http.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = 'dist/cli/main.js';
+
+/** The Node flags of `npm start` (`node <flags> dist/cli/main.js serve`): the memory settings it ships with. */
+function startFlags(): string[] {
+  const start = (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/);
+  if (start[0] !== 'node' || start.at(-2) !== CLI || start.at(-1) !== 'serve') throw new Error(`npm start is not "node … ${CLI} serve": ${start.join(' ')}`);
+  return start.slice(1, -2);
+}
 
 function assertBuilt() {
   if (!existsSync(`${ROOT}${CLI}`)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm run bench does)`);
@@ -23,7 +31,7 @@ export async function startGatehouse(name: string, databaseUrl: string): Promise
   const url = `http://127.0.0.1:${port}`;
   return startServer({
     name,
-    args: [CLI, 'serve'],
+    args: [...startFlags(), CLI, 'serve'],
     cwd: ROOT,
     url,
     readyPath: '/readyz',
