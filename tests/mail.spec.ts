@@ -146,6 +146,23 @@ function mailSuite(h: () => Harness) {
     assert.equal(mailbox.to(user.email).filter((mail) => mail.subject === SUBJECT.reset).length, 3);
   });
 
+  it('mails at most 3 verification links an hour to one address, across accounts deleted and made again', async () => {
+    const admin = await registerUser(app());
+    await h().db.updateTable('users').set({ platform_role: 'admin' }).where('id', '=', admin.userId).execute();
+    const email = uniqueEmail('again');
+    for (let i = 0; i < 4; i++) {
+      const user = await registerUser(app(), { email });
+      if (i === 3) break;
+      await mailTo(email, SUBJECT.verification, i + 1);
+      const deleted = await call(app(), 'DELETE', `/api/admin/users/${user.userId}`, { token: admin.accessToken });
+      assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+    }
+    await sleep(300);
+    await settled(h().db, { failOnTimeout: true });
+    assert.equal((await outboxRows(email, 'email_verification')).length, 3);
+    assert.equal(mailbox.to(email).filter((mail) => mail.subject === SUBJECT.verification).length, 3);
+  });
+
   it('mails a PUBLIC_URL link even when the forgot request names another host', async () => {
     const user = await registerUser(app());
     const answer = await forgot(user.email, { host: 'evil.example', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http' });
@@ -190,6 +207,11 @@ function mailSuite(h: () => Harness) {
 
     assert.equal((await login(user.email, user.password, { 'user-agent': device })).status, 200);
     assert.equal((await outboxRows(user.email, 'login_alert')).length, 1);
+
+    // The same browser from another address is a new device too.
+    const elsewhere = await call(app(), 'POST', '/auth/login', { body: { email: user.email, password: user.password }, headers: { 'user-agent': device }, remoteAddress: '203.0.113.9' });
+    assert.equal(elsewhere.status, 200, JSON.stringify(elsewhere.body));
+    assert.equal((await outboxRows(user.email, 'login_alert')).length, 2);
   });
 
   it('escapes a user-given name in the HTML of a mail', async () => {
@@ -269,4 +291,43 @@ forEachDatabase(
     });
   },
   { SMTP_URL: mailbox.url, GATEHOUSE_REQUIRE_VERIFIED_EMAIL: 'true' },
+);
+
+/** Sign-ins from one device and from two new ones, and the alert mails they queued. */
+async function alertsAfterSignIns(h: () => Harness): Promise<{ user: TestUser; alerts: number; sessions: number }> {
+  const user = await registerUser(h().app);
+  const devices = ['Mozilla/5.0 Known/1.0', 'Mozilla/5.0 Known/1.0', 'Mozilla/5.0 Another/2.0', 'Mozilla/5.0 Third/3.0'];
+  for (const device of devices) {
+    const answer = await call(h().app, 'POST', '/auth/login', { body: { email: user.email, password: user.password }, headers: { 'user-agent': device } });
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  }
+  const n = (row: { n: number | string | bigint }) => Number(row.n);
+  const alerts = await h().db.selectFrom('outbox').select((eb) => eb.fn.countAll<number>().as('n')).where('recipient', '=', user.email).where('kind', '=', 'login_alert').executeTakeFirstOrThrow();
+  const sessions = await h().db.selectFrom('sessions').select((eb) => eb.fn.countAll<number>().as('n')).where('user_id', '=', user.userId).executeTakeFirstOrThrow();
+  return { user, alerts: n(alerts), sessions: n(sessions) };
+}
+
+forEachDatabase(
+  'mail with GATEHOUSE_LOGIN_ALERTS=all',
+  (h) => {
+    it('alerts every sign-in, from a device seen before too', async () => {
+      const { user, alerts, sessions } = await alertsAfterSignIns(h);
+      assert.equal(sessions, 5); // the registration's and four sign-ins
+      assert.equal(alerts, 4);
+      await mailTo(user.email, SUBJECT.loginAlert, 4);
+    });
+  },
+  { SMTP_URL: mailbox.url, GATEHOUSE_LOGIN_ALERTS: 'all' },
+);
+
+forEachDatabase(
+  'mail with GATEHOUSE_LOGIN_ALERTS=off',
+  (h) => {
+    it('alerts no sign-in, from a new device neither', async () => {
+      const { alerts, sessions } = await alertsAfterSignIns(h);
+      assert.equal(sessions, 5);
+      assert.equal(alerts, 0);
+    });
+  },
+  { SMTP_URL: mailbox.url, GATEHOUSE_LOGIN_ALERTS: 'off' },
 );

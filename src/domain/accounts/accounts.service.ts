@@ -1,5 +1,8 @@
 // Registration, sign-in and the caller's own profile.
-import type { Db } from '../../db/database.js';
+import { randomUUID } from 'node:crypto';
+import { sql, type SqlBool } from 'kysely';
+import type { Db, Executor } from '../../db/database.js';
+import { writeTogether, writeTogetherReturning } from '../../db/one-statement.js';
 import { auditRepo } from '../audit/audit.repo.js';
 import { AppError, fieldError } from '../errors.js';
 import type { OrganisationsService } from '../organisations/organisations.service.js';
@@ -67,31 +70,40 @@ export const accountsServiceFactory = ({ db, clock, sessions, organisations, rec
     if (input.inviteToken !== undefined) await invitations.checkForRegistration(input.inviteToken, input.email ?? '');
     await passwordPolicy.check(input.password, input);
     const passwordHash = await hashPassword(input.password);
-    const { user, session, organisationId } = await db.transaction().execute(async (trx) => {
-      const user = await usersRepo.insert(trx, {
-        email: input.email ?? null,
-        username: input.username ?? null,
-        first_name: input.firstName,
-        last_name: input.lastName,
-        phone: input.phone ?? null,
-        password_hash: passwordHash,
-      });
-      await auditRepo.record(trx, { actorUserId: user.id, action: 'user.registered', targetType: 'user', targetId: user.id, ...client });
-      const organisation = await organisations.createInTransaction(
-        trx,
-        { name: input.organisation?.name ?? personalOrganisationName(user), description: input.organisation?.description ?? '', personal: true, ownerId: user.id },
-        client,
-      );
-      const email = input.email;
+    // Everything a registration writes goes in one statement (src/db/one-statement.ts), with ids
+    // chosen here; only joining through an invitation adds a transaction around it.
+    const account = { id: randomUUID(), email: input.email ?? null, username: input.username ?? null, first_name: input.firstName, last_name: input.lastName, phone: input.phone ?? null, password_hash: passwordHash };
+    const organisation = organisations.creation(
+      { name: input.organisation?.name ?? personalOrganisationName(account), description: input.organisation?.description ?? '', personal: true, ownerId: account.id },
+      client,
+    );
+    const opening = sessions.opening(account.id, client);
+    const email = input.email;
+    const inviteToken = email !== undefined ? input.inviteToken : undefined;
+    const writes = [
+      auditRepo.insertion(db, { actorUserId: account.id, action: 'user.registered', targetType: 'user', targetId: account.id, ...client }),
+      organisation.main,
+      ...organisation.writes,
       // An invitation's token proves the mailbox: that user joins and needs no verification mail.
-      if (email !== undefined && input.inviteToken !== undefined) await invitations.acceptAtRegistration(trx, input.inviteToken, { ...user, email }, client);
-      else if (email !== undefined) await recovery.issueVerification(trx, { ...user, email });
-      const session = await sessions.open(trx, user.id, client);
-      return { user, session, organisationId: organisation.id };
-    });
+      ...(email !== undefined && inviteToken === undefined ? recovery.firstVerification({ ...account, email }) : []),
+      ...opening.writes,
+    ];
+    const create = async (executor: Executor) => {
+      const [user] = await writeTogetherReturning(executor, writes, usersRepo.insertion(executor, account));
+      if (!user) throw new Error('The account was not created');
+      return user;
+    };
+    const user =
+      email !== undefined && inviteToken !== undefined
+        ? await db.transaction().execute(async (trx) => {
+            const user = await create(trx);
+            await invitations.acceptAtRegistration(trx, inviteToken, { ...user, email }, client);
+            return user;
+          })
+        : await create(db);
     mailQueued();
-    const access = await sessions.accessTokenFor(user, session.sessionId);
-    return { accessToken: access.token, refreshToken: session.refreshToken, expiresIn: access.expiresIn, user, organisationId };
+    const access = await sessions.accessTokenFor(user, opening.session.id);
+    return { accessToken: access.token, refreshToken: opening.refreshToken, expiresIn: access.expiresIn, user, organisationId: organisation.id };
   },
 
   /** The same answer, after the same work, for an unknown account, a wrong password or a disabled user. */
@@ -105,16 +117,22 @@ export const accountsServiceFactory = ({ db, clock, sessions, organisations, rec
     await throttles.signedIn(account, client.ip);
     // Only after the password matched: a stranger learns nothing about the account from this.
     if (requireVerifiedEmail && user.email && !user.email_verified_at) throw new AppError('EMAIL_NOT_VERIFIED');
-    const { session, alerted } = await db.transaction().execute(async (trx) => {
-      await auditRepo.record(trx, { actorUserId: user.id, action: 'user.signed_in', targetType: 'user', targetId: user.id, ...client });
-      const alert = user.email !== null && (loginAlerts === 'all' || (loginAlerts === 'new-device' && !(await sessionsRepo.seenDevice(trx, user.id, client.userAgent, client.ip))));
-      if (alert && user.email) await outboxRepo.enqueue(trx, messages.loginAlert(user.email, user.first_name, clock.now(), client.ip, client.userAgent));
-      return { session: await sessions.open(trx, user.id, client), alerted: alert };
-    });
+    // The session, its refresh token, the audit row and any alert: one statement (src/db/one-statement.ts).
+    const opening = sessions.opening(user.id, client);
+    const writes = [auditRepo.insertion(db, { actorUserId: user.id, action: 'user.signed_in', targetType: 'user', targetId: user.id, ...client }), ...opening.writes];
+    let alerted = false;
+    if (user.email !== null && loginAlerts !== 'off') {
+      const mail = messages.loginAlert(user.email, user.first_name, clock.now(), client.ip, client.userAgent);
+      // A new device is one this user has no session from yet, this one aside (the statement's parts see the sessions as they were before it).
+      const when = loginAlerts === 'all' ? sql<SqlBool>`true` : sql<SqlBool>`not ${sessionsRepo.seenDevice(db, opening.session)}`;
+      alerted = (await writeTogetherReturning(db, writes, outboxRepo.insertion(db, mail, when))).length > 0;
+    } else {
+      await writeTogether(db, writes);
+    }
     if (alerted) mailQueued();
-    const access = await sessions.accessTokenFor(user, session.sessionId);
+    const access = await sessions.accessTokenFor(user, opening.session.id);
     const { password_hash: _hash, ...profile } = user;
-    return { accessToken: access.token, refreshToken: session.refreshToken, expiresIn: access.expiresIn, user: profile };
+    return { accessToken: access.token, refreshToken: opening.refreshToken, expiresIn: access.expiresIn, user: profile };
   },
 
   /**
@@ -179,7 +197,7 @@ export const accountsServiceFactory = ({ db, clock, sessions, organisations, rec
         email_verified_at: input.email !== undefined ? clock.now() : null,
       });
       await auditRepo.record(trx, { actorUserId: null, action: 'user.registered', targetType: 'user', targetId: user.id, data: { platformRole: 'admin', via: 'command line' } });
-      await organisations.createInTransaction(trx, { name: personalOrganisationName(user), description: '', personal: true, ownerId: user.id }, { ip: null, userAgent: null });
+      await organisations.createWith(trx, { name: personalOrganisationName(user), description: '', personal: true, ownerId: user.id }, { ip: null, userAgent: null });
       return user;
     });
     return { created: true, userId: user.id };

@@ -8,12 +8,24 @@ export type TokenPurpose = 'password_reset' | 'email_verification';
 const isLive = (tokenHash: string, purpose: TokenPurpose, now: Date) => (eb: ExpressionBuilder<Database, 'one_time_tokens'>) =>
   eb.and([eb('token_hash', '=', tokenHash), eb('purpose', '=', purpose), eb('used_at', 'is', null), eb('revoked_at', 'is', null), eb('expires_at', '>', now)]);
 
+interface NewOneTimeToken {
+  userId: string;
+  purpose: TokenPurpose;
+  tokenHash: string;
+  email: string | null;
+  expiresAt: Date;
+}
+
 export const oneTimeTokensRepo = {
-  insert(db: Executor, token: { userId: string; purpose: TokenPurpose; tokenHash: string; email: string | null; expiresAt: Date }) {
+  insert(db: Executor, token: NewOneTimeToken) {
+    return oneTimeTokensRepo.insertion(db, token).execute();
+  },
+
+  /** The insert of `insert`, unsent (src/db/one-statement.ts). */
+  insertion(db: Executor, token: NewOneTimeToken) {
     return db
       .insertInto('one_time_tokens')
-      .values({ user_id: token.userId, purpose: token.purpose, token_hash: token.tokenHash, email: token.email, expires_at: token.expiresAt })
-      .execute();
+      .values({ user_id: token.userId, purpose: token.purpose, token_hash: token.tokenHash, email: token.email, expires_at: token.expiresAt });
   },
 
   /** A newer token, or a password change, supersedes every older one of the purpose. */

@@ -2,6 +2,7 @@
 // forgotten password; and changing a password while signed in. Each change and its mail are written
 // in one transaction; the mail leaves through the outbox.
 import type { Db, Executor } from '../../db/database.js';
+import type { Write } from '../../db/one-statement.js';
 import { auditRepo } from '../audit/audit.repo.js';
 import { addSeconds, type Clock } from '../clock.js';
 import { AppError, fieldError } from '../errors.js';
@@ -59,6 +60,21 @@ export const recoveryServiceFactory = ({ db, clock, publicUrl, throttles, passwo
       await oneTimeTokensRepo.revokeLive(trx, user.id, 'email_verification', now);
       await oneTimeTokensRepo.insert(trx, { userId: user.id, purpose: 'email_verification', tokenHash: hashOpaqueToken(token), email: user.email, expiresAt: addSeconds(now, VERIFICATION_TTL_SECONDS) });
       return true;
+    },
+
+    /**
+     * The writes that mail a new account its first verification link, for the statement that creates
+     * the account (src/db/one-statement.ts): the account is new, so no older link is live, but the
+     * address may have had mails under an account since deleted, so the hourly cap still holds.
+     */
+    firstVerification(user: { id: string; email: string; first_name: string }): Write[] {
+      const now = clock.now();
+      const token = newOpaqueToken();
+      const mail = messages.verification(user.email, user.first_name, link('/verify-email', token));
+      return [
+        oneTimeTokensRepo.insertion(db, { userId: user.id, purpose: 'email_verification', tokenHash: hashOpaqueToken(token), email: user.email, expiresAt: addSeconds(now, VERIFICATION_TTL_SECONDS) }),
+        outboxRepo.insertion(db, mail, outboxRepo.underCap(db, mail.recipient, mail.kind, addSeconds(now, -3600), MAILS_PER_HOUR)),
+      ];
     },
 
     async resendVerification(auth: AuthContext, client: ClientInfo): Promise<void> {

@@ -9,7 +9,12 @@ export type UserProfile = Awaited<ReturnType<typeof usersRepo.findById>> & {};
 
 export const usersRepo = {
   insert(db: Executor, user: NewUser) {
-    return db.insertInto('users').values(user).returning(PUBLIC_COLUMNS).executeTakeFirstOrThrow();
+    return usersRepo.insertion(db, user).executeTakeFirstOrThrow();
+  },
+
+  /** The insert of `insert`, unsent (src/db/one-statement.ts). */
+  insertion(db: Executor, user: NewUser) {
+    return db.insertInto('users').values(user).returning(PUBLIC_COLUMNS);
   },
 
   findById(db: Executor, id: string) {

@@ -15,6 +15,11 @@ export interface AuditEvent {
 export const auditRepo = {
   /** Written in the transaction of the change it records, so the log never misses or invents one. */
   record(db: Executor, event: AuditEvent) {
+    return auditRepo.insertion(db, event).execute();
+  },
+
+  /** The insert of `record`, unsent: for a statement that writes it along with other rows. */
+  insertion(db: Executor, event: AuditEvent) {
     return db
       .insertInto('audit_events')
       .values({
@@ -26,8 +31,7 @@ export const auditRepo = {
         ip: event.ip ?? null,
         user_agent: event.userAgent?.slice(0, 512) ?? null,
         data: JSON.stringify(event.data ?? {}),
-      })
-      .execute();
+      });
   },
 
   /** An organisation's events, newest first, from before the event `beforeId` when given. */

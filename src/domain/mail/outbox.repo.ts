@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type Expression, type SqlBool } from 'kysely';
 import type { Executor } from '../../db/database.js';
 
 export interface OutgoingMail {
@@ -9,6 +9,10 @@ export interface OutgoingMail {
   html: string;
 }
 
+/** The mails of a kind to an address (whatever its letter case) since a time. */
+const recentOf = (db: Executor, recipient: string, kind: string, since: Date) =>
+  db.selectFrom('outbox').where(sql`lower(recipient)`, '=', recipient.toLowerCase()).where('kind', '=', kind).where('created_at', '>=', since);
+
 export const outboxRepo = {
   /** Queues a mail inside the transaction of the change that causes it: both happen, or neither. */
   enqueue(db: Executor, mail: OutgoingMail) {
@@ -17,6 +21,27 @@ export const outboxRepo = {
       .values({ kind: mail.kind, recipient: mail.recipient, subject: mail.subject, text_body: mail.text, html_body: mail.html })
       .returning('id')
       .executeTakeFirstOrThrow();
+  },
+
+  /**
+   * The insert of `enqueue`, unsent, for a statement that writes other rows too (src/db/one-statement.ts);
+   * it queues the mail only where `when` holds, and returns the id of a mail it queued.
+   */
+  insertion(db: Executor, mail: OutgoingMail, when: Expression<SqlBool> = sql<boolean>`true`) {
+    return db
+      .insertInto('outbox')
+      .columns(['kind', 'recipient', 'subject', 'text_body', 'html_body'])
+      .expression(
+        db
+          .selectNoFrom((eb) => [eb.val(mail.kind).as('kind'), eb.val(mail.recipient).as('recipient'), eb.val(mail.subject).as('subject'), eb.val(mail.text).as('text_body'), eb.val(mail.html).as('html_body')])
+          .where(when),
+      )
+      .returning('id');
+  },
+
+  /** True while fewer than `cap` mails of the kind went to the address since `since`: the per-person hourly cap, inside a statement. */
+  underCap(db: Executor, recipient: string, kind: string, since: Date, cap: number): Expression<SqlBool> {
+    return sql<boolean>`(${recentOf(db, recipient, kind, since).select((eb) => eb.fn.countAll().as('n'))}) < ${cap}`;
   },
 
   /**
@@ -60,12 +85,8 @@ export const outboxRepo = {
 
   /** How many mails of a kind went to an address since a time: the per-person hourly cap. */
   async countRecent(db: Executor, recipient: string, kind: string, since: Date): Promise<number> {
-    const row = await db
-      .selectFrom('outbox')
+    const row = await recentOf(db, recipient, kind, since)
       .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where(sql`lower(recipient)`, '=', recipient.toLowerCase())
-      .where('kind', '=', kind)
-      .where('created_at', '>=', since)
       .executeTakeFirstOrThrow();
     return Number(row.n);
   },

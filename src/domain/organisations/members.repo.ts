@@ -12,11 +12,12 @@ const withRole = (db: Executor, organisationId: string, userId: string) =>
 
 export const membersRepo = {
   insert(db: Executor, member: { organisationId: string; userId: string; roleId: string }) {
-    return db
-      .insertInto('members')
-      .values({ organisation_id: member.organisationId, user_id: member.userId, role_id: member.roleId })
-      .returning(['id', 'created_at'])
-      .executeTakeFirstOrThrow();
+    return membersRepo.insertion(db, member).returning(['id', 'created_at']).executeTakeFirstOrThrow();
+  },
+
+  /** The insert of `insert`, unsent (src/db/one-statement.ts). */
+  insertion(db: Executor, member: { organisationId: string; userId: string; roleId: string }) {
+    return db.insertInto('members').values({ organisation_id: member.organisationId, user_id: member.userId, role_id: member.roleId });
   },
 
   /** A user's active membership of an organisation with the role it carries; undefined for a non-member. */

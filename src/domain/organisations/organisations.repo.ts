@@ -6,12 +6,12 @@ import { sessionsRepo } from '../sessions/sessions.repo.js';
 const COLUMNS = ['id', 'name', 'description', 'personal', 'created_at'] as const;
 
 export const organisationsRepo = {
-  insert(db: Executor, org: { name: string; description: string; personal: boolean; createdBy: string }) {
+  /** The insert of an organisation whose id the caller chose, unsent (src/db/one-statement.ts). */
+  insertion(db: Executor, org: { id: string; name: string; description: string; personal: boolean; createdBy: string }) {
     return db
       .insertInto('organisations')
-      .values({ name: org.name, description: org.description, personal: org.personal, created_by: org.createdBy })
-      .returning(COLUMNS)
-      .executeTakeFirstOrThrow();
+      .values({ id: org.id, name: org.name, description: org.description, personal: org.personal, created_by: org.createdBy })
+      .returning(COLUMNS);
   },
 
   findById(db: Executor, id: string) {

@@ -1,12 +1,14 @@
 // Organisations and their members. Who may do what is decided by the caller's membership, which
 // the HTTP layer loads (and refuses with 404 for a non-member) before any of these run.
+import { randomUUID } from 'node:crypto';
 import type { Db, Executor } from '../../db/database.js';
+import { writeTogetherReturning, type Write } from '../../db/one-statement.js';
 import { auditRepo } from '../audit/audit.repo.js';
 import { messages } from '../mail/messages.js';
 import { outboxRepo } from '../mail/outbox.repo.js';
 import { AppError, fieldError } from '../errors.js';
 import { decodeCursor, page, type PageRequest, DEFAULT_PAGE_SIZE } from '../pagination.js';
-import { canGrant, DEFAULT_MEMBER_ROLE, OWNER_ROLE } from '../permissions.js';
+import { BUILT_IN_ROLES, canGrant, DEFAULT_MEMBER_ROLE, OWNER_ROLE } from '../permissions.js';
 import type { Clock } from '../clock.js';
 import type { ClientInfo, TokenHolder } from '../sessions/sessions.service.js';
 import { usersRepo } from '../accounts/users.repo.js';
@@ -40,19 +42,33 @@ export const organisationsServiceFactory = ({ db, clock, mailQueued }: Deps) => 
     auditRepo.record(trx, { organisationId, actorUserId: actor.userId, action, targetType: target.type, targetId: target.id, ip: actor.ip, userAgent: actor.userAgent, data });
 
   return {
-    /** Creates an organisation with its built-in roles and the owner, inside the caller's transaction. */
-    async createInTransaction(trx: Executor, input: { name: string; description: string; personal: boolean; ownerId: string }, client: ClientInfo) {
-      const org = await organisationsRepo.insert(trx, { name: input.name, description: input.description, personal: input.personal, createdBy: input.ownerId });
-      const roles = await rolesRepo.insertBuiltIns(trx, org.id);
-      const owner = roles.find((role) => role.name === OWNER_ROLE);
-      if (!owner) throw new Error('The built-in roles have no owner role');
-      await membersRepo.insert(trx, { organisationId: org.id, userId: input.ownerId, roleId: owner.id });
-      await audit(trx, { userId: input.ownerId, ...client }, org.id, 'organisation.created', { type: 'organisation', id: org.id }, { name: org.name, personal: org.personal });
+    /**
+     * The writes that create an organisation with its built-in roles, its owner and the audit row,
+     * for one statement (src/db/one-statement.ts); `main` returns the organisation.
+     */
+    creation(input: { name: string; description: string; personal: boolean; ownerId: string }, client: ClientInfo) {
+      const id = randomUUID();
+      const roleIds = Object.fromEntries(BUILT_IN_ROLES.map((role) => [role.name, randomUUID()]));
+      const ownerRoleId = roleIds[OWNER_ROLE];
+      if (!ownerRoleId) throw new Error('The built-in roles have no owner role');
+      const writes: Write[] = [
+        rolesRepo.builtInsInsertion(db, id, roleIds),
+        membersRepo.insertion(db, { organisationId: id, userId: input.ownerId, roleId: ownerRoleId }),
+        auditRepo.insertion(db, { organisationId: id, actorUserId: input.ownerId, action: 'organisation.created', targetType: 'organisation', targetId: id, ip: client.ip, userAgent: client.userAgent, data: { name: input.name, personal: input.personal } }),
+      ];
+      return { id, main: organisationsRepo.insertion(db, { id, name: input.name, description: input.description, personal: input.personal, createdBy: input.ownerId }), writes };
+    },
+
+    /** Creates an organisation with its built-in roles and the owner, in one statement. */
+    async createWith(executor: Executor, input: { name: string; description: string; personal: boolean; ownerId: string }, client: ClientInfo) {
+      const { main, writes } = this.creation(input, client);
+      const [org] = await writeTogetherReturning(executor, writes, main);
+      if (!org) throw new Error('The organisation was not created');
       return org;
     },
 
     create(actor: Actor, input: { name: string; description?: string }) {
-      return db.transaction().execute((trx) => this.createInTransaction(trx, { name: input.name, description: input.description ?? '', personal: false, ownerId: actor.userId }, actor));
+      return this.createWith(db, { name: input.name, description: input.description ?? '', personal: false, ownerId: actor.userId }, actor);
     },
 
     /**

@@ -4,12 +4,11 @@ import type { Executor } from '../../db/database.js';
 import { BUILT_IN_ROLES } from '../permissions.js';
 
 export const rolesRepo = {
-  insertBuiltIns(db: Executor, organisationId: string) {
+  /** The insert of an organisation's built-in roles, with the ids the caller chose by role name, unsent. */
+  builtInsInsertion(db: Executor, organisationId: string, ids: Readonly<Record<string, string>>) {
     return db
       .insertInto('roles')
-      .values(BUILT_IN_ROLES.map((role) => ({ organisation_id: organisationId, name: role.name, description: role.description, permissions: [...role.permissions], built_in: true })))
-      .returning(['id', 'name'])
-      .execute();
+      .values(BUILT_IN_ROLES.map((role) => ({ id: ids[role.name], organisation_id: organisationId, name: role.name, description: role.description, permissions: [...role.permissions], built_in: true })));
   },
 
   findByName(db: Executor, organisationId: string, name: string) {

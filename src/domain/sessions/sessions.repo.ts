@@ -1,12 +1,38 @@
+import { sql, type Expression, type SqlBool } from 'kysely';
 import type { Executor } from '../../db/database.js';
 
+export interface NewSession {
+  /** Chosen by the caller, so that the other rows of its statement can name it. */
+  id: string;
+  userId: string;
+  userAgent: string | null;
+  ip: string | null;
+  expiresAt: Date;
+}
+
+/** A device is named by its user agent, as much of it as a session keeps. */
+const deviceName = (userAgent: string | null) => userAgent?.slice(0, 512) ?? null;
+
 export const sessionsRepo = {
-  async create(db: Executor, session: { userId: string; userAgent: string | null; ip: string | null; expiresAt: Date }) {
-    return db
-      .insertInto('sessions')
-      .values({ user_id: session.userId, user_agent: session.userAgent, ip: session.ip, expires_at: session.expiresAt })
-      .returning(['id'])
-      .executeTakeFirstOrThrow();
+  /** The insert of a session, unsent (src/db/one-statement.ts): its id is the caller's, so the other rows can name it. */
+  insertion(db: Executor, session: NewSession) {
+    return db.insertInto('sessions').values({ id: session.id, user_id: session.userId, user_agent: deviceName(session.userAgent), ip: session.ip, expires_at: session.expiresAt });
+  },
+
+  /** The insert of a session's first refresh token, unsent. */
+  firstRefreshTokenInsertion(db: Executor, session: NewSession, tokenHash: string) {
+    return db.insertInto('refresh_tokens').values({ session_id: session.id, parent_id: null, token_hash: tokenHash, expires_at: session.expiresAt });
+  },
+
+  /** True when the user already has a session from this device and address. */
+  seenDevice(db: Executor, session: NewSession): Expression<SqlBool> {
+    const seen = db
+      .selectFrom('sessions')
+      .select('id')
+      .where('user_id', '=', session.userId)
+      .where(sql<boolean>`user_agent is not distinct from ${deviceName(session.userAgent)}`)
+      .where(sql<boolean>`ip is not distinct from ${session.ip}`);
+    return sql<SqlBool>`exists (${seen})`;
   },
 
   addRefreshToken(db: Executor, token: { sessionId: string; parentId: string | null; tokenHash: string; expiresAt: Date }) {
@@ -99,19 +125,6 @@ export const sessionsRepo = {
       .orderBy('created_at', 'desc')
       .limit(200)
       .execute();
-  },
-
-  /** True when the user has signed in before from this device and address. */
-  async seenDevice(db: Executor, userId: string, userAgent: string | null, ip: string | null): Promise<boolean> {
-    const row = await db
-      .selectFrom('sessions')
-      .select('id')
-      .where('user_id', '=', userId)
-      .where((eb) => (userAgent === null ? eb('user_agent', 'is', null) : eb('user_agent', '=', userAgent.slice(0, 512))))
-      .where((eb) => (ip === null ? eb('ip', 'is', null) : eb('ip', '=', ip)))
-      .limit(1)
-      .executeTakeFirst();
-    return row !== undefined;
   },
 
   revokeOne(db: Executor, userId: string, sessionId: string, now: Date, reason: string) {

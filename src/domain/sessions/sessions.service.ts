@@ -2,14 +2,16 @@
 // issues its successor); presenting a spent token again means it was stolen or replayed, so the whole
 // session is revoked. Access tokens name their session (sid), and a request is only served while that
 // session is live, so ending a session stops its access tokens from the next request on.
+import { randomUUID } from 'node:crypto';
 import type { UserProfile } from '../accounts/users.repo.js';
-import type { Db, Executor } from '../../db/database.js';
+import type { Db } from '../../db/database.js';
+import type { Write } from '../../db/one-statement.js';
 import type { PlatformRole } from '../../db/schema.js';
 import { addSeconds, type Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { AccessTokens } from './access-tokens.js';
 import { hashOpaqueToken, newOpaqueToken } from './opaque-tokens.js';
-import { sessionsRepo } from './sessions.repo.js';
+import { sessionsRepo, type NewSession } from './sessions.repo.js';
 
 export interface ClientInfo {
   ip: string | null;
@@ -48,14 +50,15 @@ interface Deps {
 }
 
 export const sessionsServiceFactory = ({ db, clock, accessTokens, refreshTtlSeconds }: Deps) => ({
-  /** Opens a session inside the caller's transaction; sign the access token after it commits. */
-  async open(trx: Executor, userId: string, client: ClientInfo): Promise<{ sessionId: string; refreshToken: string }> {
-    const now = clock.now();
-    const expiresAt = addSeconds(now, refreshTtlSeconds);
-    const session = await sessionsRepo.create(trx, { userId, userAgent: client.userAgent?.slice(0, 512) ?? null, ip: client.ip, expiresAt });
+  /**
+   * The writes that open a session with its first refresh token, for the caller to send in one
+   * statement with the other rows of its sign-in or registration (src/db/one-statement.ts). Sign the
+   * access token once they are committed.
+   */
+  opening(userId: string, client: ClientInfo): { session: NewSession; refreshToken: string; writes: Write[] } {
+    const session: NewSession = { id: randomUUID(), userId, userAgent: client.userAgent, ip: client.ip, expiresAt: addSeconds(clock.now(), refreshTtlSeconds) };
     const refreshToken = newOpaqueToken();
-    await sessionsRepo.addRefreshToken(trx, { sessionId: session.id, parentId: null, tokenHash: hashOpaqueToken(refreshToken), expiresAt });
-    return { sessionId: session.id, refreshToken };
+    return { session, refreshToken, writes: [sessionsRepo.insertion(db, session), sessionsRepo.firstRefreshTokenInsertion(db, session, hashOpaqueToken(refreshToken))] };
   },
 
   async accessTokenFor(user: { id: string; email: string | null }, sessionId: string): Promise<{ token: string; expiresIn: number }> {
