@@ -43,6 +43,15 @@ export const recoveryServiceFactory = ({ db, clock, publicUrl, throttles, passwo
 
   const link = (path: string, token: string) => `${publicUrl}${path}?token=${encodeURIComponent(token)}`;
 
+  /** A new verification link for the user's email: the row of its token and the mail that carries it. */
+  function newVerification(user: { id: string; email: string; first_name: string }) {
+    const token = newOpaqueToken();
+    return {
+      token: { userId: user.id, purpose: 'email_verification' as const, tokenHash: hashOpaqueToken(token), email: user.email, expiresAt: addSeconds(clock.now(), VERIFICATION_TTL_SECONDS) },
+      mail: messages.verification(user.email, user.first_name, link('/verify-email', token)),
+    };
+  }
+
   return {
     /** Whether a mailed link's token can still be used: the pages say so before offering a form. */
     async linkIsLive(token: string, purpose: 'password_reset' | 'email_verification'): Promise<boolean> {
@@ -54,11 +63,10 @@ export const recoveryServiceFactory = ({ db, clock, publicUrl, throttles, passwo
     async issueVerification(trx: Executor, user: { id: string; email: string; first_name: string }): Promise<boolean> {
       // Requests for one user take turns, so that the cap counts every mail queued before this one.
       await usersRepo.lock(trx, user.id);
-      const now = clock.now();
-      const token = newOpaqueToken();
-      if (!(await queueCapped(trx, messages.verification(user.email, user.first_name, link('/verify-email', token))))) return false;
-      await oneTimeTokensRepo.revokeLive(trx, user.id, 'email_verification', now);
-      await oneTimeTokensRepo.insert(trx, { userId: user.id, purpose: 'email_verification', tokenHash: hashOpaqueToken(token), email: user.email, expiresAt: addSeconds(now, VERIFICATION_TTL_SECONDS) });
+      const { token, mail } = newVerification(user);
+      if (!(await queueCapped(trx, mail))) return false;
+      await oneTimeTokensRepo.revokeLive(trx, user.id, 'email_verification', clock.now());
+      await oneTimeTokensRepo.insert(trx, token);
       return true;
     },
 
@@ -68,13 +76,8 @@ export const recoveryServiceFactory = ({ db, clock, publicUrl, throttles, passwo
      * address may have had mails under an account since deleted, so the hourly cap still holds.
      */
     firstVerification(user: { id: string; email: string; first_name: string }): Write[] {
-      const now = clock.now();
-      const token = newOpaqueToken();
-      const mail = messages.verification(user.email, user.first_name, link('/verify-email', token));
-      return [
-        oneTimeTokensRepo.insertion(db, { userId: user.id, purpose: 'email_verification', tokenHash: hashOpaqueToken(token), email: user.email, expiresAt: addSeconds(now, VERIFICATION_TTL_SECONDS) }),
-        outboxRepo.insertion(db, mail, outboxRepo.underCap(db, mail.recipient, mail.kind, addSeconds(now, -3600), MAILS_PER_HOUR)),
-      ];
+      const { token, mail } = newVerification(user);
+      return [oneTimeTokensRepo.insertion(db, token), outboxRepo.insertion(db, mail, outboxRepo.underCap(db, mail.recipient, mail.kind, addSeconds(clock.now(), -3600), MAILS_PER_HOUR))];
     },
 
     async resendVerification(auth: AuthContext, client: ClientInfo): Promise<void> {
