@@ -102,7 +102,7 @@ forEachDatabase(
 
       const leased = await rowsTo(h, recipient);
       assert.deepEqual(leased.map((r) => [r.status, r.attempts]), [['pending', 1], ['pending', 1], ['pending', 1]]);
-      const transport = smtpTransport(mailbox.url);
+      const transport = await smtpTransport(mailbox.url);
       try {
         const rescuer = worker(h, transport);
         assert.equal(await rescuer.deliverDue(), 0, 'leased mail was handed to a second worker');
@@ -122,7 +122,7 @@ forEachDatabase(
 
     it('delivers each mail exactly once with two workers on one database', async () => {
       const recipient = await enqueueMany(h, 30);
-      const transports = [smtpTransport(mailbox.url), smtpTransport(mailbox.url)];
+      const transports = [await smtpTransport(mailbox.url), await smtpTransport(mailbox.url)];
       try {
         const [a, b] = transports.map((t) => worker(h, t)) as [OutboxWorker, OutboxWorker];
         // Open pool connections first, so that both workers' first claims really run at the same time.
@@ -154,6 +154,45 @@ forEachDatabase(
       assert.ok((await rowsTo(h, recipient)).every((r) => r.attempts === 1));
     });
 
+    it('claims the mail of a burst of wakes in one batch and marks it sent in one statement', async () => {
+      const recipient = await enqueueMany(h, 5);
+      let statements = 0;
+      // Counts the statements the worker runs (one result each); the database underneath is the real one.
+      const counted = h().db.withPlugin({
+        transformQuery: ({ node }) => node,
+        transformResult: async ({ result }) => (statements++, result),
+      });
+      const delivered: string[] = [];
+      const transport: MailTransport = { kind: 'smtp', send: async (mail) => void delivered.push(mail.subject), close() {} };
+      const w = outboxWorkerFactory({ db: counted, clock: h().clock, transport, from: 'gatehouse@example.com', logger: silent, pollMs: 3_600_000 });
+      w.start();
+      try {
+        for (let i = 0; i < 5; i++) w.wake();
+        await eventually('the five mails sent', async () => (await rowsTo(h, recipient)).every((r) => r.status === 'sent'));
+      } finally {
+        await w.stop();
+      }
+      assert.equal(delivered.filter((subject) => subject.startsWith('Mail ')).length, 5);
+      // One claim and one mark; a wake per mail, each claiming and marking on its own, would be many more.
+      assert.equal(statements, 2);
+    });
+
+    it('marks sent only the mails of a batch that were delivered', async () => {
+      const recipient = await enqueueMany(h, 3);
+      const transport: MailTransport = {
+        kind: 'smtp',
+        send: async (mail) => {
+          if (mail.text === 'body 1') throw new Error('mailbox full');
+        },
+        close() {},
+      };
+      assert.equal(await worker(h, transport).deliverDue(), 3);
+      const rows = await rowsTo(h, recipient);
+      assert.deepEqual(rows.map((r) => [r.status, r.last_error]), [['sent', null], ['pending', 'mailbox full'], ['sent', null]]);
+      // Leave nothing due behind for the other tests' workers.
+      await h().db.updateTable('outbox').set({ status: 'failed' }).where('recipient', '=', recipient).where('status', '=', 'pending').execute();
+    });
+
     it('backs off longer after each failure, capped, and marks the mail failed after MAX_ATTEMPTS', async () => {
       const delays = Array.from({ length: 20 }, (_, i) => backoffSeconds(i + 1));
       assert.equal(delays[0], 5);
@@ -163,7 +202,7 @@ forEachDatabase(
       assert.ok(delays.every((d) => d <= 3600));
 
       const recipient = await enqueueMany(h, 1);
-      const transport = smtpTransport(`smtp://127.0.0.1:${await freePort()}`); // nothing listens there
+      const transport = await smtpTransport(`smtp://127.0.0.1:${await freePort()}`); // nothing listens there
       const failing = worker(h, transport);
       try {
         for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {

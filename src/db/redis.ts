@@ -1,9 +1,11 @@
 // The Redis connection that shares throttling counters between nodes. Gatehouse keeps serving when
-// Redis is away: each node then counts on its own until the connection comes back.
-import { Redis } from 'ioredis';
+// Redis is away: each node then counts on its own until the connection comes back. The client is
+// loaded only when REDIS_URL is set: a single node counts in its own memory and does not carry it.
+import type { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
 
-export function openRedis(url: string, log: FastifyBaseLogger): Redis {
+export async function openRedis(url: string, log: FastifyBaseLogger): Promise<Redis> {
+  const { Redis } = await import('ioredis');
   const redis = new Redis(url, {
     lazyConnect: true,
     // A command while disconnected fails at once (and the throttle falls back) rather than queueing.

@@ -71,8 +71,9 @@ export const outboxRepo = {
       .execute();
   },
 
-  markSent(db: Executor, id: number, now: Date) {
-    return db.updateTable('outbox').set({ status: 'sent', sent_at: now, locked_until: null, last_error: null }).where('id', '=', id).execute();
+  /** Marks a batch of delivered mails sent, in one statement. */
+  markSent(db: Executor, ids: readonly number[], now: Date) {
+    return db.updateTable('outbox').set({ status: 'sent', sent_at: now, locked_until: null, last_error: null }).where('id', 'in', ids).execute();
   },
 
   markRetry(db: Executor, id: number, nextAttemptAt: Date, error: string) {

@@ -1,6 +1,6 @@
 // Where mail goes: an SMTP server (nodemailer), or, without SMTP_URL, the log, written so a person
-// trying Gatehouse can read the mail and follow its links.
-import nodemailer from 'nodemailer';
+// trying Gatehouse can read the mail and follow its links. nodemailer is loaded only when SMTP_URL
+// is set: a node that logs its mail does not carry it.
 import type { Logger } from 'pino';
 
 export interface Envelope {
@@ -17,7 +17,8 @@ export interface MailTransport {
   close(): void;
 }
 
-export function smtpTransport(url: string): MailTransport {
+export async function smtpTransport(url: string): Promise<MailTransport> {
+  const { default: nodemailer } = await import('nodemailer');
   const transporter = nodemailer.createTransport({ url, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000 } as Parameters<typeof nodemailer.createTransport>[0]);
   return {
     kind: 'smtp',
