@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { it } from 'node:test';
 import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../src/db/database.js';
-import { PERMISSIONS } from '../src/domain/permissions.js';
+import { PERMISSIONS } from '../src/domain/policy/permissions.js';
 import { addMember, assertErrorEnvelope, call, createOrganisation, PASSWORD, registerUser, uniqueEmail, type Answer, type TestUser } from './helpers/api.js';
 import { fingerprint, forEachDatabase, PUBLIC_URL, settled, type Harness } from './helpers/harness.js';
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { mapConstraintError } from '../src/db/constraint-errors.js';
+import { mapConstraintError } from '../src/domain/constraint-errors.js';
 import { openDatabase, type DatabaseHandle, type Db, type Executor } from '../src/db/database.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { MIGRATIONS } from '../src/db/migrations/index.js';

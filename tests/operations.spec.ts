@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { App } from '../src/app.js';
-import { PERMISSIONS } from '../src/domain/permissions.js';
+import { PERMISSIONS } from '../src/domain/policy/permissions.js';
 import { call, registerUser } from './helpers/api.js';
 import { forEachDatabase, startHarness, type Harness } from './helpers/harness.js';
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
-import { PERMISSIONS } from '../src/domain/permissions.js';
+import { PERMISSIONS } from '../src/domain/policy/permissions.js';
 import { addMember, assertErrorEnvelope, call, createOrganisation, registerUser, type TestUser, team as sharedTeam } from './helpers/api.js';
 import { fingerprint, forEachDatabase, settled } from './helpers/harness.js';
 import { expectAuthenticationRequired, expectRefused, type RouteCall } from './helpers/matrix.js';

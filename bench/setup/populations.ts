@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import { hashPassword } from '../../src/domain/accounts/passwords.js';
-import { BUILT_IN_ROLES } from '../../src/domain/permissions.js';
+import { BUILT_IN_ROLES } from '../../src/domain/policy/permissions.js';
 import { PASSWORD } from '../lib/http.js';
 import { createDatabase, databaseExists, databaseUrl, withClient } from '../lib/postgres.js';
 import { migrate } from './gatehouse.js';

@@ -7,6 +7,7 @@ import { openDatabase } from '../db/database.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { systemClock } from '../domain/clock.js';
 import { ValidationError } from '../domain/errors.js';
+import { system } from '../domain/principal.js';
 import { createServices } from '../domain/services.js';
 import { serve } from '../server.js';
 import { readSecret } from './read-secret.js';
@@ -58,6 +59,7 @@ async function main(argv: string[]): Promise<number> {
       return withDatabase(config, async ({ db }) => {
         const services = createServices({ db, clock: systemClock, config });
         const result = await services.accounts.createAdmin(
+          system('command line'),
           { email: values.email, username: values.username, firstName: values['first-name'], lastName: values['last-name'] },
           () => (values.password !== undefined ? Promise.resolve(values.password) : readSecret('Password: ')),
         );

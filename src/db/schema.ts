@@ -152,6 +152,9 @@ export interface AuditEventsTable extends Timestamps {
   ip: string | null;
   user_agent: string | null;
   data: Json;
+  actor_type: ColumnType<'user' | 'system', 'user' | 'system' | undefined, never>;
+  before: ColumnType<Record<string, unknown> | null, string | null | undefined, never>;
+  after: ColumnType<Record<string, unknown> | null, string | null | undefined, never>;
 }
 
 export interface Database {

@@ -1,8 +1,7 @@
 // Keyset pagination: a cursor names the last row of the previous page (its sort time and id), so
 // pages stay stable while rows are added, and each page is one index range scan.
 import { fieldError } from './errors.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+import { isUuid } from './ids.js';
 
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 50;
@@ -28,7 +27,7 @@ export function decodeCursor(cursor: string | undefined): Position | undefined {
     const date = typeof at === 'string' ? new Date(at) : new Date(NaN);
     // Everything the database would refuse (a year it cannot store, an id that is no uuid) is refused here.
     const year = date.getUTCFullYear();
-    if (Number.isNaN(date.getTime()) || year < 1 || year > 9999 || typeof id !== 'string' || !UUID.test(id)) throw new Error('bad cursor');
+    if (Number.isNaN(date.getTime()) || year < 1 || year > 9999 || typeof id !== 'string' || !isUuid(id)) throw new Error('bad cursor');
     return { at: date, id };
   } catch {
     throw fieldError('cursor', 'Cursor is invalid');
@@ -50,4 +49,11 @@ export function page<T>(rows: T[], limit: number, position: (row: T) => Position
   const items = rows.slice(0, limit);
   const last = items[items.length - 1];
   return { items, nextCursor: rows.length > limit && last ? encodeCursor(position(last)) : null };
+}
+
+/** The same for lists ordered by a growing integer id, newest first (audit logs). */
+export function pageById<T extends { id: number }>(rows: T[], limit: number): { items: T[]; nextCursor: string | null } {
+  const items = rows.slice(0, limit);
+  const last = items[items.length - 1];
+  return { items, nextCursor: rows.length > limit && last ? encodeIdCursor(last.id) : null };
 }

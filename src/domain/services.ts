@@ -1,28 +1,35 @@
-// The composition root of the domain: every service, built once from the database, the clock and
-// the configuration, and handed to the HTTP layer and the command line.
+// The composition root of the domain: the policy, the event stream and every service, built once
+// from the database, the clock and the configuration, and handed to the HTTP layer and the command line.
+//
+// Where things go: a new service is a factory in src/domain/<area>/<area>.service.ts taking one
+// dependencies object, built here; it takes the acting principal first and asks the policy
+// (src/domain/policy/policy.ts) before acting; each change records one event from the catalogue
+// (src/domain/events/catalogue.ts) in its transaction; SQL stays in the area's *.repo.ts.
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/database.js';
 import { accountsServiceFactory } from './accounts/accounts.service.js';
 import { passwordPolicyFactory } from './accounts/password-policy.js';
-import type { Clock } from './clock.js';
 import { recoveryServiceFactory } from './accounts/recovery.service.js';
 import { adminServiceFactory } from './admin/admin.service.js';
-import { statsServiceFactory } from './stats/stats.service.js';
 import { auditServiceFactory } from './audit/audit.service.js';
-import { membershipsServiceFactory } from './organisations/memberships.service.js';
-import { rolesServiceFactory } from './organisations/roles.service.js';
+import type { Clock } from './clock.js';
+import { eventStreamFactory } from './events/event-stream.js';
 import { invitationsServiceFactory } from './organisations/invitations.service.js';
+import { membershipsServiceFactory } from './organisations/memberships.service.js';
 import { organisationsServiceFactory } from './organisations/organisations.service.js';
+import { rolesServiceFactory } from './organisations/roles.service.js';
+import { policyFactory } from './policy/policy.js';
 import { accessTokensFactory } from './sessions/access-tokens.js';
 import { sessionsServiceFactory } from './sessions/sessions.service.js';
-import { throttlesFactory, type ThrottlePolicy } from './throttle/throttles.js';
+import { statsServiceFactory } from './stats/stats.service.js';
 import type { ThrottleStore } from './throttle/throttle.js';
+import { throttlesFactory, type ThrottlePolicy } from './throttle/throttles.js';
 
 export interface ServiceDeps {
   db: Db;
   clock: Clock;
   config: Config;
-  /** Wakes the outbox worker after a transaction queued mail; without one, mail waits for its poll. */
+  /** Wakes the outbox worker after an event queued mail; without one, mail waits for its poll. */
   mailQueued?: () => void;
   /** Where the throttles keep their counters; in this process by default. */
   throttleStore?: ThrottleStore;
@@ -30,32 +37,33 @@ export interface ServiceDeps {
 }
 
 export function createServices({ db, clock, config, mailQueued = () => {}, throttleStore = { redis: null, keyPrefix: 'gatehouse' }, throttlePolicy }: ServiceDeps) {
+  const policy = policyFactory({ db });
+  const events = eventStreamFactory({ clock, publicUrl: config.publicUrl, mailQueued });
   const throttles = throttlesFactory(throttleStore, throttlePolicy);
   const passwordPolicy = passwordPolicyFactory({ min: config.passwordMin, blocklist: config.passwordBlocklist });
   const accessTokens = accessTokensFactory({ db, clock, issuer: config.publicUrl, ttlSeconds: config.accessTokenTtlSeconds });
-  const sessions = sessionsServiceFactory({ db, clock, accessTokens, refreshTtlSeconds: config.refreshTokenTtlSeconds });
-  const organisations = organisationsServiceFactory({ db, clock, mailQueued });
-  const recovery = recoveryServiceFactory({ db, clock, publicUrl: config.publicUrl, throttles, passwordPolicy, mailQueued });
-  const invitations = invitationsServiceFactory({ db, clock, publicUrl: config.publicUrl, throttles, mailQueued });
+  const sessions = sessionsServiceFactory({ db, clock, policy, accessTokens, refreshTtlSeconds: config.refreshTokenTtlSeconds });
+  const organisations = organisationsServiceFactory({ db, clock, policy, events });
+  const recovery = recoveryServiceFactory({ db, clock, policy, events, throttles, passwordPolicy });
+  const invitations = invitationsServiceFactory({ db, clock, policy, events, throttles });
   const accounts = accountsServiceFactory({
     db,
     clock,
+    policy,
+    events,
     sessions,
-    organisations,
-    recovery,
     invitations,
     throttles,
     passwordPolicy,
     loginAlerts: config.loginAlerts,
     requireVerifiedEmail: config.requireVerifiedEmail,
-    mailQueued,
   });
-  const memberships = membershipsServiceFactory({ db });
-  const roles = rolesServiceFactory({ db });
-  const audit = auditServiceFactory({ db });
-  const stats = statsServiceFactory({ db });
-  const admin = adminServiceFactory({ db, clock });
-  return { throttles, passwordPolicy, accessTokens, sessions, organisations, accounts, recovery, invitations, memberships, roles, audit, stats, admin };
+  const memberships = membershipsServiceFactory({ db, policy, events });
+  const roles = rolesServiceFactory({ db, policy, events });
+  const audit = auditServiceFactory({ db, policy });
+  const stats = statsServiceFactory({ db, policy });
+  const admin = adminServiceFactory({ db, clock, policy, events });
+  return { policy, events, throttles, passwordPolicy, accessTokens, sessions, organisations, accounts, recovery, invitations, memberships, roles, audit, stats, admin };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -1,7 +1,7 @@
 // One error handler for the whole API: domain errors, validation failures, constraint violations and
 // framework errors all leave in the same envelope. A 5xx never shows what went wrong inside.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { mapConstraintError } from '../db/constraint-errors.js';
+import { mapConstraintError } from '../domain/constraint-errors.js';
 import { AppError, ERRORS, ValidationError, type ErrorCode } from '../domain/errors.js';
 import { toFieldErrors } from './validation.js';
 

@@ -1,5 +1,6 @@
 // Shared pieces of every route's contract: the envelopes of the API and the common parameters.
 import Type, { type TSchema } from 'typebox';
+import type { User } from '../domain/accounts/types.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../domain/pagination.js';
 
 export const ErrorBody = Type.Object(
@@ -43,10 +44,10 @@ export const PublicUser = Type.Object({
   phone: Type.Union([Type.String(), Type.Null()]),
 });
 
-export const publicUser = (user: { id: string; first_name: string; last_name: string; email: string | null; phone: string | null }) => ({
+export const publicUser = (user: Pick<User, 'id' | 'firstName' | 'lastName' | 'email' | 'phone'>) => ({
   userId: user.id,
-  firstName: user.first_name,
-  lastName: user.last_name,
+  firstName: user.firstName,
+  lastName: user.lastName,
   email: user.email,
   phone: user.phone,
 });

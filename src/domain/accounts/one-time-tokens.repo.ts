@@ -8,7 +8,7 @@ export type TokenPurpose = 'password_reset' | 'email_verification';
 const isLive = (tokenHash: string, purpose: TokenPurpose, now: Date) => (eb: ExpressionBuilder<Database, 'one_time_tokens'>) =>
   eb.and([eb('token_hash', '=', tokenHash), eb('purpose', '=', purpose), eb('used_at', 'is', null), eb('revoked_at', 'is', null), eb('expires_at', '>', now)]);
 
-interface NewOneTimeToken {
+export interface NewOneTimeToken {
   userId: string;
   purpose: TokenPurpose;
   tokenHash: string;
@@ -17,8 +17,8 @@ interface NewOneTimeToken {
 }
 
 export const oneTimeTokensRepo = {
-  insert(db: Executor, token: NewOneTimeToken) {
-    return oneTimeTokensRepo.insertion(db, token).execute();
+  async insert(db: Executor, token: NewOneTimeToken): Promise<void> {
+    await oneTimeTokensRepo.insertion(db, token).execute();
   },
 
   /** The insert of `insert`, unsent (src/db/one-statement.ts). */
@@ -29,8 +29,8 @@ export const oneTimeTokensRepo = {
   },
 
   /** A newer token, or a password change, supersedes every older one of the purpose. */
-  revokeLive(db: Executor, userId: string, purpose: TokenPurpose, now: Date) {
-    return db
+  async revokeLive(db: Executor, userId: string, purpose: TokenPurpose, now: Date): Promise<void> {
+    await db
       .updateTable('one_time_tokens')
       .set({ revoked_at: now })
       .where('user_id', '=', userId)
@@ -40,12 +40,14 @@ export const oneTimeTokensRepo = {
       .execute();
   },
 
-  findLive(db: Executor, tokenHash: string, purpose: TokenPurpose, now: Date) {
-    return db.selectFrom('one_time_tokens').select(['id', 'user_id', 'email']).where(isLive(tokenHash, purpose, now)).executeTakeFirst();
+  async findLive(db: Executor, tokenHash: string, purpose: TokenPurpose, now: Date): Promise<{ userId: string; email: string | null } | undefined> {
+    const row = await db.selectFrom('one_time_tokens').select(['user_id', 'email']).where(isLive(tokenHash, purpose, now)).executeTakeFirst();
+    return row && { userId: row.user_id, email: row.email };
   },
 
   /** Uses a live token in one statement: of any number of concurrent attempts, one gets the row. */
-  consume(db: Executor, tokenHash: string, purpose: TokenPurpose, now: Date) {
-    return db.updateTable('one_time_tokens').set({ used_at: now }).where(isLive(tokenHash, purpose, now)).returning(['user_id', 'email']).executeTakeFirst();
+  async consume(db: Executor, tokenHash: string, purpose: TokenPurpose, now: Date): Promise<{ userId: string; email: string | null } | undefined> {
+    const row = await db.updateTable('one_time_tokens').set({ used_at: now }).where(isLive(tokenHash, purpose, now)).returning(['user_id', 'email']).executeTakeFirst();
+    return row && { userId: row.user_id, email: row.email };
   },
 };

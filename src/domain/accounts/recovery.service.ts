@@ -1,104 +1,96 @@
 // Everything a person does with the links Gatehouse mails: confirm an email address, reset a
-// forgotten password; and changing a password while signed in. Each change and its mail are written
-// in one transaction; the mail leaves through the outbox.
+// forgotten password; and changing a password while signed in. Each change records its event, which
+// queues its mail, in one transaction; the mail leaves through the outbox.
 import type { Db, Executor } from '../../db/database.js';
-import type { Write } from '../../db/one-statement.js';
-import { auditRepo } from '../audit/audit.repo.js';
 import { addSeconds, type Clock } from '../clock.js';
+import { userActor } from '../events/catalogue.js';
+import type { EventStream } from '../events/event-stream.js';
 import { AppError, fieldError } from '../errors.js';
-import { messages } from '../mail/messages.js';
-import { outboxRepo, type OutgoingMail } from '../mail/outbox.repo.js';
+import { EMAIL_VERIFICATION_TTL_SECONDS, PASSWORD_RESET_TTL_SECONDS } from '../lifetimes.js';
+import type { Policy } from '../policy/policy.js';
+import type { ClientInfo, Principal } from '../principal.js';
 import { hashOpaqueToken, newOpaqueToken } from '../sessions/opaque-tokens.js';
 import { sessionsRepo } from '../sessions/sessions.repo.js';
-import type { AuthContext, ClientInfo } from '../sessions/sessions.service.js';
-import { oneTimeTokensRepo } from './one-time-tokens.repo.js';
-import { hashPassword, verifyPassword } from './passwords.js';
-import { usersRepo } from './users.repo.js';
 import type { Throttles } from '../throttle/throttles.js';
+import { oneTimeTokensRepo, type TokenPurpose } from './one-time-tokens.repo.js';
 import type { PasswordPolicy } from './password-policy.js';
-
-const RESET_TTL_SECONDS = 30 * 60;
-const VERIFICATION_TTL_SECONDS = 24 * 3600;
-/** Mails of one kind a person can cause in an hour; past it the answer stays the same and no mail goes. */
-export const MAILS_PER_HOUR = 3;
+import { hashPassword, verifyPassword } from './passwords.js';
+import type { User } from './types.js';
+import { usersRepo } from './users.repo.js';
 
 interface Deps {
   db: Db;
   clock: Clock;
-  publicUrl: string;
+  policy: Policy;
+  events: EventStream;
   throttles: Throttles;
   passwordPolicy: PasswordPolicy;
-  /** Tells the outbox worker that mail is waiting, once the transaction has committed. */
-  mailQueued: () => void;
 }
 
-export const recoveryServiceFactory = ({ db, clock, publicUrl, throttles, passwordPolicy, mailQueued }: Deps) => {
-  /** Queues a mail unless the person already had MAILS_PER_HOUR of its kind this hour. */
-  async function queueCapped(trx: Executor, mail: OutgoingMail): Promise<boolean> {
-    const recent = await outboxRepo.countRecent(trx, mail.recipient, mail.kind, addSeconds(clock.now(), -3600));
-    if (recent >= MAILS_PER_HOUR) return false;
-    await outboxRepo.enqueue(trx, mail);
-    return true;
-  }
+/** What the password policy compares a new password with: the person's own details. */
+const ownDetails = (user: User) => ({ email: user.email, firstName: user.firstName, lastName: user.lastName, username: user.username });
 
-  const link = (path: string, token: string) => `${publicUrl}${path}?token=${encodeURIComponent(token)}`;
-
-  /** A new verification link for the user's email: the row of its token and the mail that carries it. */
-  function newVerification(user: { id: string; email: string; first_name: string }) {
-    const token = newOpaqueToken();
-    return {
-      token: { userId: user.id, purpose: 'email_verification' as const, tokenHash: hashOpaqueToken(token), email: user.email, expiresAt: addSeconds(clock.now(), VERIFICATION_TTL_SECONDS) },
-      mail: messages.verification(user.email, user.first_name, link('/verify-email', token)),
-    };
+export const recoveryServiceFactory = ({ db, clock, policy, events, throttles, passwordPolicy }: Deps) => {
+  /** Ends a user's sessions and reset links after a new password, and records the change, whose alert is mailed. */
+  async function passwordReplaced(trx: Executor, input: { user: User; passwordHash: string; client: ClientInfo; type: 'user.password_reset' | 'user.password_changed'; keepSession?: string }) {
+    const { user, client } = input;
+    const now = clock.now();
+    await usersRepo.setPasswordHash(trx, user.id, input.passwordHash);
+    await oneTimeTokensRepo.revokeLive(trx, user.id, 'password_reset', now);
+    await sessionsRepo.revokeAllForUser(trx, user.id, now, input.type === 'user.password_reset' ? 'password_reset' : 'password_changed', input.keepSession);
+    await events.record(trx, {
+      type: input.type,
+      actor: userActor(user.id),
+      client,
+      subject: { type: 'user', id: user.id },
+      data: {},
+      notify: user.email ? { kind: 'password_changed', to: user.email, name: user.firstName, at: now, ip: client.ip } : undefined,
+    });
   }
 
   return {
     /** Whether a mailed link's token can still be used: the pages say so before offering a form. */
-    async linkIsLive(token: string, purpose: 'password_reset' | 'email_verification'): Promise<boolean> {
+    async linkIsLive(token: string, purpose: TokenPurpose): Promise<boolean> {
       if (!token) return false;
       return (await oneTimeTokensRepo.findLive(db, hashOpaqueToken(token), purpose, clock.now())) !== undefined;
     },
 
-    /** Issues a verification link for the user's email, inside the caller's transaction. */
-    async issueVerification(trx: Executor, user: { id: string; email: string; first_name: string }): Promise<boolean> {
-      // Requests for one user take turns, so that the cap counts every mail queued before this one.
-      await usersRepo.lock(trx, user.id);
-      const { token, mail } = newVerification(user);
-      if (!(await queueCapped(trx, mail))) return false;
-      await oneTimeTokensRepo.revokeLive(trx, user.id, 'email_verification', clock.now());
-      await oneTimeTokensRepo.insert(trx, token);
-      return true;
-    },
-
-    /**
-     * The writes that mail a new account its first verification link, for the statement that creates
-     * the account (src/db/one-statement.ts): the account is new, so no older link is live, but the
-     * address may have had mails under an account since deleted, so the hourly cap still holds.
-     */
-    firstVerification(user: { id: string; email: string; first_name: string }): Write[] {
-      const { token, mail } = newVerification(user);
-      return [oneTimeTokensRepo.insertion(db, token), outboxRepo.insertion(db, mail, outboxRepo.underCap(db, mail.recipient, mail.kind, addSeconds(clock.now(), -3600), MAILS_PER_HOUR))];
-    },
-
-    async resendVerification(auth: AuthContext, client: ClientInfo): Promise<void> {
-      await throttles.resendVerification(auth.userId, client.ip);
-      const user = await usersRepo.findById(db, auth.userId);
+    /** Mails the signed-in caller a new verification link (at most MAILS_PER_HOUR an hour; past it, nothing changes). */
+    async resendVerification(principal: Principal): Promise<void> {
+      const me = policy.signedIn(principal);
+      await throttles.resendVerification(me.userId, me.client.ip);
+      const user = await usersRepo.findById(db, me.userId);
       if (!user) throw new AppError('USER_NOT_FOUND');
-      if (!user.email) throw new AppError('NO_EMAIL');
-      if (user.email_verified_at) return;
       const email = user.email;
-      const queued = await db.transaction().execute((trx) => this.issueVerification(trx, { ...user, email }));
-      if (queued) mailQueued();
+      if (!email) throw new AppError('NO_EMAIL');
+      if (user.emailVerifiedAt) return;
+      await db.transaction().execute(async (trx) => {
+        // Requests for one user take turns, so that the cap counts every mail queued before this one.
+        await usersRepo.lock(trx, user.id);
+        const token = newOpaqueToken();
+        const { recorded } = await events.record(trx, {
+          type: 'user.verification_requested',
+          actor: userActor(user.id),
+          client: me.client,
+          subject: { type: 'user', id: user.id },
+          data: {},
+          notify: { kind: 'email_verification', to: email, name: user.firstName, token },
+        });
+        if (!recorded) return;
+        const now = clock.now();
+        await oneTimeTokensRepo.revokeLive(trx, user.id, 'email_verification', now);
+        await oneTimeTokensRepo.insert(trx, { userId: user.id, purpose: 'email_verification', tokenHash: hashOpaqueToken(token), email, expiresAt: addSeconds(now, EMAIL_VERIFICATION_TTL_SECONDS) });
+      });
     },
 
-    async verifyEmail(token: string, client: ClientInfo): Promise<void> {
-      await throttles.linkRequest(client.ip);
+    async verifyEmail(principal: Principal, token: string): Promise<void> {
+      await throttles.linkRequest(principal.client.ip);
       const verified = await db.transaction().execute(async (trx) => {
         const now = clock.now();
         const used = await oneTimeTokensRepo.consume(trx, hashOpaqueToken(token), 'email_verification', now);
         // A token for an address the user has since changed verifies nothing.
-        if (!used?.email || !(await usersRepo.markEmailVerified(trx, used.user_id, used.email, now))) return false;
-        await auditRepo.record(trx, { actorUserId: used.user_id, action: 'user.email_verified', targetType: 'user', targetId: used.user_id, ...client });
+        if (!used?.email || !(await usersRepo.markEmailVerified(trx, used.userId, used.email, now))) return false;
+        await events.record(trx, { type: 'user.email_verified', actor: userActor(used.userId), client: principal.client, subject: { type: 'user', id: used.userId }, data: {} });
         return true;
       });
       if (!verified) throw new AppError('INVALID_LINK_TOKEN');
@@ -110,79 +102,72 @@ export const recoveryServiceFactory = ({ db, clock, publicUrl, throttles, passwo
      * once and the same either way, so that neither the answer nor its timing tells whether the
      * account exists. A failure of the background work goes to `onError`.
      */
-    async forgotPassword(email: string, client: ClientInfo, onError: (error: unknown) => void, username?: string): Promise<void> {
-      await throttles.linkRequest(client.ip);
-      this.requestPasswordReset(email, client, username).catch(onError);
+    async forgotPassword(principal: Principal, input: { email: string; username?: string }, onError: (error: unknown) => void): Promise<void> {
+      await throttles.linkRequest(principal.client.ip);
+      this.requestPasswordReset(principal, input).catch(onError);
     },
 
-    async requestPasswordReset(email: string, client: ClientInfo, username?: string): Promise<void> {
-      const user = await usersRepo.findCredentials(db, { email });
-      if (!user?.email || user.status !== 'active') return;
+    async requestPasswordReset(principal: Principal, input: { email: string; username?: string }): Promise<void> {
+      const user = await usersRepo.findCredentials(db, { email: input.email });
+      const email = user?.email;
+      if (!user || !email || user.status !== 'active') return;
       // The `user-api` set names both: they must be the same account's.
-      if (username !== undefined && user.username?.toLowerCase() !== username.toLowerCase()) return;
-      const userEmail = user.email;
-      const queued = await db.transaction().execute(async (trx) => {
+      if (input.username !== undefined && user.username?.toLowerCase() !== input.username.toLowerCase()) return;
+      await db.transaction().execute(async (trx) => {
         await usersRepo.lock(trx, user.id);
         const now = clock.now();
         const token = newOpaqueToken();
-        if (!(await queueCapped(trx, messages.passwordReset(userEmail, user.first_name, link('/reset-password', token))))) return false;
+        const { recorded } = await events.record(trx, {
+          type: 'user.password_reset_requested',
+          actor: userActor(user.id),
+          client: principal.client,
+          subject: { type: 'user', id: user.id },
+          data: {},
+          notify: { kind: 'password_reset', to: email, name: user.firstName, token },
+        });
+        if (!recorded) return;
         await oneTimeTokensRepo.revokeLive(trx, user.id, 'password_reset', now);
-        await oneTimeTokensRepo.insert(trx, { userId: user.id, purpose: 'password_reset', tokenHash: hashOpaqueToken(token), email: userEmail, expiresAt: addSeconds(now, RESET_TTL_SECONDS) });
-        await auditRepo.record(trx, { actorUserId: user.id, action: 'user.password_reset_requested', targetType: 'user', targetId: user.id, ...client });
-        return true;
+        await oneTimeTokensRepo.insert(trx, { userId: user.id, purpose: 'password_reset', tokenHash: hashOpaqueToken(token), email, expiresAt: addSeconds(now, PASSWORD_RESET_TTL_SECONDS) });
       });
-      if (queued) mailQueued();
     },
 
     /** Single use; ends every session of the user and mails the "password changed" alert. */
-    async resetPassword(token: string, password: string, client: ClientInfo): Promise<void> {
-      await throttles.linkRequest(client.ip);
-      const tokenHash = hashOpaqueToken(token);
+    async resetPassword(principal: Principal, input: { token: string; password: string }): Promise<void> {
+      await throttles.linkRequest(principal.client.ip);
+      const tokenHash = hashOpaqueToken(input.token);
       // Look before hashing, so a bogus token costs no argon2 work; the consume below decides.
       const live = await oneTimeTokensRepo.findLive(db, tokenHash, 'password_reset', clock.now());
-      const owner = live ? await usersRepo.findById(db, live.user_id) : undefined;
+      const owner = live ? await usersRepo.findById(db, live.userId) : undefined;
       if (!owner) throw new AppError('INVALID_LINK_TOKEN');
-      await passwordPolicy.check(password, { email: owner.email, firstName: owner.first_name, lastName: owner.last_name, username: owner.username });
-      const passwordHash = await hashPassword(password);
+      await passwordPolicy.check(input.password, ownDetails(owner));
+      const passwordHash = await hashPassword(input.password);
       const userId = await db.transaction().execute(async (trx) => {
-        const now = clock.now();
-        const used = await oneTimeTokensRepo.consume(trx, tokenHash, 'password_reset', now);
+        const used = await oneTimeTokensRepo.consume(trx, tokenHash, 'password_reset', clock.now());
         if (!used) return null;
-        const user = await usersRepo.findById(trx, used.user_id);
+        const user = await usersRepo.findById(trx, used.userId);
         if (!user || user.status !== 'active') return null;
-        await usersRepo.setPasswordHash(trx, user.id, passwordHash);
-        await oneTimeTokensRepo.revokeLive(trx, user.id, 'password_reset', now);
-        await sessionsRepo.revokeAllForUser(trx, user.id, now, 'password_reset');
-        await auditRepo.record(trx, { actorUserId: user.id, action: 'user.password_reset', targetType: 'user', targetId: user.id, ...client });
-        if (user.email) await outboxRepo.enqueue(trx, messages.passwordChanged(user.email, user.first_name, now, client.ip));
+        await passwordReplaced(trx, { user, passwordHash, client: principal.client, type: 'user.password_reset' });
         return user.id;
       });
       if (!userId) throw new AppError('INVALID_LINK_TOKEN');
-      mailQueued();
       await throttles.passwordReplaced(userId);
     },
 
     /** Ends the caller's other sessions, supersedes reset links and mails the alert. */
-    async changePassword(auth: AuthContext, input: { currentPassword: string; newPassword: string }, client: ClientInfo): Promise<void> {
+    async changePassword(principal: Principal, input: { currentPassword: string; newPassword: string }): Promise<void> {
+      const me = policy.signedIn(principal);
       // A stolen access token must not become a way to guess the password: counted like a sign-in.
-      await throttles.signIn(auth.userId, client.ip);
-      const stored = await usersRepo.findPasswordHash(db, auth.userId);
-      if (!stored || !(await verifyPassword(stored.password_hash, input.currentPassword))) throw fieldError('currentPassword', 'Current password is incorrect');
-      await throttles.signedIn(auth.userId, client.ip);
-      const owner = auth.profile;
-      await passwordPolicy.check(input.newPassword, { email: owner.email, firstName: owner.first_name, lastName: owner.last_name, username: owner.username }, 'newPassword');
+      await throttles.signIn(me.userId, me.client.ip);
+      const stored = await usersRepo.findPasswordHash(db, me.userId);
+      if (!stored || !(await verifyPassword(stored, input.currentPassword))) throw fieldError('currentPassword', 'Current password is incorrect');
+      await throttles.signedIn(me.userId, me.client.ip);
+      await passwordPolicy.check(input.newPassword, ownDetails(me.user), 'newPassword');
       const passwordHash = await hashPassword(input.newPassword);
       await db.transaction().execute(async (trx) => {
-        const now = clock.now();
-        const user = await usersRepo.findById(trx, auth.userId);
+        const user = await usersRepo.findById(trx, me.userId);
         if (!user) throw new AppError('USER_NOT_FOUND');
-        await usersRepo.setPasswordHash(trx, user.id, passwordHash);
-        await oneTimeTokensRepo.revokeLive(trx, user.id, 'password_reset', now);
-        await sessionsRepo.revokeAllForUser(trx, user.id, now, 'password_changed', auth.sessionId);
-        await auditRepo.record(trx, { actorUserId: user.id, action: 'user.password_changed', targetType: 'user', targetId: user.id, ...client });
-        if (user.email) await outboxRepo.enqueue(trx, messages.passwordChanged(user.email, user.first_name, now, client.ip));
+        await passwordReplaced(trx, { user, passwordHash, client: me.client, type: 'user.password_changed', keepSession: me.sessionId });
       });
-      mailQueued();
     },
   };
 };

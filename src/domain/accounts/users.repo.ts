@@ -1,35 +1,99 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
 import { nothingToChange } from '../../db/changes.js';
-import type { NewUser } from '../../db/schema.js';
+import type { PlatformRole, UserStatus } from '../../db/schema.js';
+import type { Credentials, User } from './types.js';
 
-const PUBLIC_COLUMNS = ['id', 'email', 'username', 'first_name', 'last_name', 'phone', 'platform_role', 'status', 'email_verified_at', 'created_at'] as const;
+const COLUMNS = ['id', 'email', 'username', 'first_name', 'last_name', 'phone', 'platform_role', 'status', 'email_verified_at', 'created_at'] as const;
 
-export type UserProfile = Awaited<ReturnType<typeof usersRepo.findById>> & {};
+interface UserRow {
+  id: string;
+  email: string | null;
+  username: string | null;
+  first_name: string;
+  last_name: string;
+  phone: string | null;
+  platform_role: PlatformRole;
+  status: UserStatus;
+  email_verified_at: Date | null;
+  created_at: Date;
+}
+
+/** The one mapping of a user row to the domain's user. */
+export const toUser = (row: UserRow): User => ({
+  id: row.id,
+  email: row.email,
+  username: row.username,
+  firstName: row.first_name,
+  lastName: row.last_name,
+  phone: row.phone,
+  platformRole: row.platform_role,
+  status: row.status,
+  emailVerifiedAt: row.email_verified_at,
+  createdAt: row.created_at,
+});
+
+/** A new account's row, with the id its caller chose (the other rows of its statement name it). */
+export interface NewAccount {
+  id: string;
+  email: string | null;
+  username: string | null;
+  firstName: string;
+  lastName: string;
+  phone: string | null;
+  passwordHash: string;
+  platformRole?: PlatformRole;
+  emailVerifiedAt?: Date | null;
+}
+
+export interface UserChanges {
+  firstName?: string;
+  lastName?: string;
+  phone?: string | null;
+  username?: string | null;
+  platformRole?: PlatformRole;
+  status?: UserStatus;
+}
 
 export const usersRepo = {
-  insert(db: Executor, user: NewUser) {
-    return usersRepo.insertion(db, user).executeTakeFirstOrThrow();
+  async insert(db: Executor, account: NewAccount): Promise<User> {
+    return toUser(await usersRepo.insertion(db, account).executeTakeFirstOrThrow());
   },
 
-  /** The insert of `insert`, unsent (src/db/one-statement.ts). */
-  insertion(db: Executor, user: NewUser) {
-    return db.insertInto('users').values(user).returning(PUBLIC_COLUMNS);
+  /** The insert of `insert`, unsent, for a repository statement that writes it with other rows. */
+  insertion(db: Executor, account: NewAccount) {
+    return db
+      .insertInto('users')
+      .values({
+        id: account.id,
+        email: account.email,
+        username: account.username,
+        first_name: account.firstName,
+        last_name: account.lastName,
+        phone: account.phone,
+        password_hash: account.passwordHash,
+        platform_role: account.platformRole,
+        email_verified_at: account.emailVerifiedAt ?? null,
+      })
+      .returning(COLUMNS);
   },
 
-  findById(db: Executor, id: string) {
-    return db.selectFrom('users').select(PUBLIC_COLUMNS).where('id', '=', id).executeTakeFirst();
+  async findById(db: Executor, id: string): Promise<User | undefined> {
+    const row = await db.selectFrom('users').select(COLUMNS).where('id', '=', id).executeTakeFirst();
+    return row && toUser(row);
   },
 
-  findByUsername(db: Executor, username: string) {
-    return db.selectFrom('users').select(PUBLIC_COLUMNS).where(sql`lower(username)`, '=', username.toLowerCase()).executeTakeFirst();
+  async findByUsername(db: Executor, username: string): Promise<User | undefined> {
+    const row = await db.selectFrom('users').select(COLUMNS).where(sql`lower(username)`, '=', username.toLowerCase()).executeTakeFirst();
+    return row && toUser(row);
   },
 
-  /** Looks an account up by email or username, whatever the letter case. */
-  findCredentials(db: Executor, by: { email?: string; username?: string }) {
-    let query = db.selectFrom('users').select([...PUBLIC_COLUMNS, 'password_hash']);
+  /** Looks an account up by email or username, whatever the letter case, with its password hash. */
+  async findCredentials(db: Executor, by: { email?: string; username?: string }): Promise<Credentials | undefined> {
+    let query = db.selectFrom('users').select([...COLUMNS, 'password_hash']);
     query = by.email !== undefined ? query.where(sql`lower(email)`, '=', by.email.toLowerCase()) : query.where(sql`lower(username)`, '=', (by.username ?? '').toLowerCase());
-    return query.executeTakeFirst();
+    const row = await query.executeTakeFirst();
+    return row && { ...toUser(row), passwordHash: row.password_hash };
   },
 
   async emailTaken(db: Executor, email: string): Promise<boolean> {
@@ -43,9 +107,11 @@ export const usersRepo = {
     return (await query.executeTakeFirst()) !== undefined;
   },
 
-  update(db: Executor, id: string, changes: { first_name?: string; last_name?: string; phone?: string | null; username?: string | null; platform_role?: 'user' | 'admin'; status?: 'active' | 'disabled' }) {
-    if (nothingToChange(changes)) return usersRepo.findById(db, id);
-    return db.updateTable('users').set(changes).where('id', '=', id).returning(PUBLIC_COLUMNS).executeTakeFirst();
+  async update(db: Executor, id: string, changes: UserChanges): Promise<User | undefined> {
+    const set = { first_name: changes.firstName, last_name: changes.lastName, phone: changes.phone, username: changes.username, platform_role: changes.platformRole, status: changes.status };
+    if (nothingToChange(set)) return usersRepo.findById(db, id);
+    const row = await db.updateTable('users').set(set).where('id', '=', id).returning(COLUMNS).executeTakeFirst();
+    return row && toUser(row);
   },
 
   /** Makes concurrent transactions about one user take turns (read-then-write rules such as the mail cap). */
@@ -53,12 +119,13 @@ export const usersRepo = {
     await db.selectFrom('users').select('id').where('id', '=', id).forUpdate().execute();
   },
 
-  setPasswordHash(db: Executor, id: string, passwordHash: string) {
-    return db.updateTable('users').set({ password_hash: passwordHash }).where('id', '=', id).execute();
+  async setPasswordHash(db: Executor, id: string, passwordHash: string): Promise<void> {
+    await db.updateTable('users').set({ password_hash: passwordHash }).where('id', '=', id).execute();
   },
 
-  findPasswordHash(db: Executor, id: string) {
-    return db.selectFrom('users').select(['password_hash', 'status']).where('id', '=', id).executeTakeFirst();
+  async findPasswordHash(db: Executor, id: string): Promise<string | undefined> {
+    const row = await db.selectFrom('users').select('password_hash').where('id', '=', id).executeTakeFirst();
+    return row?.password_hash;
   },
 
   /** Marks the email verified, as long as it is still the address the token was sent to. */
@@ -85,5 +152,10 @@ export const usersRepo = {
       .limit(1)
       .executeTakeFirst();
     return row !== undefined;
+  },
+
+  /** Deletes the account row; its memberships, sessions and tokens go with it (foreign keys). */
+  async delete(db: Executor, id: string): Promise<void> {
+    await db.deleteFrom('users').where('id', '=', id).execute();
   },
 };

@@ -1,18 +1,30 @@
 // What platform administration reads: users across the platform, organisations, the whole audit log.
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
-import type { PlatformRole, UserStatus } from '../../db/schema.js';
+import type { PlatformRole, User, UserStatus } from '../accounts/types.js';
+import { toUser } from '../accounts/users.repo.js';
 
 const USER_COLUMNS = ['id', 'email', 'username', 'first_name', 'last_name', 'phone', 'platform_role', 'status', 'email_verified_at', 'created_at'] as const;
+
+/** An organisation as platform administration lists it. */
+export interface AdminOrganisation {
+  id: string;
+  name: string;
+  description: string;
+  personal: boolean;
+  createdBy: string | null;
+  createdAt: Date;
+  memberCount: number;
+}
 
 /** `%` and `_` typed by a person are letters, not wildcards. */
 const contains = (text: string) => `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 export const adminRepo = {
-  searchUsers(db: Executor, filter: { q?: string; status?: UserStatus; role?: PlatformRole; limit: number; after?: { at: Date; id: string } }) {
+  async searchUsers(db: Executor, filter: { search?: string; status?: UserStatus; role?: PlatformRole; limit: number; after?: { at: Date; id: string } }): Promise<User[]> {
     let query = db.selectFrom('users').select(USER_COLUMNS);
-    if (filter.q) {
-      const pattern = contains(filter.q);
+    if (filter.search) {
+      const pattern = contains(filter.search);
       query = query.where((eb) =>
         eb.or([
           eb(sql`lower(email)`, 'like', pattern),
@@ -27,10 +39,10 @@ export const adminRepo = {
       const { at, id } = filter.after;
       query = query.where((eb) => eb(eb.refTuple('created_at', 'id'), '>', eb.tuple(at, id)));
     }
-    return query.orderBy('created_at').orderBy('id').limit(filter.limit + 1).execute();
+    return (await query.orderBy('created_at').orderBy('id').limit(filter.limit + 1).execute()).map(toUser);
   },
 
-  listOrganisations(db: Executor, filter: { q?: string; limit: number; after?: { at: Date; id: string } }) {
+  async listOrganisations(db: Executor, filter: { search?: string; limit: number; after?: { at: Date; id: string } }): Promise<AdminOrganisation[]> {
     let query = db
       .selectFrom('organisations as o')
       .select((eb) => [
@@ -42,24 +54,18 @@ export const adminRepo = {
         'o.created_at',
         eb.selectFrom('members as m').select(sql<number>`count(*)::int`.as('n')).whereRef('m.organisation_id', '=', 'o.id').as('member_count'),
       ]);
-    if (filter.q) query = query.where(sql`lower(o.name)`, 'like', contains(filter.q));
+    if (filter.search) query = query.where(sql`lower(o.name)`, 'like', contains(filter.search));
     if (filter.after) {
       const { at, id } = filter.after;
       query = query.where((eb) => eb(eb.refTuple('o.created_at', 'o.id'), '>', eb.tuple(at, id)));
     }
-    return query.orderBy('o.created_at').orderBy('o.id').limit(filter.limit + 1).execute();
-  },
-
-  auditLog(db: Executor, page: { limit: number; beforeId?: number; action?: string }) {
-    let query = db.selectFrom('audit_events').select(['id', 'organisation_id', 'actor_user_id', 'action', 'target_type', 'target_id', 'ip', 'data', 'created_at']);
-    if (page.beforeId !== undefined) query = query.where('id', '<', page.beforeId);
-    if (page.action) query = query.where('action', '=', page.action);
-    return query.orderBy('id', 'desc').limit(page.limit + 1).execute();
+    const rows = await query.orderBy('o.created_at').orderBy('o.id').limit(filter.limit + 1).execute();
+    return rows.map((row) => ({ id: row.id, name: row.name, description: row.description, personal: row.personal, createdBy: row.created_by, createdAt: row.created_at, memberCount: Number(row.member_count ?? 0) }));
   },
 
   /** Takes every admin row's lock, then counts the active admins: two admins stepping down take turns. */
-  async lockAndCountActiveAdmins(db: Executor): Promise<number> {
-    const rows = await db.selectFrom('users').select(['id', 'status']).where('platform_role', '=', 'admin').forUpdate().execute();
+  async lockAndCountActiveAdmins(db: Executor, adminRole: PlatformRole): Promise<number> {
+    const rows = await db.selectFrom('users').select(['id', 'status']).where('platform_role', '=', adminRole).forUpdate().execute();
     return rows.filter((row) => row.status === 'active').length;
   },
 
@@ -67,7 +73,7 @@ export const adminRepo = {
    * Organisations (not the personal one) the user alone owns while others are members: deleting the
    * user would leave them without an owner.
    */
-  soleOwnerWithOthers(db: Executor, userId: string) {
+  soleOwnerWithOthers(db: Executor, userId: string, owner: { name: string; builtIn: boolean }) {
     return db
       .selectFrom('members as m')
       .innerJoin('roles as r', 'r.id', 'm.role_id')
@@ -75,8 +81,8 @@ export const adminRepo = {
       .select(['o.id', 'o.name'])
       .where('m.user_id', '=', userId)
       .where('o.personal', '=', false)
-      .where('r.built_in', '=', true)
-      .where('r.name', '=', 'owner')
+      .where('r.built_in', '=', owner.builtIn)
+      .where('r.name', '=', owner.name)
       .where(({ not, exists, selectFrom }) =>
         not(
           exists(
@@ -86,8 +92,8 @@ export const adminRepo = {
               .whereRef('other.organisation_id', '=', 'm.organisation_id')
               .where('other.user_id', '!=', userId)
               .where('other.status', '=', 'active')
-              .where('orole.built_in', '=', true)
-              .where('orole.name', '=', 'owner'),
+              .where('orole.built_in', '=', owner.builtIn)
+              .where('orole.name', '=', owner.name),
           ),
         ),
       )

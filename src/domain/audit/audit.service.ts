@@ -1,19 +1,17 @@
-// Reading an organisation's audit log: newest first, in pages keyed by event id.
+// Reading an organisation's audit log: newest first, in pages keyed by event id. The log is written
+// by the event stream (src/domain/events/event-stream.ts) only.
 import type { Db } from '../../db/database.js';
-import { DEFAULT_PAGE_SIZE, decodeIdCursor, encodeIdCursor, type PageRequest } from '../pagination.js';
+import { DEFAULT_PAGE_SIZE, decodeIdCursor, pageById, type PageRequest } from '../pagination.js';
+import type { Policy } from '../policy/policy.js';
+import type { Principal } from '../principal.js';
 import { auditRepo } from './audit.repo.js';
+import type { AuditEntry } from './types.js';
 
-/** The page of events and the cursor of the next, from rows fetched one past the limit. */
-export function eventPage<T extends { id: number }>(rows: T[], limit: number) {
-  const items = rows.slice(0, limit);
-  const last = items[items.length - 1];
-  return { items, nextCursor: rows.length > limit && last ? encodeIdCursor(last.id) : null };
-}
-
-export const auditServiceFactory = ({ db }: { db: Db }) => ({
-  async listForOrganisation(organisationId: string, request: PageRequest) {
+export const auditServiceFactory = ({ db, policy }: { db: Db; policy: Policy }) => ({
+  async listForOrganisation(principal: Principal, organisationId: string, request: PageRequest): Promise<{ items: AuditEntry[]; nextCursor: string | null }> {
+    const { organisationId: org } = await policy.member(principal, organisationId, 'audit:read');
     const limit = request.limit ?? DEFAULT_PAGE_SIZE;
-    return eventPage(await auditRepo.listForOrganisation(db, organisationId, { limit, beforeId: decodeIdCursor(request.cursor) }), limit);
+    return pageById(await auditRepo.listForOrganisation(db, org, { limit, beforeId: decodeIdCursor(request.cursor) }), limit);
   },
 });
 

@@ -1,9 +1,9 @@
 // The mails Gatehouse sends. Every user-given value is escaped in the HTML body, and subjects are one
 // line: a name with a line break in it cannot add a header.
+import { escapeHtml } from '../../shared/html.js';
+import { describeLifetime } from '../lifetimes.js';
 import type { OutgoingMail } from './outbox.repo.js';
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-export const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
 const oneLine = (value: string) => value.replace(/[\r\n\t]+/g, ' ').trim();
 
 interface Body {
@@ -31,21 +31,21 @@ function compose(kind: string, recipient: string, body: Body): OutgoingMail {
 const greeting = (name: string) => (name.trim() ? `Hello ${oneLine(name)},` : 'Hello,');
 
 export const messages = {
-  verification: (to: string, name: string, link: string) =>
+  verification: ({ to, name, link, validFor }: { to: string; name: string; link: string; validFor: number }) =>
     compose('email_verification', to, {
       subject: 'Confirm your email address',
-      paragraphs: [greeting(name), 'Please confirm that this is your email address. The link works for 24 hours.'],
+      paragraphs: [greeting(name), `Please confirm that this is your email address. The link works for ${describeLifetime(validFor)}.`],
       action: { label: 'Confirm my email', url: link },
     }),
 
-  passwordReset: (to: string, name: string, link: string) =>
+  passwordReset: ({ to, name, link, validFor }: { to: string; name: string; link: string; validFor: number }) =>
     compose('password_reset', to, {
       subject: 'Reset your password',
-      paragraphs: [greeting(name), 'Someone asked to reset the password of your account. If it was you, choose a new password within 30 minutes. If not, ignore this mail: your password stays as it is.'],
+      paragraphs: [greeting(name), `Someone asked to reset the password of your account. If it was you, choose a new password within ${describeLifetime(validFor)}. If not, ignore this mail: your password stays as it is.`],
       action: { label: 'Choose a new password', url: link },
     }),
 
-  passwordChanged: (to: string, name: string, when: Date, ip: string | null) =>
+  passwordChanged: ({ to, name, when, ip }: { to: string; name: string; when: Date; ip: string | null }) =>
     compose('password_changed', to, {
       subject: 'Your password was changed',
       paragraphs: [
@@ -55,7 +55,7 @@ export const messages = {
       ],
     }),
 
-  loginAlert: (to: string, name: string, when: Date, ip: string | null, device: string | null) =>
+  loginAlert: ({ to, name, when, ip, device }: { to: string; name: string; when: Date; ip: string | null; device: string | null }) =>
     compose('login_alert', to, {
       subject: 'New sign-in to your account',
       paragraphs: [
@@ -65,18 +65,18 @@ export const messages = {
       ],
     }),
 
-  invitation: (to: string, inviter: string, organisation: string, role: string, link: string) =>
+  invitation: ({ to, inviter, organisation, role, link, validFor }: { to: string; inviter: string; organisation: string; role: string; link: string; validFor: number }) =>
     compose('invitation', to, {
       subject: `${inviter || 'Someone'} invites you to ${organisation}`,
       paragraphs: [
         'Hello,',
-        `${oneLine(inviter) || 'Someone'} invites you to join ${oneLine(organisation)} as ${oneLine(role)}. The invitation is valid for 7 days.`,
+        `${oneLine(inviter) || 'Someone'} invites you to join ${oneLine(organisation)} as ${oneLine(role)}. The invitation is valid for ${describeLifetime(validFor)}.`,
         'If you do not know why you got this, ignore it: nothing happens unless you accept.',
       ],
       action: { label: 'See the invitation', url: link },
     }),
 
-  welcome: (to: string, name: string, organisation: string, role: string) =>
+  welcome: ({ to, name, organisation, role }: { to: string; name: string; organisation: string; role: string }) =>
     compose('welcome', to, {
       subject: `Welcome to ${organisation}`,
       paragraphs: [greeting(name), `You are now a member of ${oneLine(organisation)}, with the role ${oneLine(role)}.`],

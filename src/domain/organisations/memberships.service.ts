@@ -1,60 +1,107 @@
-// Changing a member's role, removing a member, and leaving. Nobody acts on a member whose role is
-// above their own, nor grants more than they hold; the database keeps an owner in every organisation.
-import type { Db, Executor } from '../../db/database.js';
-import { auditRepo } from '../audit/audit.repo.js';
+// Changing a member's role, suspending and reinstating, removing a member, and leaving. Nobody acts on
+// a member whose role is above their own, nor grants more than they hold (the policy decides); the
+// database keeps an owner in every organisation.
+import type { Db } from '../../db/database.js';
+import { userActor } from '../events/catalogue.js';
+import type { EventStream } from '../events/event-stream.js';
 import { AppError, fieldError } from '../errors.js';
-import { canGrant, type RoleGrant } from '../permissions.js';
+import { isUuid } from '../ids.js';
+import type { Policy } from '../policy/policy.js';
+import type { Principal } from '../principal.js';
 import { membersRepo } from './members.repo.js';
-import type { Actor, Membership } from './organisations.service.js';
 import { rolesRepo } from './roles.repo.js';
-
-export const grantOf = (role: { name?: string; role_name?: string; built_in: boolean; permissions: string[] }): RoleGrant => ({
-  name: role.name ?? role.role_name ?? '',
-  builtIn: role.built_in,
-  permissions: role.permissions,
-});
-
-export const granterOf = (membership: Membership): RoleGrant => ({ name: membership.roleName, builtIn: membership.builtIn, permissions: membership.permissions });
+import type { MembershipStatus } from './types.js';
 
 interface Deps {
   db: Db;
+  policy: Policy;
+  events: EventStream;
 }
 
-export const membershipsServiceFactory = ({ db }: Deps) => {
-  const audit = (trx: Executor, actor: Actor, organisationId: string, action: string, userId: string, data: Record<string, unknown>) =>
-    auditRepo.record(trx, { organisationId, actorUserId: actor.userId, action, targetType: 'user', targetId: userId, ip: actor.ip, userAgent: actor.userAgent, data });
+export const membershipsServiceFactory = ({ db, policy, events }: Deps) => ({
+  async changeRole(principal: Principal, organisationId: string, userId: string, roleName: string): Promise<{ userId: string; role: string }> {
+    const granter = await policy.member(principal, organisationId, 'members:update-role');
+    const user = policy.signedIn(principal);
+    const org = granter.organisationId;
+    if (!isUuid(userId)) throw new AppError('MEMBER_NOT_FOUND');
+    return db.transaction().execute(async (trx) => {
+      const target = await membersRepo.findMembership(trx, org, userId);
+      if (!target) throw new AppError('MEMBER_NOT_FOUND');
+      const role = await rolesRepo.findByName(trx, org, roleName);
+      if (!role) throw fieldError('role', 'Role does not exist in this organisation');
+      policy.mayGrant(granter, target.role);
+      policy.mayGrant(granter, role);
+      if (role.id !== target.role.id) {
+        await membersRepo.setRole(trx, org, userId, role.id);
+        await events.record(trx, {
+          type: 'member.role_changed',
+          actor: userActor(user.userId),
+          client: user.client,
+          organisationId: org,
+          subject: { type: 'user', id: userId },
+          data: { from: target.role.name, to: role.name },
+          before: { role: target.role.name },
+          after: { role: role.name },
+        });
+      }
+      return { userId, role: role.name };
+    });
+  },
 
-  return {
-    changeRole(actor: Actor, granter: Membership, userId: string, roleName: string) {
-      const org = granter.organisationId;
-      return db.transaction().execute(async (trx) => {
-        const target = await membersRepo.findWithRole(trx, org, userId);
-        if (!target) throw new AppError('MEMBER_NOT_FOUND');
-        const role = await rolesRepo.findByName(trx, org, roleName);
-        if (!role) throw fieldError('role', 'Role does not exist in this organisation');
-        const mine = granterOf(granter);
-        if (!canGrant(mine, grantOf(target)) || !canGrant(mine, grantOf(role))) throw new AppError('ROLE_ABOVE_OWN');
-        if (role.id !== target.role_id) {
-          await membersRepo.setRole(trx, org, userId, role.id);
-          await audit(trx, actor, org, 'member.role_changed', userId, { from: target.role_name, to: role.name });
-        }
-        return { userId, role: role.name };
-      });
-    },
+  /**
+   * Suspends a member (their access to the organisation ends at once, their place and role are kept)
+   * or reinstates them. Needs the right to remove them: a suspension is a removal that can be undone.
+   */
+  async setStatus(principal: Principal, organisationId: string, userId: string, status: MembershipStatus): Promise<{ userId: string; role: string; status: MembershipStatus }> {
+    const granter = await policy.member(principal, organisationId, 'members:remove');
+    const user = policy.signedIn(principal);
+    if (userId === user.userId) throw new AppError('CANNOT_SUSPEND_SELF');
+    if (!isUuid(userId)) throw new AppError('MEMBER_NOT_FOUND');
+    const org = granter.organisationId;
+    return db.transaction().execute(async (trx) => {
+      const target = await membersRepo.findMembership(trx, org, userId);
+      if (!target) throw new AppError('MEMBER_NOT_FOUND');
+      policy.mayGrant(granter, target.role);
+      if (target.status !== status) {
+        await membersRepo.setStatus(trx, org, userId, status);
+        await events.record(trx, {
+          type: status === 'suspended' ? 'member.suspended' : 'member.reinstated',
+          actor: userActor(user.userId),
+          client: user.client,
+          organisationId: org,
+          subject: { type: 'user', id: userId },
+          data: { role: target.role.name },
+          before: { status: target.status },
+          after: { status },
+        });
+      }
+      return { userId, role: target.role.name, status };
+    });
+  },
 
-    /** Removes a member, or lets a member leave (`userId` is the actor's own). */
-    remove(actor: Actor, granter: Membership, userId: string) {
-      const org = granter.organisationId;
-      const leaving = userId === actor.userId;
-      return db.transaction().execute(async (trx) => {
-        const target = await membersRepo.findWithRole(trx, org, userId);
-        if (!target) throw new AppError('MEMBER_NOT_FOUND');
-        if (!leaving && !canGrant(granterOf(granter), grantOf(target))) throw new AppError('ROLE_ABOVE_OWN');
-        await membersRepo.remove(trx, org, userId);
-        await audit(trx, actor, org, leaving ? 'member.left' : 'member.removed', userId, { role: target.role_name });
+  /** Removes a member, or lets a member leave (`userId` is the caller's own). */
+  async remove(principal: Principal, organisationId: string, userId: string): Promise<void> {
+    const granter = await policy.member(principal, organisationId, 'members:remove', { actingOn: userId });
+    const user = policy.signedIn(principal);
+    const org = granter.organisationId;
+    const leaving = userId === user.userId;
+    if (!isUuid(userId)) throw new AppError('MEMBER_NOT_FOUND');
+    await db.transaction().execute(async (trx) => {
+      const target = await membersRepo.findMembership(trx, org, userId);
+      if (!target) throw new AppError('MEMBER_NOT_FOUND');
+      if (!leaving) policy.mayGrant(granter, target.role);
+      await membersRepo.remove(trx, org, userId);
+      await events.record(trx, {
+        type: leaving ? 'member.left' : 'member.removed',
+        actor: userActor(user.userId),
+        client: user.client,
+        organisationId: org,
+        subject: { type: 'user', id: userId },
+        data: { role: target.role.name },
+        before: { role: target.role.name, status: target.status },
       });
-    },
-  };
-};
+    });
+  },
+});
 
 export type MembershipsService = ReturnType<typeof membershipsServiceFactory>;

@@ -1,49 +1,111 @@
+import { randomUUID } from 'node:crypto';
 import { sql, type RawBuilder } from 'kysely';
 import { nothingToChange } from '../../db/changes.js';
 import type { Executor } from '../../db/database.js';
+import { writeTogetherReturning, type Write } from '../../db/one-statement.js';
+import type { EventRows } from '../events/event-stream.js';
+import { auditWrites } from '../events/events.repo.js';
+import { BUILT_IN_ROLES, OWNER_ROLE } from '../policy/permissions.js';
 import { sessionsRepo } from '../sessions/sessions.repo.js';
+import { membersRepo } from './members.repo.js';
+import { rolesRepo } from './roles.repo.js';
+import type { MyOrganisation, Organisation } from './types.js';
 
 const COLUMNS = ['id', 'name', 'description', 'personal', 'created_at'] as const;
 
+const toOrganisation = (row: { id: string; name: string; description: string; personal: boolean; created_at: Date }): Organisation => ({
+  id: row.id,
+  name: row.name,
+  description: row.description,
+  personal: row.personal,
+  createdAt: row.created_at,
+});
+
+/** A new organisation, its id chosen by the caller so that the other rows of a statement can name it. */
+export interface NewOrganisation {
+  id: string;
+  name: string;
+  description: string;
+  personal: boolean;
+  ownerId: string;
+}
+
+type ListPage = { limit: number; after?: { joinedAt: Date; orgId: string } };
+
 export const organisationsRepo = {
-  /** The insert of an organisation whose id the caller chose, unsent (src/db/one-statement.ts). */
-  insertion(db: Executor, org: { id: string; name: string; description: string; personal: boolean; createdBy: string }) {
-    return db
+  /**
+   * The writes that create an organisation with its built-in roles and its owner's membership, for a
+   * statement that writes them with other rows (src/db/one-statement.ts); `main` returns the organisation.
+   */
+  creationWrites(db: Executor, org: NewOrganisation) {
+    const roleIds = Object.fromEntries(BUILT_IN_ROLES.map((role) => [role.name, randomUUID()]));
+    const ownerRoleId = roleIds[OWNER_ROLE];
+    if (!ownerRoleId) throw new Error('The built-in roles have no owner role');
+    const writes: Write[] = [rolesRepo.builtInsInsertion(db, org.id, roleIds), membersRepo.insertion(db, { organisationId: org.id, userId: org.ownerId, roleId: ownerRoleId })];
+    const main = db
       .insertInto('organisations')
-      .values({ id: org.id, name: org.name, description: org.description, personal: org.personal, created_by: org.createdBy })
+      .values({ id: org.id, name: org.name, description: org.description, personal: org.personal, created_by: org.ownerId })
       .returning(COLUMNS);
+    return { main, writes };
   },
 
-  findById(db: Executor, id: string) {
-    return db.selectFrom('organisations').select(COLUMNS).where('id', '=', id).executeTakeFirst();
+  /** Creates an organisation with its built-in roles, its owner and its event's rows, in one statement. */
+  async create(db: Executor, org: NewOrganisation, events: readonly EventRows[]): Promise<Organisation> {
+    const { main, writes } = organisationsRepo.creationWrites(db, org);
+    const [row] = await writeTogetherReturning(db, [...writes, ...auditWrites(db, events)], main);
+    if (!row) throw new Error('The organisation was not created');
+    return toOrganisation(row);
   },
 
-  update(db: Executor, id: string, changes: { name?: string; description?: string }) {
+  toOrganisation,
+
+  async findById(db: Executor, id: string): Promise<Organisation | undefined> {
+    const row = await db.selectFrom('organisations').select(COLUMNS).where('id', '=', id).executeTakeFirst();
+    return row && toOrganisation(row);
+  },
+
+  async update(db: Executor, id: string, changes: { name?: string; description?: string }): Promise<Organisation | undefined> {
     if (nothingToChange(changes)) return organisationsRepo.findById(db, id);
-    return db.updateTable('organisations').set(changes).where('id', '=', id).returning(COLUMNS).executeTakeFirst();
+    const row = await db.updateTable('organisations').set(changes).where('id', '=', id).returning(COLUMNS).executeTakeFirst();
+    return row && toOrganisation(row);
   },
 
-  delete(db: Executor, id: string) {
-    return db.deleteFrom('organisations').where('id', '=', id).executeTakeFirst();
+  async delete(db: Executor, id: string): Promise<void> {
+    await db.deleteFrom('organisations').where('id', '=', id).executeTakeFirst();
   },
 
   /**
    * The organisations a user is an active member of, with their role, in the order they joined, joined
-   * onto their live session: no row when the session is not live, one row of nulls when it is and the
-   * list is empty.
+   * onto their live session: null when the session is not live. The session check and the read are
+   * one statement: the most frequent read of every product behind Gatehouse costs one round trip.
    */
-  listForSession(db: Executor, session: { sessionId: string; userId: string; now: Date }, page: ListPage) {
-    return sessionsRepo
+  async listForSession(db: Executor, session: { sessionId: string; userId: string; now: Date }, page: ListPage): Promise<MyOrganisation[] | null> {
+    const rows = await sessionsRepo
       .live(db, session.sessionId, session.userId, session.now)
       .leftJoinLateral(organisationsOf(db, sql.ref<string>('sessions.user_id'), page).as('listed'), (join) => join.onTrue())
-      .select(['listed.id', 'listed.name', 'listed.description', 'listed.role', 'listed.joined_at'])
+      .select(['listed.id', 'listed.name', 'listed.description', 'listed.personal', 'listed.created_at', 'listed.role', 'listed.joined_at'])
       .orderBy('listed.joined_at')
       .orderBy('listed.id')
       .execute();
+    if (rows.length === 0) return null;
+    return rows.flatMap((row) => (row.id === null ? [] : [toMine(row as typeof row & { id: string })]));
+  },
+
+  /** The same list for a caller whose session was checked already. */
+  async listForUser(db: Executor, userId: string, page: ListPage): Promise<MyOrganisation[]> {
+    return (await organisationsOf(db, userId, page).execute()).map(toMine);
   },
 };
 
-type ListPage = { limit: number; after?: { joinedAt: Date; orgId: string } };
+const toMine = (row: { id: string; name: string | null; description: string | null; personal: boolean | null; created_at: Date | null; role: string | null; joined_at: Date | null }): MyOrganisation => ({
+  id: row.id,
+  name: row.name ?? '',
+  description: row.description ?? '',
+  personal: row.personal ?? false,
+  createdAt: row.created_at ?? new Date(0),
+  role: row.role ?? '',
+  joinedAt: row.joined_at ?? new Date(0),
+});
 
 /** One page of a user's active memberships with organisation and role, in the order they joined. */
 function organisationsOf(db: Executor, userId: string | RawBuilder<string>, page: ListPage) {
@@ -51,7 +113,7 @@ function organisationsOf(db: Executor, userId: string | RawBuilder<string>, page
     .selectFrom('members')
     .innerJoin('organisations', 'organisations.id', 'members.organisation_id')
     .innerJoin('roles', 'roles.id', 'members.role_id')
-    .select(['organisations.id', 'organisations.name', 'organisations.description', 'roles.name as role', 'members.created_at as joined_at'])
+    .select(['organisations.id', 'organisations.name', 'organisations.description', 'organisations.personal', 'organisations.created_at', 'roles.name as role', 'members.created_at as joined_at'])
     .where('members.user_id', '=', userId)
     .where('members.status', '=', 'active');
   if (page.after) {

@@ -1,7 +1,18 @@
 import { sql } from 'kysely';
 import { nothingToChange } from '../../db/changes.js';
 import type { Executor } from '../../db/database.js';
-import { BUILT_IN_ROLES } from '../permissions.js';
+import { BUILT_IN_ROLES } from '../policy/permissions.js';
+import type { Role, RoleWithCount } from './types.js';
+
+const COLUMNS = ['id', 'name', 'description', 'built_in', 'permissions'] as const;
+
+const toRole = (row: { id: string; name: string; description: string; built_in: boolean; permissions: string[] }): Role => ({
+  id: row.id,
+  name: row.name,
+  description: row.description,
+  builtIn: row.built_in,
+  permissions: row.permissions,
+});
 
 export const rolesRepo = {
   /** The insert of an organisation's built-in roles, with the ids the caller chose by role name, unsent. */
@@ -11,27 +22,19 @@ export const rolesRepo = {
       .values(BUILT_IN_ROLES.map((role) => ({ id: ids[role.name], organisation_id: organisationId, name: role.name, description: role.description, permissions: [...role.permissions], built_in: true })));
   },
 
-  findByName(db: Executor, organisationId: string, name: string) {
-    return db
-      .selectFrom('roles')
-      .select(['id', 'name', 'built_in', 'permissions'])
-      .where('organisation_id', '=', organisationId)
-      .where(sql`lower(name)`, '=', name.toLowerCase())
-      .executeTakeFirst();
+  async findByName(db: Executor, organisationId: string, name: string): Promise<Role | undefined> {
+    const row = await db.selectFrom('roles').select(COLUMNS).where('organisation_id', '=', organisationId).where(sql`lower(name)`, '=', name.toLowerCase()).executeTakeFirst();
+    return row && toRole(row);
   },
 
-  findById(db: Executor, organisationId: string, roleId: string) {
-    return db
-      .selectFrom('roles')
-      .select(['id', 'name', 'description', 'built_in', 'permissions'])
-      .where('organisation_id', '=', organisationId)
-      .where('id', '=', roleId)
-      .executeTakeFirst();
+  async findById(db: Executor, organisationId: string, roleId: string): Promise<Role | undefined> {
+    const row = await db.selectFrom('roles').select(COLUMNS).where('organisation_id', '=', organisationId).where('id', '=', roleId).executeTakeFirst();
+    return row && toRole(row);
   },
 
   /** The organisation's roles with how many members hold each. */
-  list(db: Executor, organisationId: string) {
-    return db
+  async list(db: Executor, organisationId: string): Promise<RoleWithCount[]> {
+    const rows = await db
       .selectFrom('roles')
       .leftJoin('members', 'members.role_id', 'roles.id')
       .select((eb) => ['roles.id', 'roles.name', 'roles.description', 'roles.built_in', 'roles.permissions', eb.fn.count<number>('members.id').as('member_count')])
@@ -40,28 +43,25 @@ export const rolesRepo = {
       .orderBy('roles.built_in', 'desc')
       .orderBy('roles.name')
       .execute();
+    return rows.map((row) => ({ ...toRole(row), memberCount: Number(row.member_count) }));
   },
 
-  insert(db: Executor, role: { organisationId: string; name: string; description: string; permissions: string[] }) {
-    return db
+  async insert(db: Executor, role: { organisationId: string; name: string; description: string; permissions: string[] }): Promise<Role> {
+    const row = await db
       .insertInto('roles')
       .values({ organisation_id: role.organisationId, name: role.name, description: role.description, permissions: role.permissions })
-      .returning(['id', 'name', 'description', 'built_in', 'permissions'])
+      .returning(COLUMNS)
       .executeTakeFirstOrThrow();
+    return toRole(row);
   },
 
-  update(db: Executor, organisationId: string, roleId: string, changes: { name?: string; description?: string; permissions?: string[] }) {
+  async update(db: Executor, organisationId: string, roleId: string, changes: { name?: string; description?: string; permissions?: string[] }): Promise<Role | undefined> {
     if (nothingToChange(changes)) return rolesRepo.findById(db, organisationId, roleId);
-    return db
-      .updateTable('roles')
-      .set(changes)
-      .where('organisation_id', '=', organisationId)
-      .where('id', '=', roleId)
-      .returning(['id', 'name', 'description', 'built_in', 'permissions'])
-      .executeTakeFirst();
+    const row = await db.updateTable('roles').set(changes).where('organisation_id', '=', organisationId).where('id', '=', roleId).returning(COLUMNS).executeTakeFirst();
+    return row && toRole(row);
   },
 
-  delete(db: Executor, organisationId: string, roleId: string) {
-    return db.deleteFrom('roles').where('organisation_id', '=', organisationId).where('id', '=', roleId).execute();
+  async delete(db: Executor, organisationId: string, roleId: string): Promise<void> {
+    await db.deleteFrom('roles').where('organisation_id', '=', organisationId).where('id', '=', roleId).execute();
   },
 };

@@ -1,13 +1,14 @@
 // Custom roles. Built-in roles are fixed; a custom role holds only permissions its author holds too,
 // and a role members hold cannot be deleted (the database refuses; its members must move first).
-import { nothingToChange } from '../../db/changes.js';
 import type { Db, Executor } from '../../db/database.js';
-import { auditRepo } from '../audit/audit.repo.js';
+import { userActor } from '../events/catalogue.js';
+import type { EventStream } from '../events/event-stream.js';
 import { AppError } from '../errors.js';
-import { canGrant } from '../permissions.js';
-import { grantOf, granterOf } from './memberships.service.js';
-import type { Actor, Membership } from './organisations.service.js';
+import { isUuid } from '../ids.js';
+import type { Policy } from '../policy/policy.js';
+import type { Principal } from '../principal.js';
 import { rolesRepo } from './roles.repo.js';
+import type { Membership, Role, RoleWithCount } from './types.js';
 
 export interface RoleInput {
   name: string;
@@ -17,55 +18,89 @@ export interface RoleInput {
 
 interface Deps {
   db: Db;
+  policy: Policy;
+  events: EventStream;
 }
 
-export const rolesServiceFactory = ({ db }: Deps) => {
-  const audit = (trx: Executor, actor: Actor, organisationId: string, action: string, roleId: string, data: Record<string, unknown>) =>
-    auditRepo.record(trx, { organisationId, actorUserId: actor.userId, action, targetType: 'role', targetId: roleId, ip: actor.ip, userAgent: actor.userAgent, data });
+const described = (role: Role) => ({ name: role.name, description: role.description, permissions: role.permissions });
 
+export const rolesServiceFactory = ({ db, policy, events }: Deps) => {
   /** The custom role, which the granter may edit: it is not above their own. */
   async function editable(trx: Executor, granter: Membership, roleId: string) {
     const role = await rolesRepo.findById(trx, granter.organisationId, roleId);
     if (!role) throw new AppError('ROLE_NOT_FOUND');
-    if (role.built_in) throw new AppError('BUILT_IN_ROLE');
-    if (!canGrant(granterOf(granter), grantOf(role))) throw new AppError('ROLE_ABOVE_OWN');
+    if (role.builtIn) throw new AppError('BUILT_IN_ROLE');
+    policy.mayGrant(granter, role);
     return role;
   }
 
-  const withinOwn = (granter: Membership, permissions: string[]) => {
-    if (!canGrant(granterOf(granter), { name: '', builtIn: false, permissions })) throw new AppError('ROLE_ABOVE_OWN');
-  };
-
   return {
-    list: (organisationId: string) => rolesRepo.list(db, organisationId),
+    async list(principal: Principal, organisationId: string): Promise<RoleWithCount[]> {
+      const { organisationId: id } = await policy.member(principal, organisationId, 'member');
+      return rolesRepo.list(db, id);
+    },
 
-    create(actor: Actor, granter: Membership, input: RoleInput) {
-      withinOwn(granter, input.permissions);
+    async create(principal: Principal, organisationId: string, input: RoleInput): Promise<Role> {
+      const granter = await policy.member(principal, organisationId, 'roles:manage');
+      const user = policy.signedIn(principal);
+      policy.mayGrantPermissions(granter, input.permissions);
       return db.transaction().execute(async (trx) => {
         const role = await rolesRepo.insert(trx, { organisationId: granter.organisationId, name: input.name, description: input.description ?? '', permissions: [...new Set(input.permissions)] });
-        await audit(trx, actor, granter.organisationId, 'role.created', role.id, { name: role.name, permissions: role.permissions });
+        await events.record(trx, {
+          type: 'role.created',
+          actor: userActor(user.userId),
+          client: user.client,
+          organisationId: granter.organisationId,
+          subject: { type: 'role', id: role.id },
+          data: { name: role.name, permissions: role.permissions },
+          after: described(role),
+        });
         return role;
       });
     },
 
-    update(actor: Actor, granter: Membership, roleId: string, changes: Partial<RoleInput>) {
-      if (changes.permissions) withinOwn(granter, changes.permissions);
+    async update(principal: Principal, organisationId: string, roleId: string, changes: Partial<RoleInput>): Promise<Role> {
+      const granter = await policy.member(principal, organisationId, 'roles:manage');
+      const user = policy.signedIn(principal);
+      if (!isUuid(roleId)) throw new AppError('ROLE_NOT_FOUND');
+      if (changes.permissions) policy.mayGrantPermissions(granter, changes.permissions);
       return db.transaction().execute(async (trx) => {
         const current = await editable(trx, granter, roleId);
-        if (nothingToChange(changes)) return current;
         const permissions = changes.permissions && [...new Set(changes.permissions)];
         const role = await rolesRepo.update(trx, granter.organisationId, roleId, { name: changes.name, description: changes.description, permissions });
         if (!role) throw new AppError('ROLE_NOT_FOUND');
-        await audit(trx, actor, granter.organisationId, 'role.updated', roleId, { fields: Object.keys(changes) });
+        if (Object.values(changes).some((value) => value !== undefined)) {
+          await events.record(trx, {
+            type: 'role.updated',
+            actor: userActor(user.userId),
+            client: user.client,
+            organisationId: granter.organisationId,
+            subject: { type: 'role', id: roleId },
+            data: { fields: Object.keys(changes) },
+            before: described(current),
+            after: described(role),
+          });
+        }
         return role;
       });
     },
 
-    delete(actor: Actor, granter: Membership, roleId: string) {
-      return db.transaction().execute(async (trx) => {
+    async delete(principal: Principal, organisationId: string, roleId: string): Promise<void> {
+      const granter = await policy.member(principal, organisationId, 'roles:manage');
+      const user = policy.signedIn(principal);
+      if (!isUuid(roleId)) throw new AppError('ROLE_NOT_FOUND');
+      await db.transaction().execute(async (trx) => {
         const role = await editable(trx, granter, roleId);
         await rolesRepo.delete(trx, granter.organisationId, roleId);
-        await audit(trx, actor, granter.organisationId, 'role.deleted', roleId, { name: role.name });
+        await events.record(trx, {
+          type: 'role.deleted',
+          actor: userActor(user.userId),
+          client: user.client,
+          organisationId: granter.organisationId,
+          subject: { type: 'role', id: roleId },
+          data: { name: role.name },
+          before: described(role),
+        });
       });
     },
   };

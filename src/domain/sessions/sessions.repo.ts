@@ -1,5 +1,11 @@
 import { sql, type Expression, type SqlBool } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { writeTogether, writeTogetherReturning } from '../../db/one-statement.js';
+import type { User } from '../accounts/types.js';
+import { toUser } from '../accounts/users.repo.js';
+import type { EventRows } from '../events/event-stream.js';
+import { auditWrites, mailWrite } from '../events/events.repo.js';
+import type { SessionInfo } from './types.js';
 
 export interface NewSession {
   /** Chosen by the caller, so that the other rows of its statement can name it. */
@@ -10,44 +16,76 @@ export interface NewSession {
   expiresAt: Date;
 }
 
+/** A session to open, with the hash of its first refresh token. */
+export interface Opening {
+  session: NewSession;
+  refreshTokenHash: string;
+}
+
 /** A device is named by its user agent, as much of it as a session keeps. */
 const deviceName = (userAgent: string | null) => userAgent?.slice(0, 512) ?? null;
 
+/** True when the user already has a session from this device and address. */
+function seenDevice(db: Executor, session: NewSession): Expression<SqlBool> {
+  const seen = db
+    .selectFrom('sessions')
+    .select('id')
+    .where('user_id', '=', session.userId)
+    .where(sql<boolean>`user_agent is not distinct from ${deviceName(session.userAgent)}`)
+    .where(sql<boolean>`ip is not distinct from ${session.ip}`);
+  return sql<SqlBool>`exists (${seen})`;
+}
+
+/**
+ * The live session `sessionId` of an active user – of `userId` when the caller names one (an access
+ * token's subject): the rule every authenticated request passes. A query that needs more facts joins
+ * onto it, so the check and the read are one statement.
+ */
+function live(db: Executor, sessionId: string, userId: string | null, now: Date) {
+  let query = db.selectFrom('sessions').innerJoin('users', 'users.id', 'sessions.user_id').where('sessions.id', '=', sessionId);
+  if (userId !== null) query = query.where('sessions.user_id', '=', userId);
+  return query.where('sessions.revoked_at', 'is', null).where('sessions.expires_at', '>', now).where('users.status', '=', 'active');
+}
+
 export const sessionsRepo = {
-  /** The insert of a session, unsent (src/db/one-statement.ts): its id is the caller's, so the other rows can name it. */
-  insertion(db: Executor, session: NewSession) {
-    return db.insertInto('sessions').values({ id: session.id, user_id: session.userId, user_agent: deviceName(session.userAgent), ip: session.ip, expires_at: session.expiresAt });
+  live,
+
+  /**
+   * The writes that open a session with its first refresh token, for a statement that writes them
+   * with other rows (src/db/one-statement.ts): the ids are the caller's, so the rows can name each other.
+   */
+  openingWrites(db: Executor, { session, refreshTokenHash }: Opening) {
+    return [
+      db.insertInto('sessions').values({ id: session.id, user_id: session.userId, user_agent: deviceName(session.userAgent), ip: session.ip, expires_at: session.expiresAt }),
+      db.insertInto('refresh_tokens').values({ session_id: session.id, parent_id: null, token_hash: refreshTokenHash, expires_at: session.expiresAt }),
+    ];
   },
 
-  /** The insert of a session's first refresh token, unsent. */
-  firstRefreshTokenInsertion(db: Executor, session: NewSession, tokenHash: string) {
-    return db.insertInto('refresh_tokens').values({ session_id: session.id, parent_id: null, token_hash: tokenHash, expires_at: session.expiresAt });
+  /**
+   * A sign-in's rows in one statement: the session, its refresh token and the sign-in's event, whose
+   * alert goes only where the user had no session from this device and address before (each part of
+   * the statement sees the sessions as they were before it). Answers whether an alert was queued.
+   */
+  async openForSignIn(db: Executor, opening: Opening, event: EventRows): Promise<{ mailed: boolean }> {
+    const writes = [...sessionsRepo.openingWrites(db, opening), ...auditWrites(db, [event])];
+    const alert = mailWrite(db, event, event.mail?.newDeviceOnly ? sql<SqlBool>`not ${seenDevice(db, opening.session)}` : undefined);
+    if (!alert) {
+      await writeTogether(db, writes);
+      return { mailed: false };
+    }
+    return { mailed: (await writeTogetherReturning(db, writes, alert)).length > 0 };
   },
 
-  /** True when the user already has a session from this device and address. */
-  seenDevice(db: Executor, session: NewSession): Expression<SqlBool> {
-    const seen = db
-      .selectFrom('sessions')
-      .select('id')
-      .where('user_id', '=', session.userId)
-      .where(sql<boolean>`user_agent is not distinct from ${deviceName(session.userAgent)}`)
-      .where(sql<boolean>`ip is not distinct from ${session.ip}`);
-    return sql<SqlBool>`exists (${seen})`;
-  },
-
-  addRefreshToken(db: Executor, token: { sessionId: string; parentId: string | null; tokenHash: string; expiresAt: Date }) {
-    return db
-      .insertInto('refresh_tokens')
-      .values({ session_id: token.sessionId, parent_id: token.parentId, token_hash: token.tokenHash, expires_at: token.expiresAt })
-      .execute();
+  async addRefreshToken(db: Executor, token: { sessionId: string; parentId: string | null; tokenHash: string; expiresAt: Date }): Promise<void> {
+    await db.insertInto('refresh_tokens').values({ session_id: token.sessionId, parent_id: token.parentId, token_hash: token.tokenHash, expires_at: token.expiresAt }).execute();
   },
 
   /**
    * Spends a live refresh token in one statement, so that of any number of concurrent attempts
    * exactly one gets the row back.
    */
-  spendRefreshToken(db: Executor, tokenHash: string, now: Date) {
-    return db
+  async spendRefreshToken(db: Executor, tokenHash: string, now: Date): Promise<{ id: string; sessionId: string } | undefined> {
+    const row = await db
       .updateTable('refresh_tokens')
       .set({ spent_at: now })
       .where('token_hash', '=', tokenHash)
@@ -55,30 +93,17 @@ export const sessionsRepo = {
       .where('expires_at', '>', now)
       .returning(['id', 'session_id'])
       .executeTakeFirst();
+    return row && { id: row.id, sessionId: row.session_id };
   },
 
-  findRefreshToken(db: Executor, tokenHash: string) {
-    return db.selectFrom('refresh_tokens').select(['id', 'session_id', 'spent_at', 'expires_at']).where('token_hash', '=', tokenHash).executeTakeFirst();
+  async findRefreshToken(db: Executor, tokenHash: string): Promise<{ id: string; sessionId: string; spentAt: Date | null } | undefined> {
+    const row = await db.selectFrom('refresh_tokens').select(['id', 'session_id', 'spent_at']).where('token_hash', '=', tokenHash).executeTakeFirst();
+    return row && { id: row.id, sessionId: row.session_id, spentAt: row.spent_at };
   },
 
-  /**
-   * The live session `sessionId` of an active user – of `userId` when the caller names one (an access
-   * token's subject): the rule every authenticated request passes. A query that needs more facts joins
-   * onto it, so the check and the read are one statement.
-   */
-  live(db: Executor, sessionId: string, userId: string | null, now: Date) {
-    let query = db.selectFrom('sessions').innerJoin('users', 'users.id', 'sessions.user_id').where('sessions.id', '=', sessionId);
-    if (userId !== null) query = query.where('sessions.user_id', '=', userId);
-    return query
-      .where('sessions.revoked_at', 'is', null)
-      .where('sessions.expires_at', '>', now)
-      .where('users.status', '=', 'active');
-  },
-
-  /** A live session with its user's profile: one query answers "who is calling" and "who are they". */
-  findLive(db: Executor, sessionId: string, userId: string | null, now: Date) {
-    return sessionsRepo
-      .live(db, sessionId, userId, now)
+  /** A live session with its user: one query answers "who is calling" and "who are they". */
+  async findLive(db: Executor, sessionId: string, userId: string | null, now: Date): Promise<{ sessionId: string; user: User } | undefined> {
+    const row = await live(db, sessionId, userId, now)
       .select([
         'sessions.id as session_id',
         'users.id',
@@ -93,30 +118,27 @@ export const sessionsRepo = {
         'users.created_at',
       ])
       .executeTakeFirst();
+    return row && { sessionId: row.session_id, user: toUser(row) };
   },
 
-  extend(db: Executor, sessionId: string, now: Date, expiresAt: Date) {
-    return db.updateTable('sessions').set({ last_used_at: now, expires_at: expiresAt }).where('id', '=', sessionId).execute();
+  async extend(db: Executor, sessionId: string, now: Date, expiresAt: Date): Promise<void> {
+    await db.updateTable('sessions').set({ last_used_at: now, expires_at: expiresAt }).where('id', '=', sessionId).execute();
   },
 
-  revoke(db: Executor, sessionId: string, now: Date, reason: string) {
-    return db
-      .updateTable('sessions')
-      .set({ revoked_at: now, revoked_reason: reason })
-      .where('id', '=', sessionId)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
+  async revoke(db: Executor, sessionId: string, now: Date, reason: string): Promise<void> {
+    await db.updateTable('sessions').set({ revoked_at: now, revoked_reason: reason }).where('id', '=', sessionId).where('revoked_at', 'is', null).executeTakeFirst();
   },
 
-  /** Ends every live session of the user, but the one named in `except` (the caller's own). */
-  revokeAllForUser(db: Executor, userId: string, now: Date, reason: string, except?: string) {
+  /** Ends every live session of the user, but the one named in `except` (the caller's own); answers how many. */
+  async revokeAllForUser(db: Executor, userId: string, now: Date, reason: string, except?: string): Promise<number> {
     let query = db.updateTable('sessions').set({ revoked_at: now, revoked_reason: reason }).where('user_id', '=', userId).where('revoked_at', 'is', null);
     if (except) query = query.where('id', '!=', except);
-    return query.execute();
+    const [result] = await query.execute();
+    return Number(result?.numUpdatedRows ?? 0);
   },
 
-  listLive(db: Executor, userId: string, now: Date) {
-    return db
+  async listLive(db: Executor, userId: string, now: Date): Promise<SessionInfo[]> {
+    const rows = await db
       .selectFrom('sessions')
       .select(['id', 'ip', 'user_agent', 'created_at', 'last_used_at', 'expires_at'])
       .where('user_id', '=', userId)
@@ -125,15 +147,18 @@ export const sessionsRepo = {
       .orderBy('created_at', 'desc')
       .limit(200)
       .execute();
+    return rows.map((row) => ({ id: row.id, ip: row.ip, userAgent: row.user_agent, createdAt: row.created_at, lastUsedAt: row.last_used_at, expiresAt: row.expires_at }));
   },
 
-  revokeOne(db: Executor, userId: string, sessionId: string, now: Date, reason: string) {
-    return db
+  /** Ends one of the user's own sessions; false when they have no such live session. */
+  async revokeOne(db: Executor, userId: string, sessionId: string, now: Date, reason: string): Promise<boolean> {
+    const result = await db
       .updateTable('sessions')
       .set({ revoked_at: now, revoked_reason: reason })
       .where('id', '=', sessionId)
       .where('user_id', '=', userId)
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
   },
 };

@@ -3,38 +3,16 @@
 // session is revoked. Access tokens name their session (sid), and a request is only served while that
 // session is live, so ending a session stops its access tokens from the next request on.
 import { randomUUID } from 'node:crypto';
-import type { UserProfile } from '../accounts/users.repo.js';
 import type { Db } from '../../db/database.js';
-import type { Write } from '../../db/one-statement.js';
-import type { PlatformRole } from '../../db/schema.js';
 import { addSeconds, type Clock } from '../clock.js';
 import { AppError } from '../errors.js';
+import { isUuid } from '../ids.js';
+import type { Policy } from '../policy/policy.js';
+import { userPrincipal, type ClientInfo, type Principal, type TokenPrincipal, type UserPrincipal } from '../principal.js';
 import type { AccessTokens } from './access-tokens.js';
 import { hashOpaqueToken, newOpaqueToken } from './opaque-tokens.js';
-import { sessionsRepo, type NewSession } from './sessions.repo.js';
-
-export interface ClientInfo {
-  ip: string | null;
-  userAgent: string | null;
-}
-
-export interface AuthContext {
-  userId: string;
-  sessionId: string;
-  email: string | null;
-  platformRole: PlatformRole;
-  /** The caller's profile as it stood when this request was authenticated. */
-  profile: UserProfile;
-}
-
-/**
- * The holder of an access token whose signature and lifetime were checked, but not yet its session:
- * for a read that checks the session in its own statement (SessionBound routes in src/http/auth.ts).
- */
-export interface TokenHolder {
-  userId: string;
-  sessionId: string;
-}
+import { sessionsRepo, type Opening } from './sessions.repo.js';
+import type { SessionInfo } from './types.js';
 
 export interface TokenPair {
   accessToken: string;
@@ -45,27 +23,28 @@ export interface TokenPair {
 interface Deps {
   db: Db;
   clock: Clock;
+  policy: Policy;
   accessTokens: AccessTokens;
   refreshTtlSeconds: number;
 }
 
-export const sessionsServiceFactory = ({ db, clock, accessTokens, refreshTtlSeconds }: Deps) => ({
+export const sessionsServiceFactory = ({ db, clock, policy, accessTokens, refreshTtlSeconds }: Deps) => ({
   /**
-   * The writes that open a session with its first refresh token, for the caller to send in one
-   * statement with the other rows of its sign-in or registration (src/db/one-statement.ts). Sign the
-   * access token once they are committed.
+   * A session to open for a user and its first refresh token, as data: the sign-in or registration
+   * writes it in its one statement. Sign the access token once that statement has committed.
    */
-  opening(userId: string, client: ClientInfo): { session: NewSession; refreshToken: string; writes: Write[] } {
-    const session: NewSession = { id: randomUUID(), userId, userAgent: client.userAgent, ip: client.ip, expiresAt: addSeconds(clock.now(), refreshTtlSeconds) };
+  opening(userId: string, client: ClientInfo): Opening & { refreshToken: string } {
     const refreshToken = newOpaqueToken();
-    return { session, refreshToken, writes: [sessionsRepo.insertion(db, session), sessionsRepo.firstRefreshTokenInsertion(db, session, hashOpaqueToken(refreshToken))] };
+    const session = { id: randomUUID(), userId, userAgent: client.userAgent, ip: client.ip, expiresAt: addSeconds(clock.now(), refreshTtlSeconds) };
+    return { session, refreshToken, refreshTokenHash: hashOpaqueToken(refreshToken) };
   },
 
   async accessTokenFor(user: { id: string; email: string | null }, sessionId: string): Promise<{ token: string; expiresIn: number }> {
     return accessTokens.issue({ userId: user.id, email: user.email, sessionId });
   },
 
-  async refresh(refreshToken: string): Promise<TokenPair> {
+  /** Spends a refresh token for a new pair; anyone holding one may (the token is the credential). */
+  async refresh(_principal: Principal, refreshToken: string): Promise<TokenPair> {
     const tokenHash = hashOpaqueToken(refreshToken);
     const outcome = await db.transaction().execute(async (trx) => {
       const now = clock.now();
@@ -73,63 +52,64 @@ export const sessionsServiceFactory = ({ db, clock, accessTokens, refreshTtlSeco
       if (!spent) {
         const known = await sessionsRepo.findRefreshToken(trx, tokenHash);
         // Reuse of a spent token: whoever holds the chain now cannot be told from a thief.
-        if (known?.spent_at) await sessionsRepo.revoke(trx, known.session_id, now, 'refresh_token_reuse');
+        if (known?.spentAt) await sessionsRepo.revoke(trx, known.sessionId, now, 'refresh_token_reuse');
         return null;
       }
-      const session = await sessionsRepo.findLive(trx, spent.session_id, null, now);
-      if (!session) return null;
+      const live = await sessionsRepo.findLive(trx, spent.sessionId, null, now);
+      if (!live) return null;
       const next = newOpaqueToken();
       const expiresAt = addSeconds(now, refreshTtlSeconds);
-      await sessionsRepo.addRefreshToken(trx, { sessionId: session.session_id, parentId: spent.id, tokenHash: hashOpaqueToken(next), expiresAt });
-      await sessionsRepo.extend(trx, session.session_id, now, expiresAt);
-      return { session, refreshToken: next };
+      await sessionsRepo.addRefreshToken(trx, { sessionId: live.sessionId, parentId: spent.id, tokenHash: hashOpaqueToken(next), expiresAt });
+      await sessionsRepo.extend(trx, live.sessionId, now, expiresAt);
+      return { live, refreshToken: next };
     });
     if (!outcome) throw new AppError('INVALID_REFRESH_TOKEN');
-    const access = await accessTokens.issue({ userId: outcome.session.id, email: outcome.session.email, sessionId: outcome.session.session_id });
+    const access = await accessTokens.issue({ userId: outcome.live.user.id, email: outcome.live.user.email, sessionId: outcome.live.sessionId });
     return { accessToken: access.token, refreshToken: outcome.refreshToken, expiresIn: access.expiresIn };
   },
 
-  /** Ends the session of a refresh token, or the caller's own session. */
-  async logout(input: { refreshToken?: string; sessionId?: string }): Promise<void> {
-    let sessionId = input.sessionId;
+  /** Ends the session of a refresh token, or the signed-in caller's own session. */
+  async logout(principal: Principal, input: { refreshToken?: string }): Promise<void> {
+    let sessionId = principal.kind === 'user' ? principal.sessionId : undefined;
     if (input.refreshToken) {
       const token = await sessionsRepo.findRefreshToken(db, hashOpaqueToken(input.refreshToken));
-      if (!token || (sessionId && token.session_id !== sessionId)) throw new AppError('INVALID_REFRESH_TOKEN');
-      sessionId = token.session_id;
+      if (!token || (sessionId && token.sessionId !== sessionId)) throw new AppError('INVALID_REFRESH_TOKEN');
+      sessionId = token.sessionId;
     }
     if (!sessionId) throw new AppError('AUTHENTICATION_REQUIRED');
     await sessionsRepo.revoke(db, sessionId, clock.now(), 'logout');
   },
 
-  async list(auth: AuthContext) {
-    const rows = await sessionsRepo.listLive(db, auth.userId, clock.now());
-    return rows.map((row) => ({ ...row, current: row.id === auth.sessionId }));
+  async list(principal: Principal): Promise<Array<SessionInfo & { current: boolean }>> {
+    const user = policy.signedIn(principal);
+    const sessions = await sessionsRepo.listLive(db, user.userId, clock.now());
+    return sessions.map((session) => ({ ...session, current: session.id === user.sessionId }));
   },
 
   /** Ends one of the caller's own sessions; anyone else's is not found. */
-  async end(auth: AuthContext, sessionId: string): Promise<void> {
-    const result = await sessionsRepo.revokeOne(db, auth.userId, sessionId, clock.now(), 'ended_by_user');
-    if (Number(result.numUpdatedRows) === 0) throw new AppError('NOT_FOUND', 'Session not found');
+  async end(principal: Principal, sessionId: string): Promise<void> {
+    const user = policy.signedIn(principal);
+    if (!isUuid(sessionId) || !(await sessionsRepo.revokeOne(db, user.userId, sessionId, clock.now(), 'ended_by_user'))) throw new AppError('SESSION_NOT_FOUND');
   },
 
   /** Signs the caller out everywhere else. */
-  async endOthers(auth: AuthContext): Promise<number> {
-    const [result] = await sessionsRepo.revokeAllForUser(db, auth.userId, clock.now(), 'ended_by_user', auth.sessionId);
-    return Number(result?.numUpdatedRows ?? 0);
+  async endOthers(principal: Principal): Promise<number> {
+    const user = policy.signedIn(principal);
+    return sessionsRepo.revokeAllForUser(db, user.userId, clock.now(), 'ended_by_user', user.sessionId);
   },
 
-  /** The caller behind an access token, as long as the token is valid and its session live. */
-  async holderOf(accessToken: string): Promise<TokenHolder> {
+  /** The holder of a valid access token, whose session the caller's own statement will check. */
+  async tokenHolder(accessToken: string, client: ClientInfo): Promise<TokenPrincipal> {
     const claims = await accessTokens.verify(accessToken);
-    return { userId: claims.sub, sessionId: claims.sid };
+    return { kind: 'token', userId: claims.sub, sessionId: claims.sid, client };
   },
 
-  async authenticate(accessToken: string): Promise<AuthContext> {
+  /** The person behind an access token, as long as the token is valid and its session live. */
+  async authenticate(accessToken: string, client: ClientInfo): Promise<UserPrincipal> {
     const claims = await accessTokens.verify(accessToken);
     const live = await sessionsRepo.findLive(db, claims.sid, claims.sub, clock.now());
     if (!live) throw new AppError('INVALID_TOKEN');
-    const { session_id: sessionId, ...profile } = live;
-    return { userId: profile.id, sessionId, email: profile.email, platformRole: profile.platform_role, profile };
+    return userPrincipal({ user: live.user, sessionId: live.sessionId, client });
   },
 });
 

@@ -1,9 +1,11 @@
 // Statistics over memberships, filtered by when they were created (`from`, `to`: ISO 8601 or Unix
-// seconds), by membership status and by organisation.
+// seconds), by membership status and by organisation. Which organisations a caller counts is the
+// policy's scope: all of them for a platform admin, otherwise those where they hold `stats:read`.
 import type { Db } from '../../db/database.js';
 import { AppError, fieldError } from '../errors.js';
-import type { AuthContext } from '../sessions/sessions.service.js';
-import { organisationsRepo } from '../organisations/organisations.repo.js';
+import { isUuid } from '../ids.js';
+import type { Policy } from '../policy/policy.js';
+import type { Principal } from '../principal.js';
 import { statsRepo, type StatsFilter } from './stats.repo.js';
 
 export interface StatsQuery {
@@ -13,7 +15,6 @@ export interface StatsQuery {
   organisationId?: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
 /** 2024-02-30 is no date: `new Date` would quietly make it 1 March. */
@@ -34,23 +35,23 @@ export function parseInstant(field: string, value: string | undefined): Date | u
   return date;
 }
 
-export const statsServiceFactory = ({ db }: { db: Db }) => {
-  async function filterFor(viewer: AuthContext, query: StatsQuery): Promise<StatsFilter> {
+export const statsServiceFactory = ({ db, policy }: { db: Db; policy: Policy }) => {
+  async function filterFor(principal: Principal, query: StatsQuery): Promise<StatsFilter> {
+    const scope = policy.statsScope(principal);
     const from = parseInstant('from', query.from);
     const to = parseInstant('to', query.to);
-    const admin = viewer.platformRole === 'admin';
     if (query.organisationId !== undefined) {
       // An organisation the caller may not see is not found, the same as one that does not exist.
-      const visible = UUID.test(query.organisationId) && (admin ? await organisationsRepo.findById(db, query.organisationId) : await statsRepo.canRead(db, viewer.userId, query.organisationId));
+      const visible = isUuid(query.organisationId) && (await statsRepo.canRead(db, scope, query.organisationId));
       if (!visible) throw new AppError('ORGANISATION_NOT_FOUND');
     }
-    return { viewerId: viewer.userId, admin, from, to, status: query.status, organisationId: query.organisationId };
+    return { scope, from, to, status: query.status, organisationId: query.organisationId };
   }
 
   return {
-    usersByRole: async (viewer: AuthContext, query: StatsQuery) => statsRepo.usersByRole(db, await filterFor(viewer, query)),
-    membersByOrganisation: async (viewer: AuthContext, query: StatsQuery) => statsRepo.membersByOrganisation(db, await filterFor(viewer, query)),
-    usersByOrganisationRole: async (viewer: AuthContext, query: StatsQuery) => statsRepo.usersByOrganisationRole(db, await filterFor(viewer, query)),
+    usersByRole: async (principal: Principal, query: StatsQuery) => statsRepo.usersByRole(db, await filterFor(principal, query)),
+    membersByOrganisation: async (principal: Principal, query: StatsQuery) => statsRepo.membersByOrganisation(db, await filterFor(principal, query)),
+    usersByOrganisationRole: async (principal: Principal, query: StatsQuery) => statsRepo.usersByOrganisationRole(db, await filterFor(principal, query)),
   };
 };
 

@@ -6,7 +6,7 @@ import type { Config } from '../../config/config.js';
 import { MAX_PASSWORD_LENGTH } from '../../domain/accounts/passwords.js';
 import { AppError } from '../../domain/errors.js';
 import type { Services } from '../../domain/services.js';
-import { caller, clientInfo } from '../auth.js';
+import { principalOf } from '../auth.js';
 import { Username } from '../routes/fields.js';
 import { installCompatErrors } from './compat-errors.js';
 
@@ -30,7 +30,7 @@ export const basicRoutes: FastifyPluginAsyncTypebox<{ services: Services; config
       },
     },
     async (request, reply) => {
-      const { user } = await services.accounts.register({ username: request.body.username, password: request.body.password, firstName: '', lastName: '' }, clientInfo(request));
+      const { user } = await services.accounts.register(principalOf(request), { username: request.body.username, password: request.body.password, firstName: '', lastName: '' });
       return reply.code(201).send({ message: 'User registered successfully', user_id: user.id });
     },
   );
@@ -50,7 +50,7 @@ export const basicRoutes: FastifyPluginAsyncTypebox<{ services: Services; config
     async (request, reply) => {
       let result;
       try {
-        result = await services.accounts.login(request.body, clientInfo(request));
+        result = await services.accounts.login(principalOf(request), request.body);
       } catch (error) {
         if (error instanceof AppError && error.code === 'AUTHENTICATION_FAILED') throw new AppError('AUTHENTICATION_FAILED', 'Invalid credentials');
         throw error;
@@ -63,6 +63,6 @@ export const basicRoutes: FastifyPluginAsyncTypebox<{ services: Services; config
   app.get(
     '/protected',
     { config: { auth: 'user', compat: 'message' }, schema: { operationId: 'basicProtected', tags: TAGS, summary: 'A route that needs a valid token', response: { 200: Message } } },
-    async (request) => ({ message: `Access granted to user ${caller(request).userId}` }),
+    async (request) => ({ message: `Access granted to user ${services.accounts.me(principalOf(request)).id}` }),
   );
 };

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { Services } from '../../domain/services.js';
-import { caller } from '../auth.js';
+import { principalOf } from '../auth.js';
 import { StatsQuery } from '../routes/stats.routes.js';
 
 const TAGS = ['saas (seeds 001, 004)'];
@@ -14,7 +14,7 @@ export const saasStatsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
   app.get(
     '/stats/role-wise-users',
     { config, schema: { operationId: 'saasRoleWiseUsers', tags: TAGS, summary: 'Users per role', querystring: FILTERED, response: { 200: Type.Array(Type.Object({ role: Type.String(), user_count: Type.Integer() })) } } },
-    async (request) => (await services.stats.usersByRole(caller(request), request.query)).map((r) => ({ role: r.role, user_count: r.user_count })),
+    async (request) => (await services.stats.usersByRole(principalOf(request), request.query)).map((r) => ({ role: r.role, user_count: r.userCount })),
   );
 
   app.get(
@@ -30,7 +30,7 @@ export const saasStatsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
       },
     },
     async (request) =>
-      (await services.stats.membersByOrganisation(caller(request), request.query)).map((r) => ({ organization: r.organisation, organization_id: r.organisation_id, member_count: r.user_count })),
+      (await services.stats.membersByOrganisation(principalOf(request), request.query)).map((r) => ({ organization: r.organisation, organization_id: r.organisationId, member_count: r.userCount })),
   );
 
   for (const [path, operationId] of [
@@ -40,7 +40,7 @@ export const saasStatsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
     app.get(
       path,
       { config, schema: { operationId, tags: TAGS, summary: 'Users per organisation and role, filtered by `from`, `to` and `status`', querystring: FILTERED, response: { 200: OrgRoleCounts } } },
-      async (request) => (await services.stats.usersByOrganisationRole(caller(request), request.query)).map((r) => ({ organization: r.organisation, role: r.role, user_count: r.user_count })),
+      async (request) => (await services.stats.usersByOrganisationRole(principalOf(request), request.query)).map((r) => ({ organization: r.organisation, role: r.role, user_count: r.userCount })),
     );
   }
 };

@@ -7,7 +7,7 @@ import type { Config } from '../../config/config.js';
 import { MAX_PASSWORD_LENGTH } from '../../domain/accounts/passwords.js';
 import { AppError } from '../../domain/errors.js';
 import type { Services } from '../../domain/services.js';
-import { actorOf, caller, clientInfo, isUuid, requireMembership } from '../auth.js';
+import { principalOf } from '../auth.js';
 import { Email } from '../routes/fields.js';
 import { installCompatErrors } from './compat-errors.js';
 import { saasStatsRoutes } from './saas-stats.routes.js';
@@ -37,8 +37,8 @@ export const saasRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
     async (request, reply) => {
       const { email, password, organization_name, organization_details } = request.body;
       const result = await services.accounts.register(
+        principalOf(request),
         { firstName: '', lastName: '', email, password, organisation: { name: organization_name, description: organization_details } },
-        clientInfo(request),
       );
       return reply.code(201).send({ message: 'User signed up successfully', user_id: result.user.id, org_id: result.organisationId });
     },
@@ -57,7 +57,7 @@ export const saasRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
       },
     },
     async (request) => {
-      const result = await services.accounts.login(request.body, clientInfo(request));
+      const result = await services.accounts.login(principalOf(request), request.body);
       return { access_token: result.accessToken, refresh_token: result.refreshToken, token_type: 'bearer' as const };
     },
   );
@@ -79,11 +79,11 @@ export const saasRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
       if (token !== undefined || new_password !== undefined) {
         if (token === undefined) throw new AppError('BAD_REQUEST', 'Token is required');
         if (new_password === undefined) throw new AppError('BAD_REQUEST', 'New password is required');
-        await services.recovery.resetPassword(token, new_password, clientInfo(request));
+        await services.recovery.resetPassword(principalOf(request), { token, password: new_password });
         return { message: 'Password reset successful' };
       }
       if (email === undefined) throw new AppError('BAD_REQUEST', 'Email is required');
-      await services.recovery.forgotPassword(email, clientInfo(request), (error) => request.log.error({ err: error }, 'password reset request failed'));
+      await services.recovery.forgotPassword(principalOf(request), { email }, (error) => request.log.error({ err: error }, 'password reset request failed'));
       return reply.code(202).send({ message: 'If an account exists for this email, a reset link is on its way' });
     },
   );
@@ -101,8 +101,7 @@ export const saasRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
       },
     },
     async (request, reply) => {
-      const membership = await requireMembership(services, caller(request), request.body.organization_id, 'invitations:create');
-      const invitation = await services.invitations.create(actorOf(request), membership, { email: request.body.email, role: request.body.role });
+      const invitation = await services.invitations.create(principalOf(request), request.body.organization_id, { email: request.body.email, role: request.body.role });
       return reply.code(201).send({ message: 'Invite email sent successfully.', invitation_id: invitation.invitationId });
     },
   );
@@ -120,7 +119,7 @@ export const saasRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
       },
     },
     async (request) => {
-      await services.accounts.acceptInvitationWithPassword(request.body.token, request.body.password, clientInfo(request));
+      await services.accounts.acceptInvitationWithPassword(principalOf(request), request.body.token, request.body.password);
       return { message: 'Invite accepted successfully.' };
     },
   );
@@ -138,9 +137,7 @@ export const saasRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
       },
     },
     async (request) => {
-      const self = request.body.user_id === caller(request).userId;
-      const membership = await requireMembership(services, caller(request), request.body.org_id, self ? null : 'members:remove');
-      await services.memberships.remove(actorOf(request), membership, memberId(request.body.user_id));
+      await services.memberships.remove(principalOf(request), request.body.org_id, request.body.user_id);
       return { message: 'Member deleted' };
     },
   );
@@ -158,8 +155,7 @@ export const saasRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
       },
     },
     async (request) => {
-      const membership = await requireMembership(services, caller(request), request.body.org_id, 'members:update-role');
-      await services.memberships.changeRole(actorOf(request), membership, memberId(request.body.user_id), request.body.role);
+      await services.memberships.changeRole(principalOf(request), request.body.org_id, request.body.user_id, request.body.role);
       return { message: 'Member role updated successfully.' };
     },
   );
@@ -177,15 +173,10 @@ export const saasRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
       },
     },
     async (request, reply) => {
-      const org = await services.organisations.create(actorOf(request), { name: request.body.name, description: request.body.details });
+      const org = await services.organisations.create(principalOf(request), { name: request.body.name, description: request.body.details });
       return reply.code(201).send({ message: 'Organization created successfully', org_id: org.id });
     },
   );
 
   await app.register(saasStatsRoutes, { services });
 };
-
-function memberId(userId: string) {
-  if (!isUuid(userId)) throw new AppError('MEMBER_NOT_FOUND');
-  return userId;
-}

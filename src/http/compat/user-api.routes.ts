@@ -5,9 +5,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { Config } from '../../config/config.js';
 import { MAX_PASSWORD_LENGTH } from '../../domain/accounts/passwords.js';
-import { AppError } from '../../domain/errors.js';
 import type { Services } from '../../domain/services.js';
-import { actorOf, caller, clientInfo } from '../auth.js';
+import { principalOf } from '../auth.js';
 import { Email, Name, Username } from '../routes/fields.js';
 import { installCompatErrors } from './compat-errors.js';
 
@@ -20,14 +19,6 @@ const UsernameParams = Type.Object({ username: Type.String() });
 export const userApiRoutes: FastifyPluginAsyncTypebox<{ services: Services; config: Config }> = async (app, { services, config }) => {
   installCompatErrors(app, 'msg');
   const Password = Type.String({ minLength: config.passwordMin, maxLength: MAX_PASSWORD_LENGTH });
-
-  /** The account named in the path, as the caller may see it: themselves, or anyone for an admin. */
-  async function visible(request: Parameters<typeof caller>[0], username: string) {
-    const me = caller(request);
-    const user = await services.accounts.findByUsername(username);
-    if (!user || (user.id !== me.userId && me.platformRole !== 'admin')) throw new AppError('USER_NOT_FOUND');
-    return { me, user };
-  }
 
   app.post(
     '/api/user/register',
@@ -43,7 +34,7 @@ export const userApiRoutes: FastifyPluginAsyncTypebox<{ services: Services; conf
     },
     async (request, reply) => {
       const { username, first_name, last_name, email, password } = request.body;
-      await services.accounts.register({ username, firstName: first_name, lastName: last_name, email, password }, clientInfo(request));
+      await services.accounts.register(principalOf(request), { username, firstName: first_name, lastName: last_name, email, password });
       return reply.code(201).send({ msg: 'User registered successfully.' });
     },
   );
@@ -60,7 +51,7 @@ export const userApiRoutes: FastifyPluginAsyncTypebox<{ services: Services; conf
         response: { 200: Type.Object({ access_token: Type.String() }) },
       },
     },
-    async (request) => ({ access_token: (await services.accounts.login(request.body, clientInfo(request))).accessToken }),
+    async (request) => ({ access_token: (await services.accounts.login(principalOf(request), request.body)).accessToken }),
   );
 
   app.post(
@@ -78,7 +69,7 @@ export const userApiRoutes: FastifyPluginAsyncTypebox<{ services: Services; conf
     },
     async (request) => {
       const { username, email } = request.body;
-      await services.recovery.forgotPassword(email, clientInfo(request), (error) => request.log.error({ err: error }, 'password reset request failed'), username);
+      await services.recovery.forgotPassword(principalOf(request), { email, username }, (error) => request.log.error({ err: error }, 'password reset request failed'));
       return { msg: 'Token generated successfully.' };
     },
   );
@@ -96,7 +87,7 @@ export const userApiRoutes: FastifyPluginAsyncTypebox<{ services: Services; conf
       },
     },
     async (request) => {
-      await services.recovery.resetPassword(request.body.token, request.body.new_password, clientInfo(request));
+      await services.recovery.resetPassword(principalOf(request), { token: request.body.token, password: request.body.new_password });
       return { msg: 'Password has been reset.' };
     },
   );
@@ -124,14 +115,15 @@ export const userApiRoutes: FastifyPluginAsyncTypebox<{ services: Services; conf
       },
     },
     async (request) => {
-      const { user } = await visible(request, request.params.username);
+      // Themselves, or anyone for an admin; anyone else is not found (the policy's rule for this set).
+      const user = await services.accounts.findByUsername(principalOf(request), request.params.username);
       return {
         id: user.id,
         username: user.username,
-        first_name: user.first_name,
-        last_name: user.last_name,
+        first_name: user.firstName,
+        last_name: user.lastName,
         email: user.email,
-        role: user.platform_role === 'admin' ? ('ADMIN' as const) : ('USER' as const),
+        role: user.platformRole === 'admin' ? ('ADMIN' as const) : ('USER' as const),
         active: user.status === 'active',
       };
     },
@@ -151,10 +143,12 @@ export const userApiRoutes: FastifyPluginAsyncTypebox<{ services: Services; conf
       },
     },
     async (request) => {
-      const { me, user } = await visible(request, request.params.username);
+      const principal = principalOf(request);
+      const user = await services.accounts.findByUsername(principal, request.params.username);
       const changes = { firstName: request.body.first_name, lastName: request.body.last_name };
-      if (user.id === me.userId) await services.accounts.updateMe(me.userId, changes, clientInfo(request));
-      else await services.admin.updateUser(actorOf(request), user.id, changes);
+      // One's own account is a profile change; anyone else's is an admin's change, with the admin rules.
+      if (principal.kind === 'user' && user.id === principal.userId) await services.accounts.updateMe(principal, changes);
+      else await services.admin.updateUser(principal, user.id, changes);
       return { msg: 'User details updated.' };
     },
   );
@@ -172,9 +166,9 @@ export const userApiRoutes: FastifyPluginAsyncTypebox<{ services: Services; conf
       },
     },
     async (request) => {
-      const { me, user } = await visible(request, request.params.username);
-      if (me.platformRole !== 'admin') throw new AppError('FORBIDDEN', 'Only admins delete users');
-      await services.admin.deleteUser(actorOf(request), user.id);
+      const principal = principalOf(request);
+      const user = await services.accounts.findByUsername(principal, request.params.username);
+      await services.admin.deleteUser(principal, user.id);
       return { msg: 'User deleted.' };
     },
   );

@@ -1,10 +1,9 @@
 // Platform administration: users, organisations and the whole audit log. Platform admins only.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import type { UserProfile } from '../../domain/accounts/users.repo.js';
-import { AppError } from '../../domain/errors.js';
+import type { User } from '../../domain/accounts/types.js';
 import type { Services } from '../../domain/services.js';
-import { actorOf, isUuid } from '../auth.js';
+import { principalOf } from '../auth.js';
 import { ErrorBody, NextCursor, ok, PageQuery, StringEnum, success } from '../schemas.js';
 import { AuditEvent, auditEvent } from './audit.routes.js';
 import { Name, Phone, Username } from './fields.js';
@@ -28,23 +27,18 @@ const AdminUser = Type.Object({
   createdAt: Type.String({ format: 'date-time' }),
 });
 
-const adminUser = (user: UserProfile) => ({
+const adminUser = (user: User) => ({
   userId: user.id,
   email: user.email,
   username: user.username,
-  firstName: user.first_name,
-  lastName: user.last_name,
+  firstName: user.firstName,
+  lastName: user.lastName,
   phone: user.phone,
-  platformRole: user.platform_role,
+  platformRole: user.platformRole,
   status: user.status,
-  emailVerified: user.email_verified_at !== null,
-  createdAt: user.created_at.toISOString(),
+  emailVerified: user.emailVerifiedAt !== null,
+  createdAt: user.createdAt.toISOString(),
 });
-
-const userId = (id: string) => {
-  if (!isUuid(id)) throw new AppError('USER_NOT_FOUND');
-  return id;
-};
 
 export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const config = { auth: 'admin' as const };
@@ -62,7 +56,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       },
     },
     async (request) => {
-      const { items, nextCursor } = await services.admin.listUsers(request.query);
+      const { q, ...filter } = request.query;
+      const { items, nextCursor } = await services.admin.listUsers(principalOf(request), { ...filter, search: q });
       return ok('Users retrieved successfully', { users: items.map(adminUser), nextCursor });
     },
   );
@@ -70,7 +65,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
   app.get(
     '/api/admin/users/:id',
     { config, schema: { operationId: 'adminGetUser', tags: TAGS, summary: 'One user', params: UserParams, response: { 200: success(AdminUser), 404: ErrorBody } } },
-    async (request) => ok('User retrieved successfully', adminUser(await services.admin.getUser(userId(request.params.id)))),
+    async (request) => ok('User retrieved successfully', adminUser(await services.admin.getUser(principalOf(request), request.params.id))),
   );
 
   app.patch(
@@ -98,7 +93,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         response: { 200: success(AdminUser), 404: ErrorBody, 409: ErrorBody },
       },
     },
-    async (request) => ok('User updated successfully', adminUser(await services.admin.updateUser(actorOf(request), userId(request.params.id), request.body))),
+    async (request) => ok('User updated successfully', adminUser(await services.admin.updateUser(principalOf(request), request.params.id, request.body))),
   );
 
   app.delete(
@@ -116,7 +111,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       },
     },
     async (request) => {
-      await services.admin.deleteUser(actorOf(request), userId(request.params.id));
+      await services.admin.deleteUser(principalOf(request), request.params.id);
       return ok('User deleted successfully', {});
     },
   );
@@ -151,15 +146,16 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       },
     },
     async (request) => {
-      const { items, nextCursor } = await services.admin.listOrganisations(request.query);
+      const { q, ...filter } = request.query;
+      const { items, nextCursor } = await services.admin.listOrganisations(principalOf(request), { ...filter, search: q });
       const organisations = items.map((o) => ({
         orgId: o.id,
         name: o.name,
         description: o.description,
         personal: o.personal,
-        createdBy: o.created_by,
-        memberCount: Number(o.member_count ?? 0),
-        createdAt: o.created_at.toISOString(),
+        createdBy: o.createdBy,
+        memberCount: o.memberCount,
+        createdAt: o.createdAt.toISOString(),
       }));
       return ok('Organisations retrieved successfully', { organisations, nextCursor });
     },
@@ -178,7 +174,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       },
     },
     async (request) => {
-      const { items, nextCursor } = await services.admin.auditLog(request.query);
+      const { items, nextCursor } = await services.admin.auditLog(principalOf(request), request.query);
       return ok('Audit log retrieved successfully', { events: items.map(auditEvent), nextCursor });
     },
   );

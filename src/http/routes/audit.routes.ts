@@ -1,8 +1,9 @@
 // An organisation's audit log.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import type { AuditEntry } from '../../domain/audit/types.js';
 import type { Services } from '../../domain/services.js';
-import { callerMembership } from '../auth.js';
+import { principalOf } from '../auth.js';
 import { NextCursor, ok, PageQuery, success } from '../schemas.js';
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -20,26 +21,16 @@ export const AuditEvent = Type.Object({
   createdAt: Type.String({ format: 'date-time' }),
 });
 
-export const auditEvent = (e: {
-  id: number;
-  organisation_id: string | null;
-  action: string;
-  actor_user_id: string | null;
-  target_type: string | null;
-  target_id: string | null;
-  ip: string | null;
-  data: Record<string, unknown>;
-  created_at: Date;
-}) => ({
+export const auditEvent = (e: AuditEntry) => ({
   eventId: e.id,
-  organisationId: e.organisation_id,
+  organisationId: e.organisationId,
   action: e.action,
-  actorUserId: e.actor_user_id,
-  targetType: e.target_type,
-  targetId: e.target_id,
+  actorUserId: e.actorUserId,
+  targetType: e.targetType,
+  targetId: e.targetId,
   ip: e.ip,
   data: e.data,
-  createdAt: e.created_at.toISOString(),
+  createdAt: e.createdAt.toISOString(),
 });
 
 export const auditRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
@@ -57,7 +48,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       },
     },
     async (request) => {
-      const { items, nextCursor } = await services.audit.listForOrganisation(callerMembership(request).organisationId, request.query);
+      const { items, nextCursor } = await services.audit.listForOrganisation(principalOf(request), request.params.orgId, request.query);
       return ok('Audit log retrieved successfully', { events: items.map(auditEvent), nextCursor });
     },
   );

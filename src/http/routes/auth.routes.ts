@@ -4,7 +4,7 @@ import Type from 'typebox';
 import type { Config } from '../../config/config.js';
 import { MAX_PASSWORD_LENGTH } from '../../domain/accounts/passwords.js';
 import type { Services } from '../../domain/services.js';
-import { clientInfo } from '../auth.js';
+import { principalOf } from '../auth.js';
 import { ok, PublicUser, publicUser, success } from '../schemas.js';
 import { Email, Name, Phone, Username } from './fields.js';
 
@@ -40,7 +40,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
     async (request, reply) => {
       // Only the documented fields: the service also takes an organisation, which this route does not offer.
       const { firstName, lastName, email, password, phone, username, inviteToken } = request.body;
-      const result = await services.accounts.register({ firstName, lastName, email, password, phone, username, inviteToken }, clientInfo(request));
+      const result = await services.accounts.register(principalOf(request), { firstName, lastName, email, password, phone, username, inviteToken });
       return reply.code(201).send(ok('Registration successful', { accessToken: result.accessToken, refreshToken: result.refreshToken, user: publicUser(result.user) }));
     },
   );
@@ -66,7 +66,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
       },
     },
     async (request) => {
-      const result = await services.accounts.login(request.body, clientInfo(request));
+      const result = await services.accounts.login(principalOf(request), request.body);
       return ok('Login successful', { accessToken: result.accessToken, refreshToken: result.refreshToken, user: publicUser(result.user) });
     },
   );
@@ -85,7 +85,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
       },
     },
     async (request) => {
-      const pair = await services.sessions.refresh(request.body.refreshToken);
+      const pair = await services.sessions.refresh(principalOf(request), request.body.refreshToken);
       return ok('Token refreshed successfully', { accessToken: pair.accessToken, refreshToken: pair.refreshToken });
     },
   );
@@ -104,7 +104,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
       },
     },
     async (request) => {
-      await services.sessions.logout({ refreshToken: request.body.refreshToken, sessionId: request.auth?.sessionId });
+      await services.sessions.logout(principalOf(request), { refreshToken: request.body.refreshToken });
       return ok('Logout successful', {});
     },
   );

@@ -1,9 +1,8 @@
 // Inviting people by email, and accepting an invitation.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { AppError } from '../../domain/errors.js';
 import type { Services } from '../../domain/services.js';
-import { actorOf, caller, callerMembership, clientInfo, isUuid } from '../auth.js';
+import { principalOf } from '../auth.js';
 import { ErrorBody, NextCursor, ok, PageQuery, StringEnum, success } from '../schemas.js';
 import { Email } from './fields.js';
 
@@ -19,11 +18,6 @@ const invitation = (row: { invitationId: string; email: string; role: string; st
   status: row.status as 'pending',
   expiresAt: row.expiresAt.toISOString(),
 });
-
-const invitationId = (id: string) => {
-  if (!isUuid(id)) throw new AppError('INVITATION_NOT_FOUND');
-  return id;
-};
 
 export const invitationsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   app.post(
@@ -42,7 +36,7 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<{ services: Services }
       },
     },
     async (request, reply) => {
-      const created = await services.invitations.create(actorOf(request), callerMembership(request), request.body);
+      const created = await services.invitations.create(principalOf(request), request.params.orgId, request.body);
       return reply.code(201).send(ok(created.created ? 'Invitation sent successfully' : 'Invitation resent successfully', invitation(created)));
     },
   );
@@ -61,10 +55,10 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<{ services: Services }
       },
     },
     async (request) => {
-      const { items, nextCursor } = await services.invitations.list(callerMembership(request).organisationId, request.query);
+      const { items, nextCursor } = await services.invitations.list(principalOf(request), request.params.orgId, request.query);
       const invitations = items.map((row) => ({
-        ...invitation({ invitationId: row.id, email: row.email, role: row.role, status: row.status, expiresAt: row.expires_at }),
-        createdAt: row.created_at.toISOString(),
+        ...invitation({ invitationId: row.id, email: row.email, role: row.role, status: row.status, expiresAt: row.expiresAt }),
+        createdAt: row.createdAt.toISOString(),
       }));
       return ok('Invitations retrieved successfully', { invitations, nextCursor });
     },
@@ -84,7 +78,7 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<{ services: Services }
       },
     },
     async (request) => {
-      await services.invitations.revoke(actorOf(request), callerMembership(request), invitationId(request.params.invitationId));
+      await services.invitations.revoke(principalOf(request), request.params.orgId, request.params.invitationId);
       return ok('Invitation revoked successfully', {});
     },
   );
@@ -102,7 +96,7 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<{ services: Services }
         response: { 200: success(Invitation), 409: ErrorBody },
       },
     },
-    async (request) => ok('Invitation resent successfully', invitation(await services.invitations.resend(actorOf(request), callerMembership(request), invitationId(request.params.invitationId)))),
+    async (request) => ok('Invitation resent successfully', invitation(await services.invitations.resend(principalOf(request), request.params.orgId, request.params.invitationId))),
   );
 
   app.post(
@@ -119,6 +113,6 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<{ services: Services }
         response: { 200: success(Type.Object({ orgId: Type.String(), role: Type.String() })), 400: ErrorBody, 409: ErrorBody },
       },
     },
-    async (request) => ok('Invitation accepted successfully', await services.invitations.accept(caller(request), request.body.token, clientInfo(request))),
+    async (request) => ok('Invitation accepted successfully', await services.invitations.accept(principalOf(request), request.body.token)),
   );
 };

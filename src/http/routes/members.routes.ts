@@ -1,10 +1,10 @@
 // A member's role, removing a member, leaving, and the organisation's custom roles.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { PERMISSIONS } from '../../domain/permissions.js';
+import { PERMISSIONS } from '../../domain/policy/permissions.js';
+import type { Role as RoleModel } from '../../domain/organisations/types.js';
 import type { Services } from '../../domain/services.js';
-import { AppError } from '../../domain/errors.js';
-import { actorOf, callerMembership, isUuid } from '../auth.js';
+import { principalOf } from '../auth.js';
 import { ErrorBody, ok, StringEnum, success } from '../schemas.js';
 
 const TAGS = ['Members and roles'];
@@ -14,22 +14,14 @@ const RoleName = Type.String({ minLength: 1, maxLength: 64, pattern: '\\S', 'x-m
 const Permissions = Type.Array(StringEnum(PERMISSIONS), { maxItems: PERMISSIONS.length, uniqueItems: true, description: 'From the permission catalogue' });
 const Role = Type.Object({ roleId: Type.String(), name: Type.String(), description: Type.String(), builtIn: Type.Boolean(), permissions: Type.Array(Type.String()) });
 
-const role = (row: { id: string; name: string; description: string; built_in: boolean; permissions: string[] }) => ({
+const role = (row: RoleModel) => ({
   roleId: row.id,
   name: row.name,
   description: row.description,
-  builtIn: row.built_in,
+  builtIn: row.builtIn,
   permissions: row.permissions,
 });
 
-const memberId = (userId: string) => {
-  if (!isUuid(userId)) throw new AppError('MEMBER_NOT_FOUND');
-  return userId;
-};
-const roleId = (id: string) => {
-  if (!isUuid(id)) throw new AppError('ROLE_NOT_FOUND');
-  return id;
-};
 
 export const membersRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   app.patch(
@@ -47,7 +39,7 @@ export const membersRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       },
     },
     async (request) => {
-      const changed = await services.memberships.changeRole(actorOf(request), callerMembership(request), memberId(request.params.userId), request.body.role);
+      const changed = await services.memberships.changeRole(principalOf(request), request.params.orgId, request.params.userId, request.body.role);
       return ok('Member role updated successfully', changed);
     },
   );
@@ -66,7 +58,7 @@ export const membersRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       },
     },
     async (request) => {
-      await services.memberships.remove(actorOf(request), callerMembership(request), memberId(request.params.userId));
+      await services.memberships.remove(principalOf(request), request.params.orgId, request.params.userId);
       return ok('Member removed successfully', {});
     },
   );
@@ -84,8 +76,8 @@ export const membersRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       },
     },
     async (request) => {
-      const roles = await services.roles.list(callerMembership(request).organisationId);
-      return ok('Roles retrieved successfully', { roles: roles.map((r) => ({ ...role(r), memberCount: Number(r.member_count) })) });
+      const roles = await services.roles.list(principalOf(request), request.params.orgId);
+      return ok('Roles retrieved successfully', { roles: roles.map((r) => ({ ...role(r), memberCount: r.memberCount })) });
     },
   );
 
@@ -104,7 +96,7 @@ export const membersRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       },
     },
     async (request, reply) => {
-      const created = await services.roles.create(actorOf(request), callerMembership(request), request.body);
+      const created = await services.roles.create(principalOf(request), request.params.orgId, request.body);
       return reply.code(201).send(ok('Role created successfully', role(created)));
     },
   );
@@ -123,7 +115,7 @@ export const membersRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         response: { 200: success(Role), 409: ErrorBody },
       },
     },
-    async (request) => ok('Role updated successfully', role(await services.roles.update(actorOf(request), callerMembership(request), roleId(request.params.roleId), request.body))),
+    async (request) => ok('Role updated successfully', role(await services.roles.update(principalOf(request), request.params.orgId, request.params.roleId, request.body))),
   );
 
   app.delete(
@@ -140,7 +132,7 @@ export const membersRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       },
     },
     async (request) => {
-      await services.roles.delete(actorOf(request), callerMembership(request), roleId(request.params.roleId));
+      await services.roles.delete(principalOf(request), request.params.orgId, request.params.roleId);
       return ok('Role deleted successfully', {});
     },
   );

@@ -2,8 +2,9 @@
 // the caller's membership of :orgId and answers 404 to a non-member before the handler runs.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import type { Organisation as Org } from '../../domain/organisations/types.js';
 import type { Services } from '../../domain/services.js';
-import { actorOf, callerMembership, tokenHolder } from '../auth.js';
+import { principalOf } from '../auth.js';
 import { ErrorBody, NextCursor, ok, PageQuery, success, Uuid } from '../schemas.js';
 
 const TAGS = ['Organisations'];
@@ -13,7 +14,7 @@ const OrgName = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', 'x-m
 const Description = Type.String({ maxLength: 2000 });
 const Organisation = Type.Object({ orgId: Type.String(), name: Type.String(), description: Type.String() });
 
-const organisation = (org: { id: string; name: string; description: string }) => ({ orgId: org.id, name: org.name, description: org.description });
+const organisation = (org: Org) => ({ orgId: org.id, name: org.name, description: org.description });
 
 export const organisationsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   app.get(
@@ -31,7 +32,7 @@ export const organisationsRoutes: FastifyPluginAsyncTypebox<{ services: Services
       },
     },
     async (request) => {
-      const { items, nextCursor } = await services.organisations.listForHolder(tokenHolder(request), request.query);
+      const { items, nextCursor } = await services.organisations.listMine(principalOf(request), request.query);
       return ok('Organisations retrieved successfully', { organisations: items.map((row) => ({ ...organisation(row), role: row.role })), nextCursor });
     },
   );
@@ -49,7 +50,7 @@ export const organisationsRoutes: FastifyPluginAsyncTypebox<{ services: Services
       },
     },
     async (request, reply) => {
-      const org = await services.organisations.create(actorOf(request), request.body);
+      const org = await services.organisations.create(principalOf(request), request.body);
       return reply.code(201).send(ok('Organisation created successfully', organisation(org)));
     },
   );
@@ -60,7 +61,7 @@ export const organisationsRoutes: FastifyPluginAsyncTypebox<{ services: Services
       config: { auth: 'user', permission: 'member' },
       schema: { operationId: 'getOrganisation', tags: TAGS, summary: 'One organisation', params: OrgParams, response: { 200: success(Organisation) } },
     },
-    async (request) => ok('Organisation retrieved successfully', organisation(await services.organisations.get(callerMembership(request).organisationId))),
+    async (request) => ok('Organisation retrieved successfully', organisation(await services.organisations.get(principalOf(request), request.params.orgId))),
   );
 
   app.patch(
@@ -76,7 +77,7 @@ export const organisationsRoutes: FastifyPluginAsyncTypebox<{ services: Services
         response: { 200: success(Organisation) },
       },
     },
-    async (request) => ok('Organisation updated successfully', organisation(await services.organisations.update(actorOf(request), callerMembership(request).organisationId, request.body))),
+    async (request) => ok('Organisation updated successfully', organisation(await services.organisations.update(principalOf(request), request.params.orgId, request.body))),
   );
 
   app.delete(
@@ -93,7 +94,7 @@ export const organisationsRoutes: FastifyPluginAsyncTypebox<{ services: Services
       },
     },
     async (request) => {
-      await services.organisations.delete(actorOf(request), callerMembership(request).organisationId);
+      await services.organisations.delete(principalOf(request), request.params.orgId);
       return ok('Organisation deleted successfully', {});
     },
   );
@@ -113,9 +114,8 @@ export const organisationsRoutes: FastifyPluginAsyncTypebox<{ services: Services
       },
     },
     async (request) => {
-      const membership = callerMembership(request);
-      const added = await services.organisations.addUser(actorOf(request), membership, request.body);
-      return ok('User added to organisation successfully', { userId: added.userId, orgId: membership.organisationId, role: added.role });
+      const added = await services.organisations.addUser(principalOf(request), request.params.orgId, request.body);
+      return ok('User added to organisation successfully', { userId: added.userId, orgId: added.orgId, role: added.role });
     },
   );
 
@@ -150,16 +150,8 @@ export const organisationsRoutes: FastifyPluginAsyncTypebox<{ services: Services
       },
     },
     async (request) => {
-      const { items, nextCursor } = await services.organisations.listMembers(callerMembership(request).organisationId, request.query);
-      const members = items.map((row) => ({
-        userId: row.user_id,
-        firstName: row.first_name,
-        lastName: row.last_name,
-        email: row.email,
-        role: row.role,
-        status: row.status,
-        joinedAt: row.joined_at.toISOString(),
-      }));
+      const { items, nextCursor } = await services.organisations.listMembers(principalOf(request), request.params.orgId, request.query);
+      const members = items.map((member) => ({ ...member, joinedAt: member.joinedAt.toISOString() }));
       return ok('Members retrieved successfully', { members, nextCursor });
     },
   );

@@ -4,7 +4,7 @@ import Type from 'typebox';
 import type { Config } from '../../config/config.js';
 import { MAX_PASSWORD_LENGTH } from '../../domain/accounts/passwords.js';
 import type { Services } from '../../domain/services.js';
-import { caller, clientInfo } from '../auth.js';
+import { principalOf } from '../auth.js';
 import { ErrorBody, ok, success } from '../schemas.js';
 import { Email } from './fields.js';
 
@@ -29,8 +29,7 @@ export const recoveryRoutes: FastifyPluginAsyncTypebox<{ services: Services; con
       },
     },
     async (request, reply) => {
-      const client = clientInfo(request);
-      await services.recovery.forgotPassword(request.body.email, client, (error) => request.log.error({ err: error }, 'password reset request failed'));
+      await services.recovery.forgotPassword(principalOf(request), { email: request.body.email }, (error) => request.log.error({ err: error }, 'password reset request failed'));
       return reply.code(202).send(ok('If an account exists for this email, a reset link is on its way', {}));
     },
   );
@@ -49,7 +48,7 @@ export const recoveryRoutes: FastifyPluginAsyncTypebox<{ services: Services; con
       },
     },
     async (request) => {
-      await services.recovery.resetPassword(request.body.token, request.body.password, clientInfo(request));
+      await services.recovery.resetPassword(principalOf(request), request.body);
       return ok('Password reset successfully: sign in with the new password', {});
     },
   );
@@ -67,7 +66,7 @@ export const recoveryRoutes: FastifyPluginAsyncTypebox<{ services: Services; con
       },
     },
     async (request) => {
-      await services.recovery.verifyEmail(request.body.token, clientInfo(request));
+      await services.recovery.verifyEmail(principalOf(request), request.body.token);
       return ok('Email verified successfully', {});
     },
   );
@@ -85,7 +84,7 @@ export const recoveryRoutes: FastifyPluginAsyncTypebox<{ services: Services; con
       },
     },
     async (request, reply) => {
-      await services.recovery.resendVerification(caller(request), clientInfo(request));
+      await services.recovery.resendVerification(principalOf(request));
       return reply.code(202).send(ok('If your email still needs confirming, a new link is on its way', {}));
     },
   );
@@ -104,7 +103,7 @@ export const recoveryRoutes: FastifyPluginAsyncTypebox<{ services: Services; con
       },
     },
     async (request) => {
-      await services.recovery.changePassword(caller(request), request.body, clientInfo(request));
+      await services.recovery.changePassword(principalOf(request), request.body);
       return ok('Password changed successfully', {});
     },
   );

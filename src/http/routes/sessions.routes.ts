@@ -1,9 +1,8 @@
 // The caller's own sessions: where they are signed in, and signing out of any of them.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { AppError } from '../../domain/errors.js';
 import type { Services } from '../../domain/services.js';
-import { caller, isUuid } from '../auth.js';
+import { principalOf } from '../auth.js';
 import { ErrorBody, ok, success } from '../schemas.js';
 
 const TAGS = ['Users'];
@@ -38,16 +37,16 @@ export const sessionsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
       },
     },
     async (request) => {
-      const sessions = await services.sessions.list(caller(request));
+      const sessions = await services.sessions.list(principalOf(request));
       return ok('Sessions retrieved successfully', {
         sessions: sessions.map((s) => ({
           sessionId: s.id,
           current: s.current,
           ip: s.ip,
-          userAgent: s.user_agent,
-          createdAt: s.created_at.toISOString(),
-          lastUsedAt: new Date(s.last_used_at).toISOString(),
-          expiresAt: s.expires_at.toISOString(),
+          userAgent: s.userAgent,
+          createdAt: s.createdAt.toISOString(),
+          lastUsedAt: new Date(s.lastUsedAt).toISOString(),
+          expiresAt: s.expiresAt.toISOString(),
         })),
       });
     },
@@ -67,8 +66,7 @@ export const sessionsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
       },
     },
     async (request) => {
-      if (!isUuid(request.params.sessionId)) throw new AppError('NOT_FOUND', 'Session not found');
-      await services.sessions.end(caller(request), request.params.sessionId);
+      await services.sessions.end(principalOf(request), request.params.sessionId);
       return ok('Session ended', {});
     },
   );
@@ -85,6 +83,6 @@ export const sessionsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
         response: { 200: success(Type.Object({ ended: Type.Integer() })) },
       },
     },
-    async (request) => ok('Other sessions ended', { ended: await services.sessions.endOthers(caller(request)) }),
+    async (request) => ok('Other sessions ended', { ended: await services.sessions.endOthers(principalOf(request)) }),
   );
 };

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { Services } from '../../domain/services.js';
-import { caller } from '../auth.js';
+import { principalOf } from '../auth.js';
 import { ErrorBody, ok, StringEnum, success } from '../schemas.js';
 
 const TAGS = ['Statistics'];
@@ -26,8 +26,8 @@ export const statsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     '/api/stats/users-by-role',
     { ...route, schema: { operationId: 'statsUsersByRole', tags: TAGS, summary: 'Users per role name', description: DESCRIPTION, querystring: StatsQuery, response: { 200: rows(Type.Object({ role: Type.String(), userCount: Type.Integer() })), 404: ErrorBody } } },
     async (request) => {
-      const result = await services.stats.usersByRole(caller(request), request.query);
-      return ok('Statistics retrieved successfully', { rows: result.map((r) => ({ role: r.role, userCount: r.user_count })) });
+      const result = await services.stats.usersByRole(principalOf(request), request.query);
+      return ok('Statistics retrieved successfully', { rows: result });
     },
   );
 
@@ -45,8 +45,8 @@ export const statsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       },
     },
     async (request) => {
-      const result = await services.stats.membersByOrganisation(caller(request), request.query);
-      return ok('Statistics retrieved successfully', { rows: result.map((r) => ({ organisationId: r.organisation_id, organisation: r.organisation, userCount: r.user_count })) });
+      const result = await services.stats.membersByOrganisation(principalOf(request), request.query);
+      return ok('Statistics retrieved successfully', { rows: result });
     },
   );
 
@@ -64,9 +64,9 @@ export const statsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       },
     },
     async (request) => {
-      const result = await services.stats.usersByOrganisationRole(caller(request), request.query);
+      const result = await services.stats.usersByOrganisationRole(principalOf(request), request.query);
       return ok('Statistics retrieved successfully', {
-        rows: result.map((r) => ({ organisationId: r.organisation_id, organisation: r.organisation, role: r.role, userCount: r.user_count })),
+        rows: result,
       });
     },
   );

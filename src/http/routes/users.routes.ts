@@ -1,10 +1,9 @@
 // The caller's own profile, and other users' public profiles where the caller may see them.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import type { UserProfile } from '../../domain/accounts/users.repo.js';
-import { AppError } from '../../domain/errors.js';
+import type { User } from '../../domain/accounts/types.js';
 import type { Services } from '../../domain/services.js';
-import { caller, clientInfo, isUuid } from '../auth.js';
+import { principalOf } from '../auth.js';
 import { ErrorBody, ok, PublicUser, publicUser, success } from '../schemas.js';
 import { Name, Phone, Username } from './fields.js';
 
@@ -22,12 +21,12 @@ const Profile = Type.Object({
   createdAt: Type.String({ format: 'date-time' }),
 });
 
-const profile = (user: UserProfile) => ({
+const profile = (user: User) => ({
   ...publicUser(user),
   username: user.username,
-  emailVerified: user.email_verified_at !== null,
-  platformRole: user.platform_role,
-  createdAt: user.created_at.toISOString(),
+  emailVerified: user.emailVerifiedAt !== null,
+  platformRole: user.platformRole,
+  createdAt: user.createdAt.toISOString(),
 });
 
 export const usersRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
@@ -38,7 +37,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       schema: { operationId: 'getMe', tags: TAGS, summary: 'The caller’s profile', response: { 200: success(Profile) } },
     },
     // The authentication already read the profile, in the same query as the session.
-    async (request) => ok('Profile retrieved successfully', profile(caller(request).profile)),
+    async (request) => ok('Profile retrieved successfully', profile(services.accounts.me(principalOf(request)))),
   );
 
   app.patch(
@@ -62,7 +61,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         response: { 200: success(Profile) },
       },
     },
-    async (request) => ok('Profile updated successfully', profile(await services.accounts.updateMe(caller(request).userId, request.body, clientInfo(request)))),
+    async (request) => ok('Profile updated successfully', profile(await services.accounts.updateMe(principalOf(request), request.body))),
   );
 
   app.get(
@@ -79,8 +78,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       },
     },
     async (request) => {
-      if (!isUuid(request.params.id)) throw new AppError('USER_NOT_FOUND');
-      return ok('User retrieved successfully', publicUser(await services.accounts.visibleUser(caller(request), request.params.id)));
+      return ok('User retrieved successfully', publicUser(await services.accounts.visibleUser(principalOf(request), request.params.id)));
     },
   );
 };

@@ -7,6 +7,7 @@ import { randomInt } from 'node:crypto';
 import { sql } from 'kysely';
 import type { App } from '../../../src/app.js';
 import type { Db } from '../../../src/db/database.js';
+import { system } from '../../../src/domain/principal.js';
 import { PASSWORD, roleIn, uniqueEmail } from '../api.js';
 import type { Answer } from './openapi.js';
 
@@ -92,7 +93,7 @@ export async function register(app: App, db: Db, prefix: string): Promise<Person
 async function newAdmin(app: App, db: Db): Promise<Person> {
   const email = uniqueEmail('admin');
   const username = uniqueUsername('admin');
-  const { userId } = await app.services.accounts.createAdmin({ email, username }, async () => PASSWORD);
+  const { userId } = await app.services.accounts.createAdmin(system('tests'), { email, username }, async () => PASSWORD);
   return person(db, email, username, await sendJson(app, 'POST', '/auth/login', { body: { email, password: PASSWORD } }), userId);
 }
 

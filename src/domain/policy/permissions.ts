@@ -1,4 +1,6 @@
-// The permission catalogue and the built-in roles every organisation gets.
+// The permission catalogue and the built-in roles every organisation gets: the vocabulary of the
+// policy (./policy.ts), the only module that decides with it.
+import type { RoleGrant } from '../organisations/types.js';
 
 export const PERMISSIONS = [
   'org:read',
@@ -30,11 +32,7 @@ export const BUILT_IN_ROLES: ReadonlyArray<{ name: string; description: string; 
 
 export const DEFAULT_MEMBER_ROLE = 'member';
 
-export interface RoleGrant {
-  name: string;
-  builtIn: boolean;
-  permissions: readonly string[];
-}
+export type { RoleGrant };
 
 export function hasPermission(role: Pick<RoleGrant, 'permissions'>, permission: Permission): boolean {
   return role.permissions.includes(permission);

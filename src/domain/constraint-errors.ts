@@ -1,6 +1,6 @@
 // Maps a violated database constraint, by its name, to the domain error it means. The database is
 // the guard (two racing requests cannot both pass it); this turns its verdict into a clear 4xx.
-import { AppError, fieldError } from '../domain/errors.js';
+import { AppError, fieldError } from './errors.js';
 
 const CONSTRAINT_ERRORS: Record<string, () => Error> = {
   users_email_key: () => fieldError('email', 'Email already exists'),
@@ -11,7 +11,7 @@ const CONSTRAINT_ERRORS: Record<string, () => Error> = {
   organisations_keep_an_owner: () => new AppError('LAST_OWNER'),
   members_role_fkey: () => new AppError('ROLE_IN_USE'),
   roles_name_key: () => fieldError('name', 'A role with this name already exists'),
-  invitations_pending_key: () => new AppError('CONFLICT', 'A pending invitation for this email exists already'),
+  invitations_pending_key: () => new AppError('PENDING_INVITATION_EXISTS'),
   organisations_name_length: () => fieldError('name', 'Name must be 1 to 200 characters'),
 };
 

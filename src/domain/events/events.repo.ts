@@ -1,0 +1,25 @@
+// An event's rows as parts of a repository's one statement (src/db/one-statement.ts): the audit row,
+// and the mail under its condition. Only repositories call this; services hand them EventRows.
+import { sql, type Expression, type SqlBool } from 'kysely';
+import type { Executor } from '../../db/database.js';
+import type { Write } from '../../db/one-statement.js';
+import { auditRepo } from '../audit/audit.repo.js';
+import { outboxRepo } from '../mail/outbox.repo.js';
+import type { EventRows } from './event-stream.js';
+
+/** The audit rows of events, unsent. */
+export const auditWrites = (db: Executor, events: readonly EventRows[]): Write[] => events.flatMap((event) => (event.audit ? [auditRepo.insertion(db, event.audit)] : []));
+
+/**
+ * The insert of an event's mail, unsent, under its cap and any further condition (`when`); it returns
+ * the id of a mail it queued, so a statement can tell whether it did.
+ */
+export function mailWrite(db: Executor, event: EventRows, when?: Expression<SqlBool>) {
+  if (!event.mail) return null;
+  const { mail, cap } = event.mail;
+  const conditions: Expression<SqlBool>[] = [];
+  if (cap) conditions.push(outboxRepo.underCap(db, mail.recipient, mail.kind, cap.since, cap.perHour));
+  if (when) conditions.push(when);
+  const condition = conditions.length === 0 ? sql<SqlBool>`true` : sql<SqlBool>`${sql.join(conditions, sql` and `)}`;
+  return outboxRepo.insertion(db, mail, condition);
+}

@@ -1,0 +1,39 @@
+// The mail an event sends, as data: to whom, and what it must say. The event stream renders it
+// (src/domain/mail/messages.ts), applies the per-person caps and queues it in the event's transaction.
+// A notice may carry a link's token: it goes into the mail and nowhere else (not the audit log).
+import { EMAIL_VERIFICATION_TTL_SECONDS, PASSWORD_RESET_TTL_SECONDS, INVITATION_TTL_SECONDS } from '../lifetimes.js';
+import type { OutgoingMail } from '../mail/outbox.repo.js';
+import { messages } from '../mail/messages.js';
+
+export type Notice =
+  | { kind: 'email_verification'; to: string; name: string; token: string }
+  | { kind: 'password_reset'; to: string; name: string; token: string }
+  | { kind: 'invitation'; to: string; inviter: string; organisation: string; role: string; token: string }
+  | { kind: 'password_changed'; to: string; name: string; at: Date; ip: string | null }
+  | { kind: 'login_alert'; to: string; name: string; at: Date; ip: string | null; device: string | null; newDeviceOnly: boolean }
+  | { kind: 'welcome'; to: string; name: string; organisation: string; role: string };
+
+/** Mails of one kind a person can cause in an hour; past it the answer stays the same and no mail goes. */
+export const MAILS_PER_HOUR = 3;
+
+/** The kinds counted against MAILS_PER_HOUR: the ones anybody can ask to be sent to an address. */
+export const CAPPED_KINDS: ReadonlySet<Notice['kind']> = new Set(['email_verification', 'password_reset']);
+
+/** The mail of a notice, its links under `publicUrl` (never a request's Host). */
+export function render(notice: Notice, publicUrl: string): OutgoingMail {
+  const link = (path: string, token: string) => `${publicUrl}${path}?token=${encodeURIComponent(token)}`;
+  switch (notice.kind) {
+    case 'email_verification':
+      return messages.verification({ to: notice.to, name: notice.name, link: link('/verify-email', notice.token), validFor: EMAIL_VERIFICATION_TTL_SECONDS });
+    case 'password_reset':
+      return messages.passwordReset({ to: notice.to, name: notice.name, link: link('/reset-password', notice.token), validFor: PASSWORD_RESET_TTL_SECONDS });
+    case 'invitation':
+      return messages.invitation({ to: notice.to, inviter: notice.inviter, organisation: notice.organisation, role: notice.role, link: link('/accept-invite', notice.token), validFor: INVITATION_TTL_SECONDS });
+    case 'password_changed':
+      return messages.passwordChanged({ to: notice.to, name: notice.name, when: notice.at, ip: notice.ip });
+    case 'login_alert':
+      return messages.loginAlert({ to: notice.to, name: notice.name, when: notice.at, ip: notice.ip, device: notice.device });
+    case 'welcome':
+      return messages.welcome({ to: notice.to, name: notice.name, organisation: notice.organisation, role: notice.role });
+  }
+}

@@ -1,0 +1,69 @@
+// Organisations, their roles, members and invitations as the domain sees them.
+import type { InvitationStatus } from '../../db/schema.js';
+
+export interface Organisation {
+  id: string;
+  name: string;
+  description: string;
+  /** Every account's own organisation: it goes only with its account. */
+  personal: boolean;
+  createdAt: Date;
+}
+
+/** A role as the rules compare roles: what it grants, and whether it is the built-in owner. */
+export interface RoleGrant {
+  name: string;
+  builtIn: boolean;
+  permissions: readonly string[];
+}
+
+export interface Role extends RoleGrant {
+  id: string;
+  description: string;
+  permissions: string[];
+}
+
+export interface RoleWithCount extends Role {
+  memberCount: number;
+}
+
+export type MembershipStatus = 'active' | 'suspended';
+
+/** One user's membership of one organisation, with the role it carries. */
+export interface Membership {
+  organisationId: string;
+  userId: string;
+  status: MembershipStatus;
+  role: Role;
+}
+
+/** A member as the member list shows them. */
+export interface Member {
+  userId: string;
+  firstName: string;
+  lastName: string;
+  email: string | null;
+  role: string;
+  status: MembershipStatus;
+  joinedAt: Date;
+}
+
+/** One of a user's organisations, with their role in it. */
+export interface MyOrganisation extends Organisation {
+  role: string;
+  joinedAt: Date;
+}
+
+export interface Invitation {
+  id: string;
+  organisationId: string;
+  email: string;
+  roleId: string;
+  role: string;
+  status: InvitationStatus;
+  invitedBy: string | null;
+  expiresAt: Date;
+  createdAt: Date;
+}
+
+export type { InvitationStatus };

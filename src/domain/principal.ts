@@ -1,0 +1,66 @@
+// Who is acting. Every service method takes the acting principal and asks the one policy
+// (src/domain/policy/policy.ts) whether it may; the HTTP layer only builds principals from requests.
+// A caller that skips HTTP (the command line, a job, a test) gets exactly what its principal allows:
+// the system may do what the policy grants it by name, an anonymous caller only the public actions.
+import type { PlatformRole } from '../db/schema.js';
+import type { User } from './accounts/types.js';
+import type { Membership } from './organisations/types.js';
+
+/** Where a request came from: for throttling, sign-in alerts and the audit log. */
+export interface ClientInfo {
+  ip: string | null;
+  userAgent: string | null;
+}
+
+/** A person signed in with a live session (checked when the principal was made). */
+export interface UserPrincipal {
+  kind: 'user';
+  userId: string;
+  sessionId: string;
+  platformRole: PlatformRole;
+  /** The account as it stood when the request was authenticated, read in the same query as the session. */
+  user: User;
+  client: ClientInfo;
+  /**
+   * The memberships the policy has resolved for this principal, by organisation id (null: not a
+   * member): the route hook's check and the service's are one query, not two.
+   */
+  readonly memberships: Map<string, Membership | null>;
+}
+
+/**
+ * The holder of an access token whose signature and lifetime were checked but whose session was not:
+ * only for a read whose one statement checks the session itself (the hot listing).
+ */
+export interface TokenPrincipal {
+  kind: 'token';
+  userId: string;
+  sessionId: string;
+  client: ClientInfo;
+}
+
+/** Gatehouse itself: the command line and background jobs, for the actions the policy grants it. */
+export interface SystemPrincipal {
+  kind: 'system';
+  /** What acts, for the audit log: 'command line'. */
+  via: string;
+  client: ClientInfo;
+}
+
+/** Someone not signed in: registration, sign-in, the mailed links. */
+export interface AnonymousPrincipal {
+  kind: 'anonymous';
+  client: ClientInfo;
+}
+
+export type Principal = UserPrincipal | TokenPrincipal | SystemPrincipal | AnonymousPrincipal;
+
+const NO_CLIENT: ClientInfo = { ip: null, userAgent: null };
+
+export const anonymous = (client: ClientInfo): AnonymousPrincipal => ({ kind: 'anonymous', client });
+
+export const system = (via: string): SystemPrincipal => ({ kind: 'system', via, client: NO_CLIENT });
+
+export function userPrincipal(input: { user: User; sessionId: string; client: ClientInfo }): UserPrincipal {
+  return { kind: 'user', userId: input.user.id, sessionId: input.sessionId, platformRole: input.user.platformRole, user: input.user, client: input.client, memberships: new Map() };
+}
