@@ -119,11 +119,11 @@ export async function buildApp({ config, database, clock = systemClock, logger =
   await app.register(swagger, openapiInfo(config));
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP, uiConfig: { validatorUrl: null } });
 
-  const metrics = installMetrics(app, database.db);
+  const metrics = installMetrics(app, services.health);
   installAuth(app, services);
   await app.register(async (api) => {
     enforceContracts(api);
-    await api.register(operationsRoutes, { services, config, db: database.db, metrics });
+    await api.register(operationsRoutes, { services, config, metrics });
     await api.register(authRoutes, { services, config });
     await api.register(recoveryRoutes, { services, config });
     await api.register(usersRoutes, { services });

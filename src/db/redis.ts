@@ -2,9 +2,9 @@
 // Redis is away: each node then counts on its own until the connection comes back. The client is
 // loaded only when REDIS_URL is set: a single node counts in its own memory and does not carry it.
 import type { Redis } from 'ioredis';
-import type { FastifyBaseLogger } from 'fastify';
+import type { Logger } from 'pino';
 
-export async function openRedis(url: string, log: FastifyBaseLogger): Promise<Redis> {
+export async function openRedis(url: string, log: Pick<Logger, 'warn' | 'info'>): Promise<Redis> {
   const { Redis } = await import('ioredis');
   const redis = new Redis(url, {
     lazyConnect: true,

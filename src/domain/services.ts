@@ -14,6 +14,7 @@ import { adminServiceFactory } from './admin/admin.service.js';
 import { auditServiceFactory } from './audit/audit.service.js';
 import type { Clock } from './clock.js';
 import { eventStreamFactory } from './events/event-stream.js';
+import { healthServiceFactory } from './operations/health.service.js';
 import { invitationsServiceFactory } from './organisations/invitations.service.js';
 import { membershipsServiceFactory } from './organisations/memberships.service.js';
 import { organisationsServiceFactory } from './organisations/organisations.service.js';
@@ -63,7 +64,8 @@ export function createServices({ db, clock, config, mailQueued = () => {}, throt
   const audit = auditServiceFactory({ db, policy });
   const stats = statsServiceFactory({ db, policy });
   const admin = adminServiceFactory({ db, clock, policy, events });
-  return { policy, events, throttles, passwordPolicy, accessTokens, sessions, organisations, accounts, recovery, invitations, memberships, roles, audit, stats, admin };
+  const health = healthServiceFactory({ db });
+  return { policy, events, health, throttles, passwordPolicy, accessTokens, sessions, organisations, accounts, recovery, invitations, memberships, roles, audit, stats, admin };
 }
 
 export type Services = ReturnType<typeof createServices>;

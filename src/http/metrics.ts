@@ -2,11 +2,10 @@
 // work, the outbox's backlog and the process's own figures. Each app has its own registry.
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { sql } from 'kysely';
-import type { Db } from '../db/database.js';
 import { passwordWork } from '../domain/accounts/passwords.js';
+import type { HealthService } from '../domain/operations/health.service.js';
 
-export function installMetrics(app: FastifyInstance, db: Db): Registry {
+export function installMetrics(app: FastifyInstance, health: HealthService): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -43,9 +42,9 @@ export function installMetrics(app: FastifyInstance, db: Db): Registry {
     labelNames: ['status'],
     registers: [registry],
     async collect() {
-      const { rows } = await sql<{ status: string; n: number }>`select status, count(*)::int as n from outbox where status <> 'sent' group by status`.execute(db);
+      const backlog = await health.outboxBacklog();
       this.reset();
-      for (const status of ['pending', 'failed']) this.set({ status }, rows.find((row) => row.status === status)?.n ?? 0);
+      for (const status of ['pending', 'failed'] as const) this.set({ status }, backlog[status]);
     },
   });
 

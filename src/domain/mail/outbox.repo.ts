@@ -84,6 +84,13 @@ export const outboxRepo = {
     return db.updateTable('outbox').set({ status: 'failed', locked_until: null, last_error: error.slice(0, 1000) }).where('id', '=', id).execute();
   },
 
+  /** How many mails are pending and failed for good. */
+  async countUnsent(db: Executor): Promise<{ pending: number; failed: number }> {
+    const rows = await db.selectFrom('outbox').select(['status', sql<number>`count(*)::int`.as('n')]).where('status', '<>', 'sent').groupBy('status').execute();
+    const count = (status: string) => rows.find((row) => row.status === status)?.n ?? 0;
+    return { pending: count('pending'), failed: count('failed') };
+  },
+
   /** How many mails of a kind went to an address since a time: the per-person hourly cap. */
   async countRecent(db: Executor, recipient: string, kind: string, since: Date): Promise<number> {
     const row = await recentOf(db, recipient, kind, since)

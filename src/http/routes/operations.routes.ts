@@ -1,16 +1,14 @@
 // Liveness, readiness, the published keys and the API description.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { sql } from 'kysely';
 import Type from 'typebox';
 import type { Config } from '../../config/config.js';
-import type { Db } from '../../db/database.js';
 import type { Services } from '../../domain/services.js';
 import type { Registry } from 'prom-client';
 import { ErrorBody } from '../schemas.js';
 
 const READY_TIMEOUT_MS = 2000;
 
-export const operationsRoutes: FastifyPluginAsyncTypebox<{ services: Services; config: Config; db: Db; metrics: Registry }> = async (app, { services, config, db, metrics }) => {
+export const operationsRoutes: FastifyPluginAsyncTypebox<{ services: Services; config: Config; metrics: Registry }> = async (app, { services, config, metrics }) => {
   app.get(
     '/healthz',
     { config: { auth: 'public' }, schema: { operationId: 'health', tags: ['Operations'], summary: 'The process is alive', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
@@ -50,7 +48,7 @@ export const operationsRoutes: FastifyPluginAsyncTypebox<{ services: Services; c
         timer = setTimeout(() => reject(Object.assign(new Error('readiness check timed out'), { code: '57P03' })), READY_TIMEOUT_MS);
       });
       try {
-        await Promise.race([sql`select 1`.execute(db), timeout]);
+        await Promise.race([services.health.databaseAnswers(), timeout]);
       } finally {
         clearTimeout(timer);
       }

@@ -1,0 +1,9 @@
+import { sql } from 'kysely';
+import type { Executor } from '../../db/database.js';
+
+export const healthRepo = {
+  /** One round trip that needs nothing but a working connection. */
+  async ping(db: Executor): Promise<void> {
+    await sql`select 1`.execute(db);
+  },
+};
