@@ -60,8 +60,13 @@ async function main(argv: string[]): Promise<number> {
         const services = createServices({ db, clock: systemClock, config });
         const result = await services.accounts.createAdmin(
           system('command line'),
-          { email: values.email, username: values.username, firstName: values['first-name'], lastName: values['last-name'] },
-          () => (values.password !== undefined ? Promise.resolve(values.password) : readSecret('Password: ')),
+          {
+            email: values.email,
+            username: values.username,
+            firstName: values['first-name'],
+            lastName: values['last-name'],
+            readPassword: () => (values.password !== undefined ? Promise.resolve(values.password) : readSecret('Password: ')),
+          },
         );
         console.log(result.created ? `Created platform admin ${result.userId}` : `${result.userId} is now a platform admin`);
         return 0;

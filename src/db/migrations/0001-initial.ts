@@ -1,5 +1,5 @@
 // The whole data model of the specification. Invariants live here, as constraints with stable names
-// that src/db/errors.ts maps to domain errors.
+// that src/domain/constraint-errors.ts maps to domain errors.
 import type { Migration } from './migration.js';
 
 // The catalogue as it stood when this migration was written; a later change to the catalogue is a

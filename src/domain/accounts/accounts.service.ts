@@ -134,7 +134,7 @@ export const accountsServiceFactory = ({ db, clock, policy, events, sessions, in
         email !== undefined && inviteToken !== undefined
           ? await db.transaction().execute(async (trx) => {
               const user = await registrationRepo.create(trx, registration);
-              await invitations.acceptAtRegistration(trx, inviteToken, { ...user, email }, client);
+              await invitations.acceptAtRegistration(trx, { token: inviteToken, user: { ...user, email }, client });
               return user;
             })
           : await registrationRepo.create(db, registration);
@@ -179,7 +179,7 @@ export const accountsServiceFactory = ({ db, clock, policy, events, sessions, in
      * account (when none has that email) or signs in to it, then joins. A wrong password is the same
      * 401 as a failed sign-in.
      */
-    async acceptInvitationWithPassword(principal: Principal, token: string, password: string): Promise<void> {
+    async acceptInvitationWithPassword(principal: Principal, { token, password }: { token: string; password: string }): Promise<void> {
       const email = await invitations.pendingEmail(token);
       if (!email) throw new AppError('INVALID_LINK_TOKEN');
       if (!(await usersRepo.emailTaken(db, email))) {
@@ -187,7 +187,7 @@ export const accountsServiceFactory = ({ db, clock, policy, events, sessions, in
         return;
       }
       const signIn = await service.login(principal, { email, password });
-      await invitations.accept(signIn.principal, token, { passwordChecked: true });
+      await invitations.accept(signIn.principal, { token, passwordChecked: true });
     },
 
     /** The caller's own account, as read with their session when the request was authenticated. */
@@ -224,7 +224,7 @@ export const accountsServiceFactory = ({ db, clock, policy, events, sessions, in
      * The command line's way to a platform admin (the API has none without an admin): promotes an
      * existing account, or creates one with a verified email, since the operator vouches for it.
      */
-    async createAdmin(principal: Principal, input: { email?: string; username?: string; firstName?: string; lastName?: string }, readPassword: () => Promise<string>) {
+    async createAdmin(principal: Principal, { readPassword, ...input }: { email?: string; username?: string; firstName?: string; lastName?: string; readPassword: () => Promise<string> }) {
       const system = policy.system(principal);
       const existing = await usersRepo.findCredentials(db, input.email !== undefined ? { email: input.email } : { username: input.username ?? '' });
       if (existing) {

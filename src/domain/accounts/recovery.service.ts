@@ -102,7 +102,7 @@ export const recoveryServiceFactory = ({ db, clock, policy, events, throttles, p
      * once and the same either way, so that neither the answer nor its timing tells whether the
      * account exists. A failure of the background work goes to `onError`.
      */
-    async forgotPassword(principal: Principal, input: { email: string; username?: string }, onError: (error: unknown) => void): Promise<void> {
+    async forgotPassword(principal: Principal, { onError, ...input }: { email: string; username?: string; onError: (error: unknown) => void }): Promise<void> {
       await throttles.linkRequest(principal.client.ip);
       this.requestPasswordReset(principal, input).catch(onError);
     },

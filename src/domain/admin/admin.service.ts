@@ -56,7 +56,7 @@ export const adminServiceFactory = ({ db, clock, policy, events }: Deps) => ({
     return user;
   },
 
-  async updateUser(principal: Principal, userId: string, changes: AdminUserChanges): Promise<User> {
+  async updateUser(principal: Principal, { userId, changes }: { userId: string; changes: AdminUserChanges }): Promise<User> {
     policy.platformAdmin(principal);
     if (!isUuid(userId)) throw new AppError('USER_NOT_FOUND');
     if (changes.username && (await usersRepo.usernameTaken(db, changes.username, userId))) throw fieldError('username', 'Username already exists');

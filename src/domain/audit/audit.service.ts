@@ -8,7 +8,7 @@ import { auditRepo } from './audit.repo.js';
 import type { AuditEntry } from './types.js';
 
 export const auditServiceFactory = ({ db, policy }: { db: Db; policy: Policy }) => ({
-  async listForOrganisation(principal: Principal, organisationId: string, request: PageRequest): Promise<{ items: AuditEntry[]; nextCursor: string | null }> {
+  async listForOrganisation(principal: Principal, { organisationId, ...request }: PageRequest & { organisationId: string }): Promise<{ items: AuditEntry[]; nextCursor: string | null }> {
     const { organisationId: org } = await policy.member(principal, organisationId, 'audit:read');
     const limit = request.limit ?? DEFAULT_PAGE_SIZE;
     return pageById(await auditRepo.listForOrganisation(db, org, { limit, beforeId: decodeIdCursor(request.cursor) }), limit);

@@ -89,7 +89,7 @@ export const invitationsServiceFactory = ({ db, clock, policy, events, throttles
 
   return {
     /** Invites an email with a role no higher than the inviter's own; inviting again resends. */
-    async create(principal: Principal, organisationId: string, input: { email: string; role?: string }): Promise<IssuedInvitation & { created: boolean }> {
+    async create(principal: Principal, { organisationId, ...input }: { organisationId: string; email: string; role?: string }): Promise<IssuedInvitation & { created: boolean }> {
       const granter = await policy.member(principal, organisationId, 'invitations:create');
       const inviter = policy.signedIn(principal);
       await throttles.invite(inviter.userId, inviter.client.ip);
@@ -125,7 +125,7 @@ export const invitationsServiceFactory = ({ db, clock, policy, events, throttles
       });
     },
 
-    async list(principal: Principal, organisationId: string, request: PageRequest & { status?: InvitationStatus }): Promise<{ items: Invitation[]; nextCursor: string | null }> {
+    async list(principal: Principal, { organisationId, ...request }: PageRequest & { organisationId: string; status?: InvitationStatus }): Promise<{ items: Invitation[]; nextCursor: string | null }> {
       const { organisationId: org } = await policy.member(principal, organisationId, 'invitations:create');
       await invitationsRepo.expireDue(db, clock.now(), org);
       const limit = request.limit ?? DEFAULT_PAGE_SIZE;
@@ -134,7 +134,7 @@ export const invitationsServiceFactory = ({ db, clock, policy, events, throttles
       return page(rows, limit, (row) => ({ at: row.createdAt, id: row.id }));
     },
 
-    async revoke(principal: Principal, organisationId: string, invitationId: string): Promise<void> {
+    async revoke(principal: Principal, { organisationId, invitationId }: { organisationId: string; invitationId: string }): Promise<void> {
       const { organisationId: org } = await policy.member(principal, organisationId, 'invitations:create');
       const user = policy.signedIn(principal);
       await db.transaction().execute(async (trx) => {
@@ -156,7 +156,7 @@ export const invitationsServiceFactory = ({ db, clock, policy, events, throttles
     },
 
     /** A new link (the old one stops working) and seven more days, for a pending or expired invitation. */
-    async resend(principal: Principal, organisationId: string, invitationId: string): Promise<IssuedInvitation> {
+    async resend(principal: Principal, { organisationId, invitationId }: { organisationId: string; invitationId: string }): Promise<IssuedInvitation> {
       const granter = await policy.member(principal, organisationId, 'invitations:create');
       const inviter = policy.signedIn(principal);
       await throttles.invite(inviter.userId, inviter.client.ip);
@@ -203,7 +203,7 @@ export const invitationsServiceFactory = ({ db, clock, policy, events, throttles
      * `passwordChecked` the caller has just proved the account's password as well as holding the
      * mailed token, which proves the mailbox: the email then counts as verified.
      */
-    async accept(principal: Principal, token: string, options: { passwordChecked?: boolean } = {}): Promise<{ orgId: string; role: string }> {
+    async accept(principal: Principal, { token, passwordChecked = false }: { token: string; passwordChecked?: boolean }): Promise<{ orgId: string; role: string }> {
       const caller = policy.signedIn(principal);
       return db.transaction().execute(async (trx) => {
         const invitation = await invitationsRepo.findPendingByTokenHash(trx, hashOpaqueToken(token), clock.now());
@@ -212,7 +212,7 @@ export const invitationsServiceFactory = ({ db, clock, policy, events, throttles
         const email = user?.email;
         if (!user || !email || !sameEmail(email, invitation.email)) throw new AppError('INVITATION_FOR_ANOTHER_EMAIL');
         if (!user.emailVerifiedAt) {
-          if (!options.passwordChecked) throw new AppError('INVITATION_FOR_ANOTHER_EMAIL');
+          if (!passwordChecked) throw new AppError('INVITATION_FOR_ANOTHER_EMAIL');
           await usersRepo.markEmailVerified(trx, user.id, email, clock.now());
         }
         if (!(await inviterCanStillGrant(trx, invitation))) throw new AppError('INVITER_CANNOT_GRANT');
@@ -236,7 +236,7 @@ export const invitationsServiceFactory = ({ db, clock, policy, events, throttles
      * Joins a newly registered user through their invitation, inside the registration's transaction.
      * The token proves the user reads that mailbox, so their email counts as verified.
      */
-    async acceptAtRegistration(trx: Executor, token: string, user: User & { email: string }, client: ClientInfo) {
+    async acceptAtRegistration(trx: Executor, { token, user, client }: { token: string; user: User & { email: string }; client: ClientInfo }) {
       const invitation = await invitationsRepo.findPendingByTokenHash(trx, hashOpaqueToken(token), clock.now());
       if (!invitation || !sameEmail(invitation.email, user.email)) throw new AppError('REGISTRATION_FAILED', 'Registration unsuccessful: the invitation is invalid, has expired or is for another email');
       if (!(await inviterCanStillGrant(trx, invitation))) throw new AppError('REGISTRATION_FAILED', 'Registration unsuccessful: whoever invited you can no longer grant this role');

@@ -19,7 +19,7 @@ interface Deps {
 }
 
 export const membershipsServiceFactory = ({ db, policy, events }: Deps) => ({
-  async changeRole(principal: Principal, organisationId: string, userId: string, roleName: string): Promise<{ userId: string; role: string }> {
+  async changeRole(principal: Principal, { organisationId, userId, role: roleName }: { organisationId: string; userId: string; role: string }): Promise<{ userId: string; role: string }> {
     const granter = await policy.member(principal, organisationId, 'members:update-role');
     const user = policy.signedIn(principal);
     const org = granter.organisationId;
@@ -52,7 +52,7 @@ export const membershipsServiceFactory = ({ db, policy, events }: Deps) => ({
    * Suspends a member (their access to the organisation ends at once, their place and role are kept)
    * or reinstates them. Needs the right to remove them: a suspension is a removal that can be undone.
    */
-  async setStatus(principal: Principal, organisationId: string, userId: string, status: MembershipStatus): Promise<{ userId: string; role: string; status: MembershipStatus }> {
+  async setStatus(principal: Principal, { organisationId, userId, status }: { organisationId: string; userId: string; status: MembershipStatus }): Promise<{ userId: string; role: string; status: MembershipStatus }> {
     const granter = await policy.member(principal, organisationId, 'members:remove');
     const user = policy.signedIn(principal);
     if (userId === user.userId) throw new AppError('CANNOT_SUSPEND_SELF');
@@ -80,7 +80,7 @@ export const membershipsServiceFactory = ({ db, policy, events }: Deps) => ({
   },
 
   /** Removes a member, or lets a member leave (`userId` is the caller's own). */
-  async remove(principal: Principal, organisationId: string, userId: string): Promise<void> {
+  async remove(principal: Principal, { organisationId, userId }: { organisationId: string; userId: string }): Promise<void> {
     const granter = await policy.member(principal, organisationId, 'members:remove', { actingOn: userId });
     const user = policy.signedIn(principal);
     const org = granter.organisationId;

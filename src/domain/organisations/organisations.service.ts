@@ -62,7 +62,7 @@ export const organisationsServiceFactory = ({ db, clock, policy, events }: Deps)
     return org;
   },
 
-  async update(principal: Principal, organisationId: string, changes: { name?: string; description?: string }): Promise<Organisation> {
+  async update(principal: Principal, { organisationId, changes }: { organisationId: string; changes: { name?: string; description?: string } }): Promise<Organisation> {
     const { organisationId: id } = await policy.member(principal, organisationId, 'org:update');
     const user = policy.signedIn(principal);
     return db.transaction().execute(async (trx) => {
@@ -105,7 +105,7 @@ export const organisationsServiceFactory = ({ db, clock, policy, events }: Deps)
   },
 
   /** Adds an existing user with a role no higher than the granter's own, and welcomes them by mail. */
-  async addUser(principal: Principal, organisationId: string, input: { userId: string; role?: string }): Promise<{ userId: string; orgId: string; role: string }> {
+  async addUser(principal: Principal, { organisationId, ...input }: { organisationId: string; userId: string; role?: string }): Promise<{ userId: string; orgId: string; role: string }> {
     const granter = await policy.member(principal, organisationId, 'members:add');
     const user = policy.signedIn(principal);
     const org = granter.organisationId;
@@ -131,7 +131,7 @@ export const organisationsServiceFactory = ({ db, clock, policy, events }: Deps)
     });
   },
 
-  async listMembers(principal: Principal, organisationId: string, request: PageRequest): Promise<{ items: Member[]; nextCursor: string | null }> {
+  async listMembers(principal: Principal, { organisationId, ...request }: PageRequest & { organisationId: string }): Promise<{ items: Member[]; nextCursor: string | null }> {
     const { organisationId: id } = await policy.member(principal, organisationId, 'members:read');
     const limit = request.limit ?? DEFAULT_PAGE_SIZE;
     const after = decodeCursor(request.cursor);

@@ -40,7 +40,7 @@ export const rolesServiceFactory = ({ db, policy, events }: Deps) => {
       return rolesRepo.list(db, id);
     },
 
-    async create(principal: Principal, organisationId: string, input: RoleInput): Promise<Role> {
+    async create(principal: Principal, { organisationId, ...input }: RoleInput & { organisationId: string }): Promise<Role> {
       const granter = await policy.member(principal, organisationId, 'roles:manage');
       const user = policy.signedIn(principal);
       policy.mayGrantPermissions(granter, input.permissions);
@@ -59,7 +59,7 @@ export const rolesServiceFactory = ({ db, policy, events }: Deps) => {
       });
     },
 
-    async update(principal: Principal, organisationId: string, roleId: string, changes: Partial<RoleInput>): Promise<Role> {
+    async update(principal: Principal, { organisationId, roleId, changes }: { organisationId: string; roleId: string; changes: Partial<RoleInput> }): Promise<Role> {
       const granter = await policy.member(principal, organisationId, 'roles:manage');
       const user = policy.signedIn(principal);
       if (!isUuid(roleId)) throw new AppError('ROLE_NOT_FOUND');
@@ -85,7 +85,7 @@ export const rolesServiceFactory = ({ db, policy, events }: Deps) => {
       });
     },
 
-    async delete(principal: Principal, organisationId: string, roleId: string): Promise<void> {
+    async delete(principal: Principal, { organisationId, roleId }: { organisationId: string; roleId: string }): Promise<void> {
       const granter = await policy.member(principal, organisationId, 'roles:manage');
       const user = policy.signedIn(principal);
       if (!isUuid(roleId)) throw new AppError('ROLE_NOT_FOUND');

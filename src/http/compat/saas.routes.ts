@@ -83,7 +83,7 @@ export const saasRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
         return { message: 'Password reset successful' };
       }
       if (email === undefined) throw new AppError('BAD_REQUEST', 'Email is required');
-      await services.recovery.forgotPassword(principalOf(request), { email }, (error) => request.log.error({ err: error }, 'password reset request failed'));
+      await services.recovery.forgotPassword(principalOf(request), { email, onError: (error) => request.log.error({ err: error }, 'password reset request failed') });
       return reply.code(202).send({ message: 'If an account exists for this email, a reset link is on its way' });
     },
   );
@@ -101,7 +101,7 @@ export const saasRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
       },
     },
     async (request, reply) => {
-      const invitation = await services.invitations.create(principalOf(request), request.body.organization_id, { email: request.body.email, role: request.body.role });
+      const invitation = await services.invitations.create(principalOf(request), { organisationId: request.body.organization_id, email: request.body.email, role: request.body.role });
       return reply.code(201).send({ message: 'Invite email sent successfully.', invitation_id: invitation.invitationId });
     },
   );
@@ -119,7 +119,7 @@ export const saasRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
       },
     },
     async (request) => {
-      await services.accounts.acceptInvitationWithPassword(principalOf(request), request.body.token, request.body.password);
+      await services.accounts.acceptInvitationWithPassword(principalOf(request), { token: request.body.token, password: request.body.password });
       return { message: 'Invite accepted successfully.' };
     },
   );
@@ -137,7 +137,7 @@ export const saasRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
       },
     },
     async (request) => {
-      await services.memberships.remove(principalOf(request), request.body.org_id, request.body.user_id);
+      await services.memberships.remove(principalOf(request), { organisationId: request.body.org_id, userId: request.body.user_id });
       return { message: 'Member deleted' };
     },
   );
@@ -155,7 +155,7 @@ export const saasRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
       },
     },
     async (request) => {
-      await services.memberships.changeRole(principalOf(request), request.body.org_id, request.body.user_id, request.body.role);
+      await services.memberships.changeRole(principalOf(request), { organisationId: request.body.org_id, userId: request.body.user_id, role: request.body.role });
       return { message: 'Member role updated successfully.' };
     },
   );

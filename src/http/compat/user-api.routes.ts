@@ -69,7 +69,7 @@ export const userApiRoutes: FastifyPluginAsyncTypebox<{ services: Services; conf
     },
     async (request) => {
       const { username, email } = request.body;
-      await services.recovery.forgotPassword(principalOf(request), { email, username }, (error) => request.log.error({ err: error }, 'password reset request failed'));
+      await services.recovery.forgotPassword(principalOf(request), { email, username, onError: (error) => request.log.error({ err: error }, 'password reset request failed') });
       return { msg: 'Token generated successfully.' };
     },
   );
@@ -148,7 +148,7 @@ export const userApiRoutes: FastifyPluginAsyncTypebox<{ services: Services; conf
       const changes = { firstName: request.body.first_name, lastName: request.body.last_name };
       // One's own account is a profile change; anyone else's is an admin's change, with the admin rules.
       if (principal.kind === 'user' && user.id === principal.userId) await services.accounts.updateMe(principal, changes);
-      else await services.admin.updateUser(principal, user.id, changes);
+      else await services.admin.updateUser(principal, { userId: user.id, changes });
       return { msg: 'User details updated.' };
     },
   );

@@ -93,7 +93,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         response: { 200: success(AdminUser), 404: ErrorBody, 409: ErrorBody },
       },
     },
-    async (request) => ok('User updated successfully', adminUser(await services.admin.updateUser(principalOf(request), request.params.id, request.body))),
+    async (request) => ok('User updated successfully', adminUser(await services.admin.updateUser(principalOf(request), { userId: request.params.id, changes: request.body }))),
   );
 
   app.delete(

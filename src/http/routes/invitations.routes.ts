@@ -36,7 +36,7 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<{ services: Services }
       },
     },
     async (request, reply) => {
-      const created = await services.invitations.create(principalOf(request), request.params.orgId, request.body);
+      const created = await services.invitations.create(principalOf(request), { organisationId: request.params.orgId, ...request.body });
       return reply.code(201).send(ok(created.created ? 'Invitation sent successfully' : 'Invitation resent successfully', invitation(created)));
     },
   );
@@ -55,7 +55,7 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<{ services: Services }
       },
     },
     async (request) => {
-      const { items, nextCursor } = await services.invitations.list(principalOf(request), request.params.orgId, request.query);
+      const { items, nextCursor } = await services.invitations.list(principalOf(request), { organisationId: request.params.orgId, ...request.query });
       const invitations = items.map((row) => ({
         ...invitation({ invitationId: row.id, email: row.email, role: row.role, status: row.status, expiresAt: row.expiresAt }),
         createdAt: row.createdAt.toISOString(),
@@ -78,7 +78,7 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<{ services: Services }
       },
     },
     async (request) => {
-      await services.invitations.revoke(principalOf(request), request.params.orgId, request.params.invitationId);
+      await services.invitations.revoke(principalOf(request), { organisationId: request.params.orgId, invitationId: request.params.invitationId });
       return ok('Invitation revoked successfully', {});
     },
   );
@@ -96,7 +96,7 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<{ services: Services }
         response: { 200: success(Invitation), 409: ErrorBody },
       },
     },
-    async (request) => ok('Invitation resent successfully', invitation(await services.invitations.resend(principalOf(request), request.params.orgId, request.params.invitationId))),
+    async (request) => ok('Invitation resent successfully', invitation(await services.invitations.resend(principalOf(request), { organisationId: request.params.orgId, invitationId: request.params.invitationId }))),
   );
 
   app.post(
@@ -113,6 +113,6 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<{ services: Services }
         response: { 200: success(Type.Object({ orgId: Type.String(), role: Type.String() })), 400: ErrorBody, 409: ErrorBody },
       },
     },
-    async (request) => ok('Invitation accepted successfully', await services.invitations.accept(principalOf(request), request.body.token)),
+    async (request) => ok('Invitation accepted successfully', await services.invitations.accept(principalOf(request), { token: request.body.token })),
   );
 };

@@ -39,8 +39,29 @@ export const membersRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       },
     },
     async (request) => {
-      const changed = await services.memberships.changeRole(principalOf(request), request.params.orgId, request.params.userId, request.body.role);
+      const changed = await services.memberships.changeRole(principalOf(request), { organisationId: request.params.orgId, userId: request.params.userId, role: request.body.role });
       return ok('Member role updated successfully', changed);
+    },
+  );
+
+  app.patch(
+    '/api/organisations/:orgId/members/:userId/status',
+    {
+      config: { auth: 'user', permission: 'members:remove' },
+      schema: {
+        operationId: 'setMemberStatus',
+        tags: TAGS,
+        summary: 'Suspend a member, or reinstate them',
+        description:
+          'A suspended member keeps their place and role but loses access to the organisation at once, as if removed, until reinstated. Needs the right to remove them; nobody suspends a member above their own role, nor themselves (403), nor the last active owner (409).',
+        params: MemberParams,
+        body: Type.Object({ status: StringEnum(['active', 'suspended']) }, { additionalProperties: false }),
+        response: { 200: success(Type.Object({ userId: Type.String(), role: Type.String(), status: Type.String() })), 409: ErrorBody },
+      },
+    },
+    async (request) => {
+      const changed = await services.memberships.setStatus(principalOf(request), { organisationId: request.params.orgId, userId: request.params.userId, status: request.body.status });
+      return ok(changed.status === 'suspended' ? 'Member suspended' : 'Member reinstated', changed);
     },
   );
 
@@ -58,7 +79,7 @@ export const membersRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       },
     },
     async (request) => {
-      await services.memberships.remove(principalOf(request), request.params.orgId, request.params.userId);
+      await services.memberships.remove(principalOf(request), { organisationId: request.params.orgId, userId: request.params.userId });
       return ok('Member removed successfully', {});
     },
   );
@@ -96,7 +117,7 @@ export const membersRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       },
     },
     async (request, reply) => {
-      const created = await services.roles.create(principalOf(request), request.params.orgId, request.body);
+      const created = await services.roles.create(principalOf(request), { organisationId: request.params.orgId, ...request.body });
       return reply.code(201).send(ok('Role created successfully', role(created)));
     },
   );
@@ -115,7 +136,7 @@ export const membersRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         response: { 200: success(Role), 409: ErrorBody },
       },
     },
-    async (request) => ok('Role updated successfully', role(await services.roles.update(principalOf(request), request.params.orgId, request.params.roleId, request.body))),
+    async (request) => ok('Role updated successfully', role(await services.roles.update(principalOf(request), { organisationId: request.params.orgId, roleId: request.params.roleId, changes: request.body }))),
   );
 
   app.delete(
@@ -132,7 +153,7 @@ export const membersRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       },
     },
     async (request) => {
-      await services.roles.delete(principalOf(request), request.params.orgId, request.params.roleId);
+      await services.roles.delete(principalOf(request), { organisationId: request.params.orgId, roleId: request.params.roleId });
       return ok('Role deleted successfully', {});
     },
   );

@@ -77,7 +77,7 @@ export const organisationsRoutes: FastifyPluginAsyncTypebox<{ services: Services
         response: { 200: success(Organisation) },
       },
     },
-    async (request) => ok('Organisation updated successfully', organisation(await services.organisations.update(principalOf(request), request.params.orgId, request.body))),
+    async (request) => ok('Organisation updated successfully', organisation(await services.organisations.update(principalOf(request), { organisationId: request.params.orgId, changes: request.body }))),
   );
 
   app.delete(
@@ -114,7 +114,7 @@ export const organisationsRoutes: FastifyPluginAsyncTypebox<{ services: Services
       },
     },
     async (request) => {
-      const added = await services.organisations.addUser(principalOf(request), request.params.orgId, request.body);
+      const added = await services.organisations.addUser(principalOf(request), { organisationId: request.params.orgId, ...request.body });
       return ok('User added to organisation successfully', { userId: added.userId, orgId: added.orgId, role: added.role });
     },
   );
@@ -150,7 +150,7 @@ export const organisationsRoutes: FastifyPluginAsyncTypebox<{ services: Services
       },
     },
     async (request) => {
-      const { items, nextCursor } = await services.organisations.listMembers(principalOf(request), request.params.orgId, request.query);
+      const { items, nextCursor } = await services.organisations.listMembers(principalOf(request), { organisationId: request.params.orgId, ...request.query });
       const members = items.map((member) => ({ ...member, joinedAt: member.joinedAt.toISOString() }));
       return ok('Members retrieved successfully', { members, nextCursor });
     },

@@ -29,7 +29,7 @@ export const recoveryRoutes: FastifyPluginAsyncTypebox<{ services: Services; con
       },
     },
     async (request, reply) => {
-      await services.recovery.forgotPassword(principalOf(request), { email: request.body.email }, (error) => request.log.error({ err: error }, 'password reset request failed'));
+      await services.recovery.forgotPassword(principalOf(request), { email: request.body.email, onError: (error) => request.log.error({ err: error }, 'password reset request failed') });
       return reply.code(202).send(ok('If an account exists for this email, a reset link is on its way', {}));
     },
   );

@@ -93,7 +93,7 @@ export async function register(app: App, db: Db, prefix: string): Promise<Person
 async function newAdmin(app: App, db: Db): Promise<Person> {
   const email = uniqueEmail('admin');
   const username = uniqueUsername('admin');
-  const { userId } = await app.services.accounts.createAdmin(system('tests'), { email, username }, async () => PASSWORD);
+  const { userId } = await app.services.accounts.createAdmin(system('tests'), { email, username, readPassword: async () => PASSWORD });
   return person(db, email, username, await sendJson(app, 'POST', '/auth/login', { body: { email, password: PASSWORD } }), userId);
 }
 
