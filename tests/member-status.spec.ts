@@ -35,7 +35,7 @@ forEachDatabase('member status', (h) => {
     assert.equal((await call(app, 'GET', `/api/organisations/${orgId}`, { token: member.accessToken })).status, 200);
 
     const suspended = await setStatus(admin, orgId, member.userId, 'suspended');
-    assert.equal(suspended.status, 200, suspended.text);
+    assert.equal(suspended.status, 200, JSON.stringify(suspended.body));
     assert.deepEqual(suspended.body.data, { userId: member.userId, role: 'member', status: 'suspended' });
     assert.equal(await statusIn(orgId, member.userId), 'suspended');
     assertErrorEnvelope(await call(app, 'GET', `/api/organisations/${orgId}`, { token: member.accessToken }), 404, 'ORGANISATION_NOT_FOUND');
@@ -45,7 +45,7 @@ forEachDatabase('member status', (h) => {
     assert.equal(members.body.data.members.find((m: { userId: string }) => m.userId === member.userId)?.status, 'suspended');
 
     const reinstated = await setStatus(admin, orgId, member.userId, 'active');
-    assert.equal(reinstated.status, 200, reinstated.text);
+    assert.equal(reinstated.status, 200, JSON.stringify(reinstated.body));
     assert.equal(await statusIn(orgId, member.userId), 'active');
     assert.equal((await call(app, 'GET', `/api/organisations/${orgId}`, { token: member.accessToken })).status, 200);
 

@@ -59,7 +59,7 @@ export function toAppError(error: unknown): AppError | ValidationError | null {
   if (framework) return new AppError(framework);
   if (isUnavailable(error)) return new AppError('SERVICE_UNAVAILABLE');
   // Text PostgreSQL cannot store (validation refuses NUL first; this is the net under it).
-  if (code === '22021' || code === '22P05') return new AppError('BAD_REQUEST', 'The request holds characters that cannot be stored');
+  if (code === '22021' || code === '22P05') return new AppError('UNSTORABLE_TEXT');
   const status = (error as FastifyError).statusCode;
   if (status === 400 && (error as SyntaxError).name === 'SyntaxError') return new AppError('MALFORMED_JSON');
   return null;

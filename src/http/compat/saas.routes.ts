@@ -77,12 +77,12 @@ export const saasRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
     async (request, reply) => {
       const { email, token, new_password } = request.body;
       if (token !== undefined || new_password !== undefined) {
-        if (token === undefined) throw new AppError('BAD_REQUEST', 'Token is required');
-        if (new_password === undefined) throw new AppError('BAD_REQUEST', 'New password is required');
+        if (token === undefined) throw new AppError('TOKEN_REQUIRED');
+        if (new_password === undefined) throw new AppError('NEW_PASSWORD_REQUIRED');
         await services.recovery.resetPassword(principalOf(request), { token, password: new_password });
         return { message: 'Password reset successful' };
       }
-      if (email === undefined) throw new AppError('BAD_REQUEST', 'Email is required');
+      if (email === undefined) throw new AppError('EMAIL_REQUIRED');
       await services.recovery.forgotPassword(principalOf(request), { email, onError: (error) => request.log.error({ err: error }, 'password reset request failed') });
       return reply.code(202).send({ message: 'If an account exists for this email, a reset link is on its way' });
     },
