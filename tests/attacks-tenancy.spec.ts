@@ -372,6 +372,10 @@ function tenancySuite(h: () => Harness) {
       const { owner, member, orgId } = await teamOfTwo();
       return { params: { orgId, userId: member.userId }, body: { role: 'admin' }, token: owner.accessToken, success: 200, actor: owner.userId, allowed: { roleOf: [orgId, member.userId, 'admin'] } };
     },
+    setMemberStatus: async () => {
+      const { owner, member, orgId } = await teamOfTwo();
+      return { params: { orgId, userId: member.userId }, body: { status: 'suspended' }, token: owner.accessToken, success: 200, actor: owner.userId };
+    },
     createRole: async () => {
       const u = await registerUser(app());
       const orgId = await createOrganisation(app(), u.accessToken, 'Mass');
@@ -490,6 +494,7 @@ function tenancySuite(h: () => Harness) {
       updateOrganisation: { name: 'Hijacked' },
       addOrganisationUser: { userId: b.owner.userId, role: 'owner' },
       changeMemberRole: { role: 'owner' },
+      setMemberStatus: { status: 'suspended' },
       createRole: { name: 'Hijacker', permissions: ['org:read'] },
       updateRole: { name: 'Hijacked', permissions: ['org:read', 'org:delete'] },
       createInvitation: { email: uniqueEmail('hijack'), role: 'owner' },
@@ -525,7 +530,7 @@ function tenancySuite(h: () => Harness) {
 
   it('answers 404 to an organisation’s own owner naming another organisation’s member, role or invitation', async () => {
     const [a, b] = [await tenant('Tenant A'), await tenant('Tenant B')];
-    const bodies: Record<string, Json> = { changeMemberRole: { role: 'member' }, updateRole: { name: 'Hijacked' } };
+    const bodies: Record<string, Json> = { changeMemberRole: { role: 'member' }, setMemberStatus: { status: 'suspended' }, updateRole: { name: 'Hijacked' } };
     const mixed = (await operations(h())).filter((op) => op.path.startsWith('/api/organisations/{orgId}/') && /\{(userId|roleId|invitationId)\}/.test(op.path));
     assert.ok(mixed.length >= 5, mixed.map((op) => op.operationId).join());
     await settled(db(), { failOnTimeout: true });

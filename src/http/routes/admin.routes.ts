@@ -56,8 +56,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       },
     },
     async (request) => {
-      const { q, ...filter } = request.query;
-      const { items, nextCursor } = await services.admin.listUsers(principalOf(request), { ...filter, search: q });
+      const { q, status, role, limit, cursor } = request.query;
+      const { items, nextCursor } = await services.admin.listUsers(principalOf(request), { search: q, status, role, limit, cursor });
       return ok('Users retrieved successfully', { users: items.map(adminUser), nextCursor });
     },
   );
@@ -146,8 +146,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       },
     },
     async (request) => {
-      const { q, ...filter } = request.query;
-      const { items, nextCursor } = await services.admin.listOrganisations(principalOf(request), { ...filter, search: q });
+      const { q, limit, cursor } = request.query;
+      const { items, nextCursor } = await services.admin.listOrganisations(principalOf(request), { search: q, limit, cursor });
       const organisations = items.map((o) => ({
         orgId: o.id,
         name: o.name,
@@ -174,7 +174,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       },
     },
     async (request) => {
-      const { items, nextCursor } = await services.admin.auditLog(principalOf(request), request.query);
+      const { items, nextCursor } = await services.admin.auditLog(principalOf(request), { limit: request.query.limit, cursor: request.query.cursor, action: request.query.action });
       return ok('Audit log retrieved successfully', { events: items.map(auditEvent), nextCursor });
     },
   );

@@ -48,7 +48,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       },
     },
     async (request) => {
-      const { items, nextCursor } = await services.audit.listForOrganisation(principalOf(request), { organisationId: request.params.orgId, ...request.query });
+      const { items, nextCursor } = await services.audit.listForOrganisation(principalOf(request), { organisationId: request.params.orgId, limit: request.query.limit, cursor: request.query.cursor });
       return ok('Audit log retrieved successfully', { events: items.map(auditEvent), nextCursor });
     },
   );

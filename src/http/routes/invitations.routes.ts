@@ -36,7 +36,7 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<{ services: Services }
       },
     },
     async (request, reply) => {
-      const created = await services.invitations.create(principalOf(request), { organisationId: request.params.orgId, ...request.body });
+      const created = await services.invitations.create(principalOf(request), { organisationId: request.params.orgId, email: request.body.email, role: request.body.role });
       return reply.code(201).send(ok(created.created ? 'Invitation sent successfully' : 'Invitation resent successfully', invitation(created)));
     },
   );
@@ -55,7 +55,7 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<{ services: Services }
       },
     },
     async (request) => {
-      const { items, nextCursor } = await services.invitations.list(principalOf(request), { organisationId: request.params.orgId, ...request.query });
+      const { items, nextCursor } = await services.invitations.list(principalOf(request), { organisationId: request.params.orgId, limit: request.query.limit, cursor: request.query.cursor, status: request.query.status });
       const invitations = items.map((row) => ({
         ...invitation({ invitationId: row.id, email: row.email, role: row.role, status: row.status, expiresAt: row.expiresAt }),
         createdAt: row.createdAt.toISOString(),

@@ -117,7 +117,7 @@ export const membersRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       },
     },
     async (request, reply) => {
-      const created = await services.roles.create(principalOf(request), { organisationId: request.params.orgId, ...request.body });
+      const created = await services.roles.create(principalOf(request), { organisationId: request.params.orgId, name: request.body.name, description: request.body.description, permissions: request.body.permissions });
       return reply.code(201).send(ok('Role created successfully', role(created)));
     },
   );

@@ -114,7 +114,7 @@ export const organisationsRoutes: FastifyPluginAsyncTypebox<{ services: Services
       },
     },
     async (request) => {
-      const added = await services.organisations.addUser(principalOf(request), { organisationId: request.params.orgId, ...request.body });
+      const added = await services.organisations.addUser(principalOf(request), { organisationId: request.params.orgId, userId: request.body.userId, role: request.body.role });
       return ok('User added to organisation successfully', { userId: added.userId, orgId: added.orgId, role: added.role });
     },
   );
@@ -150,7 +150,7 @@ export const organisationsRoutes: FastifyPluginAsyncTypebox<{ services: Services
       },
     },
     async (request) => {
-      const { items, nextCursor } = await services.organisations.listMembers(principalOf(request), { organisationId: request.params.orgId, ...request.query });
+      const { items, nextCursor } = await services.organisations.listMembers(principalOf(request), { organisationId: request.params.orgId, limit: request.query.limit, cursor: request.query.cursor });
       const members = items.map((member) => ({ ...member, joinedAt: member.joinedAt.toISOString() }));
       return ok('Members retrieved successfully', { members, nextCursor });
     },
