@@ -145,7 +145,7 @@ forEachDatabase(
       // The column keeps milliseconds, rounded: a mail queued in this very millisecond may be stored as
       // due in the next one. Claim as of a second later, so every one of the 60 is due.
       const now = addSeconds(h().clock.now(), 1);
-      const claims = await Promise.all(Array.from({ length: 8 }, () => outboxRepo.claimDue(h().db, now, addSeconds(now, 60), 20)));
+      const claims = await Promise.all(Array.from({ length: 8 }, () => outboxRepo.claimDue(h().db, { now, leaseUntil: addSeconds(now, 60), limit: 20 })));
       const claimed = claims.flat().filter((r) => r.recipient === recipient).map((r) => r.id);
       // Leave nothing leased behind for the other tests' workers.
       await h().db.updateTable('outbox').set({ status: 'sent', locked_until: null }).where('recipient', '=', recipient).execute();

@@ -8,6 +8,13 @@ export type TokenPurpose = 'password_reset' | 'email_verification';
 const isLive = (tokenHash: string, purpose: TokenPurpose, now: Date) => (eb: ExpressionBuilder<Database, 'one_time_tokens'>) =>
   eb.and([eb('token_hash', '=', tokenHash), eb('purpose', '=', purpose), eb('used_at', 'is', null), eb('revoked_at', 'is', null), eb('expires_at', '>', now)]);
 
+/** A live token of a purpose, as of `now`. */
+interface LiveToken {
+  tokenHash: string;
+  purpose: TokenPurpose;
+  now: Date;
+}
+
 export interface NewOneTimeToken {
   userId: string;
   purpose: TokenPurpose;
@@ -29,7 +36,7 @@ export const oneTimeTokensRepo = {
   },
 
   /** A newer token, or a password change, supersedes every older one of the purpose. */
-  async revokeLive(db: Executor, userId: string, purpose: TokenPurpose, now: Date): Promise<void> {
+  async revokeLive(db: Executor, { userId, purpose, now }: { userId: string; purpose: TokenPurpose; now: Date }): Promise<void> {
     await db
       .updateTable('one_time_tokens')
       .set({ revoked_at: now })
@@ -40,13 +47,13 @@ export const oneTimeTokensRepo = {
       .execute();
   },
 
-  async findLive(db: Executor, tokenHash: string, purpose: TokenPurpose, now: Date): Promise<{ userId: string; email: string | null } | undefined> {
+  async findLive(db: Executor, { tokenHash, purpose, now }: LiveToken): Promise<{ userId: string; email: string | null } | undefined> {
     const row = await db.selectFrom('one_time_tokens').select(['user_id', 'email']).where(isLive(tokenHash, purpose, now)).executeTakeFirst();
     return row && { userId: row.user_id, email: row.email };
   },
 
   /** Uses a live token in one statement: of any number of concurrent attempts, one gets the row. */
-  async consume(db: Executor, tokenHash: string, purpose: TokenPurpose, now: Date): Promise<{ userId: string; email: string | null } | undefined> {
+  async consume(db: Executor, { tokenHash, purpose, now }: LiveToken): Promise<{ userId: string; email: string | null } | undefined> {
     const row = await db.updateTable('one_time_tokens').set({ used_at: now }).where(isLive(tokenHash, purpose, now)).returning(['user_id', 'email']).executeTakeFirst();
     return row && { userId: row.user_id, email: row.email };
   },

@@ -36,8 +36,8 @@ export const recoveryServiceFactory = ({ db, clock, policy, events, throttles, p
     const { user, client } = input;
     const now = clock.now();
     await usersRepo.setPasswordHash(trx, user.id, input.passwordHash);
-    await oneTimeTokensRepo.revokeLive(trx, user.id, 'password_reset', now);
-    await sessionsRepo.revokeAllForUser(trx, user.id, now, input.type === 'user.password_reset' ? 'password_reset' : 'password_changed', input.keepSession);
+    await oneTimeTokensRepo.revokeLive(trx, { userId: user.id, purpose: 'password_reset', now });
+    await sessionsRepo.revokeAllForUser(trx, { userId: user.id, now, reason: input.type === 'user.password_reset' ? 'password_reset' : 'password_changed', except: input.keepSession });
     await events.record(trx, {
       type: input.type,
       actor: userActor(user.id),
@@ -52,7 +52,7 @@ export const recoveryServiceFactory = ({ db, clock, policy, events, throttles, p
     /** Whether a mailed link's token can still be used: the pages say so before offering a form. */
     async linkIsLive(token: string, purpose: TokenPurpose): Promise<boolean> {
       if (!token) return false;
-      return (await oneTimeTokensRepo.findLive(db, hashOpaqueToken(token), purpose, clock.now())) !== undefined;
+      return (await oneTimeTokensRepo.findLive(db, { tokenHash: hashOpaqueToken(token), purpose, now: clock.now() })) !== undefined;
     },
 
     /** Mails the signed-in caller a new verification link (at most MAILS_PER_HOUR an hour; past it, nothing changes). */
@@ -78,7 +78,7 @@ export const recoveryServiceFactory = ({ db, clock, policy, events, throttles, p
         });
         if (!recorded) return;
         const now = clock.now();
-        await oneTimeTokensRepo.revokeLive(trx, user.id, 'email_verification', now);
+        await oneTimeTokensRepo.revokeLive(trx, { userId: user.id, purpose: 'email_verification', now });
         await oneTimeTokensRepo.insert(trx, { userId: user.id, purpose: 'email_verification', tokenHash: hashOpaqueToken(token), email, expiresAt: addSeconds(now, EMAIL_VERIFICATION_TTL_SECONDS) });
       });
     },
@@ -87,9 +87,9 @@ export const recoveryServiceFactory = ({ db, clock, policy, events, throttles, p
       await throttles.linkRequest(principal.client.ip);
       const verified = await db.transaction().execute(async (trx) => {
         const now = clock.now();
-        const used = await oneTimeTokensRepo.consume(trx, hashOpaqueToken(token), 'email_verification', now);
+        const used = await oneTimeTokensRepo.consume(trx, { tokenHash: hashOpaqueToken(token), purpose: 'email_verification', now });
         // A token for an address the user has since changed verifies nothing.
-        if (!used?.email || !(await usersRepo.markEmailVerified(trx, used.userId, used.email, now))) return false;
+        if (!used?.email || !(await usersRepo.markEmailVerified(trx, { id: used.userId, email: used.email, at: now }))) return false;
         await events.record(trx, { type: 'user.email_verified', actor: userActor(used.userId), client: principal.client, subject: { type: 'user', id: used.userId }, data: {} });
         return true;
       });
@@ -126,7 +126,7 @@ export const recoveryServiceFactory = ({ db, clock, policy, events, throttles, p
           notify: { kind: 'password_reset', to: email, name: user.firstName, token },
         });
         if (!recorded) return;
-        await oneTimeTokensRepo.revokeLive(trx, user.id, 'password_reset', now);
+        await oneTimeTokensRepo.revokeLive(trx, { userId: user.id, purpose: 'password_reset', now });
         await oneTimeTokensRepo.insert(trx, { userId: user.id, purpose: 'password_reset', tokenHash: hashOpaqueToken(token), email, expiresAt: addSeconds(now, PASSWORD_RESET_TTL_SECONDS) });
       });
     },
@@ -136,13 +136,13 @@ export const recoveryServiceFactory = ({ db, clock, policy, events, throttles, p
       await throttles.linkRequest(principal.client.ip);
       const tokenHash = hashOpaqueToken(input.token);
       // Look before hashing, so a bogus token costs no argon2 work; the consume below decides.
-      const live = await oneTimeTokensRepo.findLive(db, tokenHash, 'password_reset', clock.now());
+      const live = await oneTimeTokensRepo.findLive(db, { tokenHash, purpose: 'password_reset', now: clock.now() });
       const owner = live ? await usersRepo.findById(db, live.userId) : undefined;
       if (!owner) throw new AppError('INVALID_LINK_TOKEN');
       await passwordPolicy.check(input.password, ownDetails(owner));
       const passwordHash = await hashPassword(input.password);
       const userId = await db.transaction().execute(async (trx) => {
-        const used = await oneTimeTokensRepo.consume(trx, tokenHash, 'password_reset', clock.now());
+        const used = await oneTimeTokensRepo.consume(trx, { tokenHash, purpose: 'password_reset', now: clock.now() });
         if (!used) return null;
         const user = await usersRepo.findById(trx, used.userId);
         if (!user || user.status !== 'active') return null;

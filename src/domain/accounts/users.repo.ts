@@ -129,7 +129,7 @@ export const usersRepo = {
   },
 
   /** Marks the email verified, as long as it is still the address the token was sent to. */
-  async markEmailVerified(db: Executor, id: string, email: string, at: Date): Promise<boolean> {
+  async markEmailVerified(db: Executor, { id, email, at }: { id: string; email: string; at: Date }): Promise<boolean> {
     const result = await db
       .updateTable('users')
       .set({ email_verified_at: at })

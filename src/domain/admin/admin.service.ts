@@ -70,7 +70,7 @@ export const adminServiceFactory = ({ db, clock, policy, events }: Deps) => ({
       policy.keepsAnAdmin(user, changes, activeAdmins);
       const updated = await usersRepo.update(trx, userId, changes);
       if (!updated) throw new AppError('USER_NOT_FOUND');
-      if (changes.status === 'disabled' && user.status !== 'disabled') await sessionsRepo.revokeAllForUser(trx, userId, clock.now(), 'disabled_by_admin');
+      if (changes.status === 'disabled' && user.status !== 'disabled') await sessionsRepo.revokeAllForUser(trx, { userId, now: clock.now(), reason: 'disabled_by_admin' });
       const fields = Object.keys(changes) as Array<keyof AdminUserChanges>;
       await events.record(trx, {
         type: 'admin.user_updated',
@@ -97,7 +97,7 @@ export const adminServiceFactory = ({ db, clock, policy, events }: Deps) => ({
       if (owned.length > 0) throw new OwnsOrganisationsError(owned);
       const going = await adminRepo.goingWith(trx, userId);
       for (const org of going) await organisationsRepo.delete(trx, org.id);
-      await sessionsRepo.revokeAllForUser(trx, userId, clock.now(), 'deleted_by_admin');
+      await sessionsRepo.revokeAllForUser(trx, { userId, now: clock.now(), reason: 'deleted_by_admin' });
       await usersRepo.delete(trx, userId);
       await events.record(trx, {
         type: 'admin.user_deleted',

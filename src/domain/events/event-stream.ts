@@ -69,7 +69,7 @@ export const eventStreamFactory = ({ clock, publicUrl, mailQueued }: Deps) => {
       let mailed = false;
       if (mail) {
         if (mail.newDeviceOnly) throw new Error('A sign-in alert is written with its session, in one statement');
-        const underCap = !mail.cap || (await outboxRepo.countRecent(trx, mail.mail.recipient, mail.mail.kind, mail.cap.since)) < mail.cap.perHour;
+        const underCap = !mail.cap || (await outboxRepo.countRecent(trx, { recipient: mail.mail.recipient, kind: mail.mail.kind, since: mail.cap.since })) < mail.cap.perHour;
         if (underCap) {
           await outboxRepo.enqueue(trx, mail.mail);
           mailed = true;

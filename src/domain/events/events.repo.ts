@@ -18,7 +18,7 @@ export function mailWrite(db: Executor, event: EventRows, when?: Expression<SqlB
   if (!event.mail) return null;
   const { mail, cap } = event.mail;
   const conditions: Expression<SqlBool>[] = [];
-  if (cap) conditions.push(outboxRepo.underCap(db, mail.recipient, mail.kind, cap.since, cap.perHour));
+  if (cap) conditions.push(outboxRepo.underCap(db, { recipient: mail.recipient, kind: mail.kind, since: cap.since, cap: cap.perHour }));
   if (when) conditions.push(when);
   const condition = conditions.length === 0 ? sql<SqlBool>`true` : sql<SqlBool>`${sql.join(conditions, sql` and `)}`;
   return outboxRepo.insertion(db, mail, condition);

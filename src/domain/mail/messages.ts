@@ -13,7 +13,7 @@ interface Body {
   action?: { label: string; url: string };
 }
 
-function compose(kind: string, recipient: string, body: Body): OutgoingMail {
+function compose(kind: string, { to: recipient, ...body }: Body & { to: string }): OutgoingMail {
   const subject = oneLine(body.subject);
   const text = [...body.paragraphs, ...(body.action ? [`${body.action.label}: ${body.action.url}`] : []), '— Gatehouse'].join('\n\n');
   const html = [
@@ -32,21 +32,24 @@ const greeting = (name: string) => (name.trim() ? `Hello ${oneLine(name)},` : 'H
 
 export const messages = {
   verification: ({ to, name, link, validFor }: { to: string; name: string; link: string; validFor: number }) =>
-    compose('email_verification', to, {
+    compose('email_verification', {
+      to,
       subject: 'Confirm your email address',
       paragraphs: [greeting(name), `Please confirm that this is your email address. The link works for ${describeLifetime(validFor)}.`],
       action: { label: 'Confirm my email', url: link },
     }),
 
   passwordReset: ({ to, name, link, validFor }: { to: string; name: string; link: string; validFor: number }) =>
-    compose('password_reset', to, {
+    compose('password_reset', {
+      to,
       subject: 'Reset your password',
       paragraphs: [greeting(name), `Someone asked to reset the password of your account. If it was you, choose a new password within ${describeLifetime(validFor)}. If not, ignore this mail: your password stays as it is.`],
       action: { label: 'Choose a new password', url: link },
     }),
 
   passwordChanged: ({ to, name, when, ip }: { to: string; name: string; when: Date; ip: string | null }) =>
-    compose('password_changed', to, {
+    compose('password_changed', {
+      to,
       subject: 'Your password was changed',
       paragraphs: [
         greeting(name),
@@ -56,7 +59,8 @@ export const messages = {
     }),
 
   loginAlert: ({ to, name, when, ip, device }: { to: string; name: string; when: Date; ip: string | null; device: string | null }) =>
-    compose('login_alert', to, {
+    compose('login_alert', {
+      to,
       subject: 'New sign-in to your account',
       paragraphs: [
         greeting(name),
@@ -66,7 +70,8 @@ export const messages = {
     }),
 
   invitation: ({ to, inviter, organisation, role, link, validFor }: { to: string; inviter: string; organisation: string; role: string; link: string; validFor: number }) =>
-    compose('invitation', to, {
+    compose('invitation', {
+      to,
       subject: `${inviter || 'Someone'} invites you to ${organisation}`,
       paragraphs: [
         'Hello,',
@@ -77,7 +82,8 @@ export const messages = {
     }),
 
   welcome: ({ to, name, organisation, role }: { to: string; name: string; organisation: string; role: string }) =>
-    compose('welcome', to, {
+    compose('welcome', {
+      to,
       subject: `Welcome to ${organisation}`,
       paragraphs: [greeting(name), `You are now a member of ${oneLine(organisation)}, with the role ${oneLine(role)}.`],
     }),

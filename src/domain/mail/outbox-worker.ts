@@ -42,7 +42,7 @@ export function outboxWorkerFactory({ db, clock, transport, from, logger, pollMs
    */
   async function deliverDue(): Promise<number> {
     const now = clock.now();
-    const claimed = await outboxRepo.claimDue(db, now, addSeconds(now, LEASE_SECONDS), BATCH);
+    const claimed = await outboxRepo.claimDue(db, { now, leaseUntil: addSeconds(now, LEASE_SECONDS), limit: BATCH });
     const sent: number[] = [];
     for (const mail of claimed) {
       try {
@@ -55,7 +55,7 @@ export function outboxWorkerFactory({ db, clock, transport, from, logger, pollMs
           await outboxRepo.markFailed(db, mail.id, reason);
         } else {
           logger.warn({ outboxId: mail.id, kind: mail.kind, attempts: mail.attempts }, `mail delivery failed, will retry: ${reason}`);
-          await outboxRepo.markRetry(db, mail.id, addSeconds(clock.now(), backoffSeconds(mail.attempts)), reason);
+          await outboxRepo.markRetry(db, { id: mail.id, nextAttemptAt: addSeconds(clock.now(), backoffSeconds(mail.attempts)), error: reason });
         }
       }
     }

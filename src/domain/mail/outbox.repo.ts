@@ -40,7 +40,7 @@ export const outboxRepo = {
   },
 
   /** True while fewer than `cap` mails of the kind went to the address since `since`: the per-person hourly cap, inside a statement. */
-  underCap(db: Executor, recipient: string, kind: string, since: Date, cap: number): Expression<SqlBool> {
+  underCap(db: Executor, { recipient, kind, since, cap }: { recipient: string; kind: string; since: Date; cap: number }): Expression<SqlBool> {
     return sql<boolean>`(${recentOf(db, recipient, kind, since).select((eb) => eb.fn.countAll().as('n'))}) < ${cap}`;
   },
 
@@ -49,7 +49,7 @@ export const outboxRepo = {
    * holds are skipped (FOR UPDATE SKIP LOCKED), so no mail is handed to two senders at once. A sender
    * that dies mid-delivery lets its lease run out, and the mail is claimed again.
    */
-  claimDue(db: Executor, now: Date, leaseUntil: Date, limit: number) {
+  claimDue(db: Executor, { now, leaseUntil, limit }: { now: Date; leaseUntil: Date; limit: number }) {
     return db
       .updateTable('outbox')
       .set({ locked_until: leaseUntil, attempts: sql`attempts + 1` })
@@ -76,7 +76,7 @@ export const outboxRepo = {
     return db.updateTable('outbox').set({ status: 'sent', sent_at: now, locked_until: null, last_error: null }).where('id', 'in', ids).execute();
   },
 
-  markRetry(db: Executor, id: number, nextAttemptAt: Date, error: string) {
+  markRetry(db: Executor, { id, nextAttemptAt, error }: { id: number; nextAttemptAt: Date; error: string }) {
     return db.updateTable('outbox').set({ next_attempt_at: nextAttemptAt, locked_until: null, last_error: error.slice(0, 1000) }).where('id', '=', id).execute();
   },
 
@@ -92,7 +92,7 @@ export const outboxRepo = {
   },
 
   /** How many mails of a kind went to an address since a time: the per-person hourly cap. */
-  async countRecent(db: Executor, recipient: string, kind: string, since: Date): Promise<number> {
+  async countRecent(db: Executor, { recipient, kind, since }: { recipient: string; kind: string; since: Date }): Promise<number> {
     const row = await recentOf(db, recipient, kind, since)
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .executeTakeFirstOrThrow();

@@ -108,7 +108,7 @@ export const invitationsRepo = {
   },
 
   /** Accepts in one statement: of any number of concurrent acceptances, exactly one gets the row. */
-  async accept(db: Executor, id: string, userId: string, now: Date): Promise<{ organisationId: string; roleId: string } | undefined> {
+  async accept(db: Executor, { id, userId, now }: { id: string; userId: string; now: Date }): Promise<{ organisationId: string; roleId: string } | undefined> {
     const row = await db
       .updateTable('invitations')
       .set({ status: 'accepted', accepted_at: now, accepted_by: userId })

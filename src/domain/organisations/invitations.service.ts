@@ -67,7 +67,7 @@ export const invitationsServiceFactory = ({ db, clock, policy, events, throttles
 
   /** Makes the user a member through the invitation, inside the caller's transaction. */
   async function join(trx: Executor, invitationId: string, user: User & { email: string }, client: ClientInfo) {
-    const accepted = await invitationsRepo.accept(trx, invitationId, user.id, clock.now());
+    const accepted = await invitationsRepo.accept(trx, { id: invitationId, userId: user.id, now: clock.now() });
     if (!accepted) throw new AppError('INVITATION_NOT_PENDING');
     await membersRepo.insert(trx, { organisationId: accepted.organisationId, userId: user.id, roleId: accepted.roleId });
     const [org, role] = await Promise.all([organisationsRepo.findById(trx, accepted.organisationId), rolesRepo.findById(trx, accepted.organisationId, accepted.roleId)]);
@@ -213,7 +213,7 @@ export const invitationsServiceFactory = ({ db, clock, policy, events, throttles
         if (!user || !email || !sameEmail(email, invitation.email)) throw new AppError('INVITATION_FOR_ANOTHER_EMAIL');
         if (!user.emailVerifiedAt) {
           if (!passwordChecked) throw new AppError('INVITATION_FOR_ANOTHER_EMAIL');
-          await usersRepo.markEmailVerified(trx, user.id, email, clock.now());
+          await usersRepo.markEmailVerified(trx, { id: user.id, email, at: clock.now() });
         }
         if (!(await inviterCanStillGrant(trx, invitation))) throw new AppError('INVITER_CANNOT_GRANT');
         return join(trx, invitation.id, { ...user, email }, caller.client);
@@ -240,7 +240,7 @@ export const invitationsServiceFactory = ({ db, clock, policy, events, throttles
       const invitation = await invitationsRepo.findPendingByTokenHash(trx, hashOpaqueToken(token), clock.now());
       if (!invitation || !sameEmail(invitation.email, user.email)) throw new AppError('REGISTRATION_FAILED', 'Registration unsuccessful: the invitation is invalid, has expired or is for another email');
       if (!(await inviterCanStillGrant(trx, invitation))) throw new AppError('REGISTRATION_FAILED', 'Registration unsuccessful: whoever invited you can no longer grant this role');
-      await usersRepo.markEmailVerified(trx, user.id, user.email, clock.now());
+      await usersRepo.markEmailVerified(trx, { id: user.id, email: user.email, at: clock.now() });
       return join(trx, invitation.id, user, client);
     },
   };

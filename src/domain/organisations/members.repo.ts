@@ -55,11 +55,11 @@ export const membersRepo = {
     return rows.map((row) => ({ userId: row.user_id, firstName: row.first_name, lastName: row.last_name, email: row.email, role: row.role, status: row.status as MembershipStatus, joinedAt: row.joined_at }));
   },
 
-  async setRole(db: Executor, organisationId: string, userId: string, roleId: string): Promise<void> {
+  async setRole(db: Executor, { organisationId, userId, roleId }: { organisationId: string; userId: string; roleId: string }): Promise<void> {
     await db.updateTable('members').set({ role_id: roleId }).where('organisation_id', '=', organisationId).where('user_id', '=', userId).execute();
   },
 
-  async setStatus(db: Executor, organisationId: string, userId: string, status: MembershipStatus): Promise<void> {
+  async setStatus(db: Executor, { organisationId, userId, status }: { organisationId: string; userId: string; status: MembershipStatus }): Promise<void> {
     await db.updateTable('members').set({ status }).where('organisation_id', '=', organisationId).where('user_id', '=', userId).execute();
   },
 

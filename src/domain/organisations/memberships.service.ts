@@ -32,7 +32,7 @@ export const membershipsServiceFactory = ({ db, policy, events }: Deps) => ({
       policy.mayGrant(granter, target.role);
       policy.mayGrant(granter, role);
       if (role.id !== target.role.id) {
-        await membersRepo.setRole(trx, org, userId, role.id);
+        await membersRepo.setRole(trx, { organisationId: org, userId, roleId: role.id });
         await events.record(trx, {
           type: 'member.role_changed',
           actor: userActor(user.userId),
@@ -63,7 +63,7 @@ export const membershipsServiceFactory = ({ db, policy, events }: Deps) => ({
       if (!target) throw new AppError('MEMBER_NOT_FOUND');
       policy.mayGrant(granter, target.role);
       if (target.status !== status) {
-        await membersRepo.setStatus(trx, org, userId, status);
+        await membersRepo.setStatus(trx, { organisationId: org, userId, status });
         await events.record(trx, {
           type: status === 'suspended' ? 'member.suspended' : 'member.reinstated',
           actor: userActor(user.userId),

@@ -41,7 +41,7 @@ export const organisationsRepo = {
     const roleIds = Object.fromEntries(BUILT_IN_ROLES.map((role) => [role.name, randomUUID()]));
     const ownerRoleId = roleIds[OWNER_ROLE];
     if (!ownerRoleId) throw new Error('The built-in roles have no owner role');
-    const writes: Write[] = [rolesRepo.builtInsInsertion(db, org.id, roleIds), membersRepo.insertion(db, { organisationId: org.id, userId: org.ownerId, roleId: ownerRoleId })];
+    const writes: Write[] = [rolesRepo.builtInsInsertion(db, { organisationId: org.id, ids: roleIds }), membersRepo.insertion(db, { organisationId: org.id, userId: org.ownerId, roleId: ownerRoleId })];
     const main = db
       .insertInto('organisations')
       .values({ id: org.id, name: org.name, description: org.description, personal: org.personal, created_by: org.ownerId })
@@ -81,7 +81,7 @@ export const organisationsRepo = {
    */
   async listForSession(db: Executor, session: { sessionId: string; userId: string; now: Date }, page: ListPage): Promise<MyOrganisation[] | null> {
     const rows = await sessionsRepo
-      .live(db, session.sessionId, session.userId, session.now)
+      .live(db, session)
       .leftJoinLateral(organisationsOf(db, sql.ref<string>('sessions.user_id'), page).as('listed'), (join) => join.onTrue())
       .select(['listed.id', 'listed.name', 'listed.description', 'listed.personal', 'listed.created_at', 'listed.role', 'listed.joined_at'])
       .orderBy('listed.joined_at')

@@ -16,7 +16,7 @@ const toRole = (row: { id: string; name: string; description: string; built_in: 
 
 export const rolesRepo = {
   /** The insert of an organisation's built-in roles, with the ids the caller chose by role name, unsent. */
-  builtInsInsertion(db: Executor, organisationId: string, ids: Readonly<Record<string, string>>) {
+  builtInsInsertion(db: Executor, { organisationId, ids }: { organisationId: string; ids: Readonly<Record<string, string>> }) {
     return db
       .insertInto('roles')
       .values(BUILT_IN_ROLES.map((role) => ({ id: ids[role.name], organisation_id: organisationId, name: role.name, description: role.description, permissions: [...role.permissions], built_in: true })));
@@ -55,7 +55,7 @@ export const rolesRepo = {
     return toRole(row);
   },
 
-  async update(db: Executor, organisationId: string, roleId: string, changes: { name?: string; description?: string; permissions?: string[] }): Promise<Role | undefined> {
+  async update(db: Executor, { organisationId, roleId, changes }: { organisationId: string; roleId: string; changes: { name?: string; description?: string; permissions?: string[] } }): Promise<Role | undefined> {
     if (nothingToChange(changes)) return rolesRepo.findById(db, organisationId, roleId);
     const row = await db.updateTable('roles').set(changes).where('organisation_id', '=', organisationId).where('id', '=', roleId).returning(COLUMNS).executeTakeFirst();
     return row && toRole(row);

@@ -67,7 +67,7 @@ export const rolesServiceFactory = ({ db, policy, events }: Deps) => {
       return db.transaction().execute(async (trx) => {
         const current = await editable(trx, granter, roleId);
         const permissions = changes.permissions && [...new Set(changes.permissions)];
-        const role = await rolesRepo.update(trx, granter.organisationId, roleId, { name: changes.name, description: changes.description, permissions });
+        const role = await rolesRepo.update(trx, { organisationId: granter.organisationId, roleId, changes: { name: changes.name, description: changes.description, permissions } });
         if (!role) throw new AppError('ROLE_NOT_FOUND');
         if (Object.values(changes).some((value) => value !== undefined)) {
           await events.record(trx, {

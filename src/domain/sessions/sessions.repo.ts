@@ -41,7 +41,7 @@ function seenDevice(db: Executor, session: NewSession): Expression<SqlBool> {
  * token's subject): the rule every authenticated request passes. A query that needs more facts joins
  * onto it, so the check and the read are one statement.
  */
-function live(db: Executor, sessionId: string, userId: string | null, now: Date) {
+function live(db: Executor, { sessionId, userId, now }: { sessionId: string; userId: string | null; now: Date }) {
   let query = db.selectFrom('sessions').innerJoin('users', 'users.id', 'sessions.user_id').where('sessions.id', '=', sessionId);
   if (userId !== null) query = query.where('sessions.user_id', '=', userId);
   return query.where('sessions.revoked_at', 'is', null).where('sessions.expires_at', '>', now).where('users.status', '=', 'active');
@@ -102,8 +102,8 @@ export const sessionsRepo = {
   },
 
   /** A live session with its user: one query answers "who is calling" and "who are they". */
-  async findLive(db: Executor, sessionId: string, userId: string | null, now: Date): Promise<{ sessionId: string; user: User } | undefined> {
-    const row = await live(db, sessionId, userId, now)
+  async findLive(db: Executor, by: { sessionId: string; userId: string | null; now: Date }): Promise<{ sessionId: string; user: User } | undefined> {
+    const row = await live(db, by)
       .select([
         'sessions.id as session_id',
         'users.id',
@@ -121,16 +121,16 @@ export const sessionsRepo = {
     return row && { sessionId: row.session_id, user: toUser(row) };
   },
 
-  async extend(db: Executor, sessionId: string, now: Date, expiresAt: Date): Promise<void> {
+  async extend(db: Executor, { sessionId, now, expiresAt }: { sessionId: string; now: Date; expiresAt: Date }): Promise<void> {
     await db.updateTable('sessions').set({ last_used_at: now, expires_at: expiresAt }).where('id', '=', sessionId).execute();
   },
 
-  async revoke(db: Executor, sessionId: string, now: Date, reason: string): Promise<void> {
+  async revoke(db: Executor, { sessionId, now, reason }: { sessionId: string; now: Date; reason: string }): Promise<void> {
     await db.updateTable('sessions').set({ revoked_at: now, revoked_reason: reason }).where('id', '=', sessionId).where('revoked_at', 'is', null).executeTakeFirst();
   },
 
   /** Ends every live session of the user, but the one named in `except` (the caller's own); answers how many. */
-  async revokeAllForUser(db: Executor, userId: string, now: Date, reason: string, except?: string): Promise<number> {
+  async revokeAllForUser(db: Executor, { userId, now, reason, except }: { userId: string; now: Date; reason: string; except?: string }): Promise<number> {
     let query = db.updateTable('sessions').set({ revoked_at: now, revoked_reason: reason }).where('user_id', '=', userId).where('revoked_at', 'is', null);
     if (except) query = query.where('id', '!=', except);
     const [result] = await query.execute();
@@ -151,7 +151,7 @@ export const sessionsRepo = {
   },
 
   /** Ends one of the user's own sessions; false when they have no such live session. */
-  async revokeOne(db: Executor, userId: string, sessionId: string, now: Date, reason: string): Promise<boolean> {
+  async revokeOne(db: Executor, { userId, sessionId, now, reason }: { userId: string; sessionId: string; now: Date; reason: string }): Promise<boolean> {
     const result = await db
       .updateTable('sessions')
       .set({ revoked_at: now, revoked_reason: reason })

@@ -52,15 +52,15 @@ export const sessionsServiceFactory = ({ db, clock, policy, accessTokens, refres
       if (!spent) {
         const known = await sessionsRepo.findRefreshToken(trx, tokenHash);
         // Reuse of a spent token: whoever holds the chain now cannot be told from a thief.
-        if (known?.spentAt) await sessionsRepo.revoke(trx, known.sessionId, now, 'refresh_token_reuse');
+        if (known?.spentAt) await sessionsRepo.revoke(trx, { sessionId: known.sessionId, now, reason: 'refresh_token_reuse' });
         return null;
       }
-      const live = await sessionsRepo.findLive(trx, spent.sessionId, null, now);
+      const live = await sessionsRepo.findLive(trx, { sessionId: spent.sessionId, userId: null, now });
       if (!live) return null;
       const next = newOpaqueToken();
       const expiresAt = addSeconds(now, refreshTtlSeconds);
       await sessionsRepo.addRefreshToken(trx, { sessionId: live.sessionId, parentId: spent.id, tokenHash: hashOpaqueToken(next), expiresAt });
-      await sessionsRepo.extend(trx, live.sessionId, now, expiresAt);
+      await sessionsRepo.extend(trx, { sessionId: live.sessionId, now, expiresAt });
       return { live, refreshToken: next };
     });
     if (!outcome) throw new AppError('INVALID_REFRESH_TOKEN');
@@ -77,7 +77,7 @@ export const sessionsServiceFactory = ({ db, clock, policy, accessTokens, refres
       sessionId = token.sessionId;
     }
     if (!sessionId) throw new AppError('AUTHENTICATION_REQUIRED');
-    await sessionsRepo.revoke(db, sessionId, clock.now(), 'logout');
+    await sessionsRepo.revoke(db, { sessionId, now: clock.now(), reason: 'logout' });
   },
 
   async list(principal: Principal): Promise<Array<SessionInfo & { current: boolean }>> {
@@ -89,13 +89,13 @@ export const sessionsServiceFactory = ({ db, clock, policy, accessTokens, refres
   /** Ends one of the caller's own sessions; anyone else's is not found. */
   async end(principal: Principal, sessionId: string): Promise<void> {
     const user = policy.signedIn(principal);
-    if (!isUuid(sessionId) || !(await sessionsRepo.revokeOne(db, user.userId, sessionId, clock.now(), 'ended_by_user'))) throw new AppError('SESSION_NOT_FOUND');
+    if (!isUuid(sessionId) || !(await sessionsRepo.revokeOne(db, { userId: user.userId, sessionId, now: clock.now(), reason: 'ended_by_user' }))) throw new AppError('SESSION_NOT_FOUND');
   },
 
   /** Signs the caller out everywhere else. */
   async endOthers(principal: Principal): Promise<number> {
     const user = policy.signedIn(principal);
-    return sessionsRepo.revokeAllForUser(db, user.userId, clock.now(), 'ended_by_user', user.sessionId);
+    return sessionsRepo.revokeAllForUser(db, { userId: user.userId, now: clock.now(), reason: 'ended_by_user', except: user.sessionId });
   },
 
   /** The holder of a valid access token, whose session the caller's own statement will check. */
@@ -107,7 +107,7 @@ export const sessionsServiceFactory = ({ db, clock, policy, accessTokens, refres
   /** The person behind an access token, as long as the token is valid and its session live. */
   async authenticate(accessToken: string, client: ClientInfo): Promise<UserPrincipal> {
     const claims = await accessTokens.verify(accessToken);
-    const live = await sessionsRepo.findLive(db, claims.sid, claims.sub, clock.now());
+    const live = await sessionsRepo.findLive(db, { sessionId: claims.sid, userId: claims.sub, now: clock.now() });
     if (!live) throw new AppError('INVALID_TOKEN');
     return userPrincipal({ user: live.user, sessionId: live.sessionId, client });
   },

@@ -38,7 +38,7 @@ function describeWait(seconds: number): string {
   return `${Math.ceil(seconds / 60)} minutes`;
 }
 
-function limiter(store: ThrottleStore, name: string, points: number, duration: number): RateLimiterAbstract {
+function limiter(store: ThrottleStore, { name, points, duration }: { name: string; points: number; duration: number }): RateLimiterAbstract {
   const keyPrefix = `${store.keyPrefix}:${name}`;
   if (!store.redis) return new RateLimiterMemory({ keyPrefix, points, duration });
   // If Redis is unreachable, each node falls back to its own counters rather than refusing everyone.
@@ -63,8 +63,8 @@ export class Throttle {
     name: string,
     private readonly rule: ThrottleRule,
   ) {
-    this.attempts = limiter(store, name, rule.points, rule.windowSeconds);
-    this.lockouts = limiter(store, `${name}:lockouts`, Number.MAX_SAFE_INTEGER, LOCKOUT_MEMORY_SECONDS);
+    this.attempts = limiter(store, { name, points: rule.points, duration: rule.windowSeconds });
+    this.lockouts = limiter(store, { name: `${name}:lockouts`, points: Number.MAX_SAFE_INTEGER, duration: LOCKOUT_MEMORY_SECONDS });
   }
 
   /** Counts one attempt for the key, or throws Throttled when its allowance is spent. */
