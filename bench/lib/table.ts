@@ -20,12 +20,21 @@ export function describeMachine(postgresVersion: string): string {
   return `${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Linux ${release()}; Node ${process.version}; PostgreSQL ${postgresVersion}`;
 }
 
-export function render(rows: Row[], { options, machine, startedAt }: { options: BenchOptions; machine: string; startedAt: Date }): string {
+export interface RenderOptions {
+  options: BenchOptions;
+  machine: string;
+  startedAt: Date;
+  /** What the other build is, with BENCH_BASELINE; null without. */
+  baseline: string | null;
+}
+
+export function render(rows: Row[], { options, machine, startedAt, baseline }: RenderOptions): string {
   const lines = [
     '# Gatehouse benchmark',
     '',
     `${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine}.`,
     `${options.connections} connections unless the scenario says otherwise; ${options.rounds} round(s), Gatehouse and its references taking turns, each load measured for ${options.durationSeconds} s after ${options.warmupSeconds} s of warm-up; medians of the rounds.`,
+    ...(baseline ? [baseline] : []),
     '',
     '| scenario | req/s | p50 ms | p99 ms | errors | peak RSS MiB | compared with |',
     '|---|---:|---:|---:|---:|---:|---|',

@@ -30,6 +30,7 @@ export const healthz: Scenario = {
 export const register: Scenario = {
   name: 'register',
   title: 'POST /auth/register',
+  comparesBuilds: true,
   async plan(context) {
     const { server } = await context.small();
     const peer = await context.betterAuth();
@@ -68,6 +69,7 @@ export const register: Scenario = {
 export const login: Scenario = {
   name: 'login',
   title: 'POST /auth/login',
+  comparesBuilds: true,
   async plan(context) {
     const { server } = await context.small();
     const peer = await context.betterAuth();
@@ -111,6 +113,7 @@ export const refresh: Scenario = {
 export const me: Scenario = {
   name: 'me',
   title: 'GET /api/users/me',
+  comparesBuilds: true,
   async plan(context) {
     const { server, tokens } = await context.small();
     const peer = await context.betterAuth();

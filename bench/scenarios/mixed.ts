@@ -26,6 +26,7 @@ function mixedLoad(label: string, server: Server, connections: number, loginPath
 export const mixed: Scenario = {
   name: 'mixed',
   title: 'GET /api/organisations while others sign in (half the connections each)',
+  comparesBuilds: true,
   async plan(context) {
     const { server, owner } = await context.small();
     const machine = await context.machine();

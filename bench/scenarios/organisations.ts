@@ -11,6 +11,7 @@ const gatehouseLoad = (label: string, server: Server, connections: number, reque
 export const organisations: Scenario = {
   name: 'orgs',
   title: 'GET /api/organisations (5 organisations)',
+  comparesBuilds: true,
   async plan(context) {
     const { server, owner } = await context.small();
     const peer = await context.betterAuth();

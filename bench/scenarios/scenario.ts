@@ -24,6 +24,12 @@ export interface Scenario {
   /** For BENCH_ONLY. */
   name: string;
   title: string;
+  /**
+   * With BENCH_BASELINE, planned a second time in the baseline's context, whose subject load then
+   * runs as one more reference: the other build doing the same. Only for scenarios whose subject
+   * needs nothing but `small()`.
+   */
+  comparesBuilds?: boolean;
   plan(context: Context): Promise<Plan>;
 }
 

@@ -1,5 +1,6 @@
 // What the scenarios share: servers and fixtures, each made on first use (so BENCH_ONLY makes only
-// what its scenarios need) and stopped at the end.
+// what its scenarios need) and stopped at the end. With BENCH_BASELINE, a second context differs
+// only in its everyday Gatehouse: the other build, on a copy of the everyday database of its own.
 import type { BenchOptions } from '../lib/options.js';
 import { addressOf } from '../lib/http.js';
 import { databasesIdle } from '../lib/postgres.js';
@@ -7,9 +8,9 @@ import { freePort, startServer, type Server } from '../lib/processes.js';
 import { PEER_DATABASE, prepareBetterAuth, type PeerFixtures } from './better-auth.js';
 import { createOrganisation, login, register, ROOT, startGatehouse } from './gatehouse.js';
 import { ensurePopulation, HUNDRED_THOUSAND_ORGANISATIONS, MILLION_MEMBERSHIPS, type Population } from './populations.js';
-import { prepareSmall, SMALL_DATABASE, type SmallFixtures } from './small.js';
+import { BASELINE_DATABASE, prepareSmall, SMALL_DATABASE, type SmallFixtures, type SmallOptions } from './small.js';
 
-const DATABASES = [SMALL_DATABASE, MILLION_MEMBERSHIPS.database, HUNDRED_THOUSAND_ORGANISATIONS.database, PEER_DATABASE];
+const DATABASES = [SMALL_DATABASE, BASELINE_DATABASE, MILLION_MEMBERSHIPS.database, HUNDRED_THOUSAND_ORGANISATIONS.database, PEER_DATABASE];
 
 export interface SignedIn {
   server: Server;
@@ -24,7 +25,7 @@ export interface Populated {
 
 export interface Context {
   readonly options: BenchOptions;
-  /** The everyday database (see small.ts). */
+  /** The everyday database (see small.ts); in the baseline's context, the baseline's copy of it. */
   small(): Promise<SmallFixtures>;
   /** A platform admin, and an owner (stats:read in 10 organisations), among a million memberships. */
   million(): Promise<Populated>;
@@ -33,7 +34,7 @@ export interface Context {
   /** Gatehouse on its embedded database, with a user in five organisations. */
   embedded(): Promise<SignedIn>;
   betterAuth(): Promise<PeerFixtures>;
-  /** The hand-written reference app (references/machine-app.ts), on the everyday database. */
+  /** The hand-written reference app (references/machine-app.ts), on this checkout's everyday database. */
   machine(): Promise<Server>;
   /** Waits until every server and database is idle again, so that one load's tail does not slow the next. */
   settle(): Promise<void>;
@@ -45,36 +46,44 @@ const once = <T>(make: () => Promise<T>) => {
   return () => (made ??= make());
 };
 
-export function createContext(options: BenchOptions): Context {
+export interface Contexts {
+  context: Context;
+  /** The same with BENCH_BASELINE's Gatehouse as `small()`; null without BENCH_BASELINE. */
+  baseline: Context | null;
+}
+
+export function createContexts(options: BenchOptions): Contexts {
   const servers: Server[] = [];
   const started = (server: Server) => {
     servers.push(server);
     return server;
   };
 
-  const small = once(async () => {
-    // Every round of the refresh load may strand a session per connection (see scenarios/accounts.ts).
-    const fixtures = await prepareSmall(options.serverUrl, { refreshPool: options.connections * (options.rounds + 2) + 32 });
-    started(fixtures.server);
-    return fixtures;
-  });
+  const everyday = (build: Omit<SmallOptions, 'refreshPool'>) =>
+    once(async () => {
+      // Every round of the refresh load may strand a session per connection (see scenarios/accounts.ts).
+      const fixtures = await prepareSmall(options.serverUrl, { ...build, refreshPool: options.connections * (options.rounds + 2) + 32 });
+      started(fixtures.server);
+      return fixtures;
+    });
+  const small = everyday({});
 
   const populated = (population: Population, name: string) =>
     once(async () => {
       const url = await ensurePopulation(options.serverUrl, population, { reseed: options.reseed });
-      const server = started(await startGatehouse(name, url));
+      const server = started(await startGatehouse({ name, databaseUrl: url }));
       const tokens: string[] = [];
       for (const [i, email] of population.emails.entries()) tokens.push((await login(server, email, addressOf(i))).accessToken);
       return { server, tokens };
     });
 
-  return {
+  const context: Context = {
     options,
     small,
     million: populated(MILLION_MEMBERSHIPS, 'Gatehouse (1M memberships)'),
     hundredThousand: populated(HUNDRED_THOUSAND_ORGANISATIONS, 'Gatehouse (100k organisations)'),
     embedded: once(async () => {
-      const server = started(await startGatehouse('Gatehouse (embedded)', 'memory://'));
+      const server = started(await startGatehouse({ name: 'Gatehouse (embedded)', databaseUrl: 'memory://' }));
       const { accessToken } = await register(server, 'owner@bench.test', 'Owner');
       for (let k = 1; k < 5; k++) await createOrganisation(server, accessToken, `Bench Org ${k}`);
       return { server, token: accessToken };
@@ -108,4 +117,6 @@ export function createContext(options: BenchOptions): Context {
       await Promise.all(servers.map((server) => server.stop()));
     },
   };
+  const baseline = options.baseline ? { ...context, small: everyday({ root: options.baseline, database: BASELINE_DATABASE, name: 'Gatehouse before' }) } : null;
+  return { context, baseline };
 }

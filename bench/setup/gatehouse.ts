@@ -1,6 +1,9 @@
 // Gatehouse as its users run it: the built service (`npm run build`) started with `npm start`'s own
-// command line (its Node flags included), one child process per database.
+// command line (its Node flags included), one child process per database. By default the build of
+// this checkout; BENCH_BASELINE names another checkout's build, run from its own folder.
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, runToEnd, startServer, type Server } from '../lib/processes.js';
 import { expect, nextAddress, PASSWORD } from '../lib/http.js';
@@ -8,31 +11,58 @@ import { expect, nextAddress, PASSWORD } from '../lib/http.js';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = 'dist/cli/main.js';
 
-/** The Node flags of `npm start` (`node <flags> dist/cli/main.js serve`): the memory settings it ships with. */
-function startFlags(): string[] {
-  const start = (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/);
-  if (start[0] !== 'node' || start.at(-2) !== CLI || start.at(-1) !== 'serve') throw new Error(`npm start is not "node … ${CLI} serve": ${start.join(' ')}`);
+/** The Node flags of a checkout's `npm start` when it is `node <flags> dist/cli/main.js serve`; null otherwise. */
+function ownStartFlags(root: string): string[] | null {
+  const start = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts?: { start?: string } }).scripts?.start?.trim().split(/\s+/);
+  if (!start || start[0] !== 'node' || start.at(-2) !== CLI || start.at(-1) !== 'serve') return null;
   return start.slice(1, -2);
 }
 
-function assertBuilt() {
-  if (!existsSync(`${ROOT}${CLI}`)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm run bench does)`);
+/**
+ * The Node flags of `npm start`: the memory settings it ships with. Another checkout runs with its
+ * own, as its users would; one whose start script has another shape runs with this checkout's, so
+ * that both builds are started alike.
+ */
+export function startFlags(root = ROOT): string[] {
+  const flags = ownStartFlags(root) ?? ownStartFlags(ROOT);
+  if (!flags) throw new Error(`npm start is not "node … ${CLI} serve" in ${join(ROOT, 'package.json')}`);
+  return flags;
 }
 
-/** Gatehouse's migrations, by Gatehouse's own command. */
-export async function migrate(databaseUrl: string): Promise<void> {
-  assertBuilt();
-  await runToEnd([CLI, 'migrate'], { cwd: ROOT, env: { DATABASE_URL: databaseUrl } });
+/** Which commit a checkout is (`-dirty` when it has changes); null when git cannot tell. */
+export function describeCheckout(root: string): string | null {
+  try {
+    return execFileSync('git', ['describe', '--always', '--dirty', '--abbrev=7'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || null;
+  } catch {
+    return null;
+  }
 }
 
-export async function startGatehouse(name: string, databaseUrl: string): Promise<Server> {
-  assertBuilt();
+function assertBuilt(root: string) {
+  if (!existsSync(join(root, CLI))) throw new Error(`${join(root, CLI)} is missing: run \`npm run build\` there first (npm run bench does for this checkout)`);
+}
+
+/** Gatehouse's migrations, by the command of the checkout at `root`. */
+export async function migrate(databaseUrl: string, root = ROOT): Promise<void> {
+  assertBuilt(root);
+  await runToEnd([CLI, 'migrate'], { cwd: root, env: { DATABASE_URL: databaseUrl } });
+}
+
+export interface StartGatehouseOptions {
+  name: string;
+  databaseUrl: string;
+  /** The checkout whose build runs; this one by default. */
+  root?: string;
+}
+
+export async function startGatehouse({ name, databaseUrl, root = ROOT }: StartGatehouseOptions): Promise<Server> {
+  assertBuilt(root);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   return startServer({
     name,
-    args: [...startFlags(), CLI, 'serve'],
-    cwd: ROOT,
+    args: [...startFlags(root), CLI, 'serve'],
+    cwd: root,
     url,
     readyPath: '/readyz',
     env: {

@@ -1,12 +1,15 @@
 // The everyday database, made afresh on every run: 1,000 accounts that sign in, an owner in five
 // organisations (the first with 20 members), a user in 1,000 organisations, and sessions for the load.
+// With BENCH_BASELINE, the other build gets a copy of its own, made the same way by its own
+// migrations and API, so that the two never share rows.
 import { hashPassword } from '../../src/domain/accounts/passwords.js';
 import { addressOf, expect, inParallel, PASSWORD } from '../lib/http.js';
 import { createDatabase, withClient } from '../lib/postgres.js';
 import type { Server } from '../lib/processes.js';
-import { bearer, createOrganisation, login, migrate, organisationIds, register, startGatehouse } from './gatehouse.js';
+import { bearer, createOrganisation, login, migrate, organisationIds, register, ROOT, startGatehouse } from './gatehouse.js';
 
 export const SMALL_DATABASE = 'gatehouse_bench';
+export const BASELINE_DATABASE = 'gatehouse_bench_baseline';
 export const LOGIN_USERS = 1000;
 export const loginEmail = (i: number) => `login-${i}@bench.test`;
 
@@ -41,11 +44,20 @@ async function userIds(databaseUrl: string, emails: string[]): Promise<string[]>
   return emails.map((email) => byEmail.get(email)!);
 }
 
-export async function prepareSmall(serverUrl: string, { refreshPool }: { refreshPool: number }): Promise<SmallFixtures> {
-  const databaseUrl = await createDatabase(serverUrl, SMALL_DATABASE, { replace: true });
-  await migrate(databaseUrl);
+export interface SmallOptions {
+  /** Sessions to set aside for the refresh load. */
+  refreshPool: number;
+  /** The build that migrates and serves it (this checkout by default), its database and its server's name. */
+  root?: string;
+  database?: string;
+  name?: string;
+}
+
+export async function prepareSmall(serverUrl: string, { refreshPool, root = ROOT, database = SMALL_DATABASE, name = 'Gatehouse' }: SmallOptions): Promise<SmallFixtures> {
+  const databaseUrl = await createDatabase(serverUrl, database, { replace: true });
+  await migrate(databaseUrl, root);
   await seedAccounts(databaseUrl);
-  const server = await startGatehouse('Gatehouse', databaseUrl);
+  const server = await startGatehouse({ name, databaseUrl, root });
 
   const owner = await register(server, 'owner@bench.test', 'Owner');
   const [orgId] = await organisationIds(server, owner.accessToken);
