@@ -121,6 +121,10 @@ export async function buildApp({ config, database, clock = systemClock, logger =
 
   const metrics = installMetrics(app, services.health);
   installAuth(app, services);
+  // A new route goes in its resource's file under src/http/routes/ (or a new file registered here),
+  // with its whole contract and its `auth` and `permission` in its config (enforceContracts refuses a
+  // route without them); its handler passes principalOf(request) and the documented fields to one
+  // service method, and shapes the answer from the domain object it returns.
   await app.register(async (api) => {
     enforceContracts(api);
     await api.register(operationsRoutes, { services, config, metrics });
