@@ -36,6 +36,7 @@ import { recoveryRoutes } from './http/routes/recovery.routes.js';
 import { sessionsRoutes } from './http/routes/sessions.routes.js';
 import { statsRoutes } from './http/routes/stats.routes.js';
 import { usersRoutes } from './http/routes/users.routes.js';
+import { jsonLimitExceeded } from './http/json-limits.js';
 import { validatorCompiler } from './http/validation.js';
 import { openapiInfo } from './http/openapi.js';
 
@@ -96,7 +97,7 @@ export async function buildApp({ config, database, clock = systemClock, logger =
 
   app.setValidatorCompiler(validatorCompiler);
   installErrorHandling(app);
-  installJsonBodies(app);
+  installJsonBodies(app, config.jsonLimits);
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -155,11 +156,14 @@ function trustProxyOption(trust: Config['trustProxy']) {
  * JSON in, nothing else (415). A POST with no body (or an empty one) validates as `{}`, so a missing
  * body is reported field by field ("Email is required") rather than as a malformed document.
  */
-function installJsonBodies(app: FastifyInstance) {
+function installJsonBodies(app: FastifyInstance, limits: Config['jsonLimits']) {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (request, body, done) => {
     if (typeof body === 'string' && body.trim() === '') return done(null, {});
+    // Counted on the text, before parsing: nothing after this sees a body over the limits.
+    const exceeded = jsonLimitExceeded(body as string, limits);
+    if (exceeded) return done(exceeded, undefined);
     return parseJson(request, body as string, done);
   });
   app.addHook('preValidation', async (request) => {

@@ -45,7 +45,10 @@ export function enforceContracts(api: FastifyInstance) {
       add(429, ErrorShape);
       schema.description = `${schema.description ?? ''}\n\nThrottled: too many attempts get 429 with \`Retry-After\` (SECURITY.md).`.trim();
     }
-    if (schema.body) add(400, ErrorShape);
+    if (schema.body) {
+      add(400, ErrorShape);
+      add(413, ErrorShape);
+    }
     if (schema.body || schema.querystring || schema.params) add(422, Invalid);
     add(500, ErrorShape);
     add(503, ErrorShape);
