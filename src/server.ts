@@ -3,6 +3,8 @@ import { buildApp, type App } from './app.js';
 import type { Config } from './config/config.js';
 import { openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { closeConnectionsGently } from './http/connections.js';
+import { watchBodyRate } from './http/slow-bodies.js';
 
 export async function serve(config: Config): Promise<App> {
   const database = openDatabase(config.database);
@@ -23,6 +25,8 @@ export async function serve(config: Config): Promise<App> {
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close');
   });
+  watchBodyRate(app.server, config.connections.minBodyBytesPerSecond);
+  closeConnectionsGently(app.server, { graceMs: config.connections.headersTimeoutSeconds * 1000 });
   await app.listen({ port: config.port, host: config.host });
   app.log.info(`Gatehouse is listening on ${config.publicUrl} — API docs at ${config.publicUrl}/docs`);
   if (!config.smtpUrl) app.log.info('No SMTP_URL: mail is printed to this log, links included');
