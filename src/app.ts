@@ -20,7 +20,7 @@ import { basicRoutes } from './http/compat/basic.routes.js';
 import { saasRoutes } from './http/compat/saas.routes.js';
 import { userApiRoutes } from './http/compat/user-api.routes.js';
 import { enforceContracts } from './http/contract.js';
-import { installErrorHandling, sendError } from './http/errors.js';
+import { answerClientError, installErrorHandling, sendError } from './http/errors.js';
 import { AppError } from './domain/errors.js';
 import { loggerOptions } from './http/logging.js';
 import { installMetrics } from './http/metrics.js';
@@ -36,10 +36,12 @@ import { recoveryRoutes } from './http/routes/recovery.routes.js';
 import { sessionsRoutes } from './http/routes/sessions.routes.js';
 import { statsRoutes } from './http/routes/stats.routes.js';
 import { usersRoutes } from './http/routes/users.routes.js';
+import { jsonLimitExceeded } from './http/json-limits.js';
 import { validatorCompiler } from './http/validation.js';
 import { openapiInfo } from './http/openapi.js';
 
 export const BODY_LIMIT = 1024 * 1024;
+const CONNECTIONS_CHECK_MS = 1000;
 /** Swagger UI loads its own scripts and styles and nothing from elsewhere. */
 const DOCS_CSP = "default-src 'self'; base-uri 'self'; object-src 'none'; frame-ancestors 'none'; img-src 'self' data:; font-src 'self' data:; script-src 'self'; style-src 'self' 'unsafe-inline'";
 
@@ -65,7 +67,7 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     trustProxy: trustProxyOption(config.trustProxy),
     bodyLimit: BODY_LIMIT,
-    return503OnClosing: true,
+    ...connectionOptions(config.connections),
     // A path the router cannot even read (bad percent-encoding, an over-long segment) names nothing.
     // No hook runs for these: the answer carries its request id itself.
     frameworkErrors: (_error, request, reply) => sendError(reply.header('x-request-id', request.id).header('cache-control', 'no-store'), new AppError('ROUTE_NOT_FOUND')),
@@ -96,7 +98,7 @@ export async function buildApp({ config, database, clock = systemClock, logger =
 
   app.setValidatorCompiler(validatorCompiler);
   installErrorHandling(app);
-  installJsonBodies(app);
+  installJsonBodies(app, config.jsonLimits);
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -149,6 +151,23 @@ export async function buildApp({ config, database, clock = systemClock, logger =
   return app as unknown as App;
 }
 
+/**
+ * How long a client may take. Node checks the headers and request timeouts every
+ * CONNECTIONS_CHECK_MS, so a slow client is cut within that much of its timeout (its default, 30 s,
+ * would double a short timeout). The minimum body rate is watched by src/http/slow-bodies.ts.
+ */
+function connectionOptions(limits: Config['connections']) {
+  return {
+    requestTimeout: limits.requestTimeoutSeconds * 1000,
+    keepAliveTimeout: limits.keepAliveTimeoutSeconds * 1000,
+    http: { headersTimeout: limits.headersTimeoutSeconds * 1000, connectionsCheckingInterval: CONNECTIONS_CHECK_MS },
+    clientErrorHandler: answerClientError,
+    // A request that reaches a server already closing is served, not refused: its connection was
+    // accepted before the listener closed (src/server.ts).
+    return503OnClosing: false,
+  };
+}
+
 /** Fastify's form of TRUST_PROXY: a hop count becomes "trust the nearest n hops". */
 function trustProxyOption(trust: Config['trustProxy']) {
   if (typeof trust === 'number') return (_address: string, hop: number) => hop < trust;
@@ -159,11 +178,14 @@ function trustProxyOption(trust: Config['trustProxy']) {
  * JSON in, nothing else (415). A POST with no body (or an empty one) validates as `{}`, so a missing
  * body is reported field by field ("Email is required") rather than as a malformed document.
  */
-function installJsonBodies(app: FastifyInstance) {
+function installJsonBodies(app: FastifyInstance, limits: Config['jsonLimits']) {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (request, body, done) => {
     if (typeof body === 'string' && body.trim() === '') return done(null, {});
+    // Counted on the text, before parsing: nothing after this sees a body over the limits.
+    const exceeded = jsonLimitExceeded(body as string, limits);
+    if (exceeded) return done(exceeded, undefined);
     return parseJson(request, body as string, done);
   });
   app.addHook('preValidation', async (request) => {

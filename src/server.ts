@@ -1,8 +1,15 @@
-// Runs Gatehouse: migrate, build, listen, and on SIGTERM finish in-flight requests and exit 0.
+// Runs Gatehouse: migrate, build, listen, and on SIGTERM drain: /readyz answers 503 at once while
+// requests are still served for GATEHOUSE_SHUTDOWN_DELAY, so a load balancer stops sending new ones;
+// then the listener closes (new connections are refused), every accepted connection is answered, the
+// outbox worker stops and the process exits 0.
 import { buildApp, type App } from './app.js';
 import type { Config } from './config/config.js';
 import { openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { AppError } from './domain/errors.js';
+import { closeConnectionsGently } from './http/connections.js';
+import { sendError } from './http/errors.js';
+import { watchBodyRate } from './http/slow-bodies.js';
 
 export async function serve(config: Config): Promise<App> {
   const database = openDatabase(config.database);
@@ -18,19 +25,26 @@ export async function serve(config: Config): Promise<App> {
         : 'Embedded in-memory database: everything is gone when the process stops.',
     );
   }
-  let closing = false;
-  // Once closing, every answer ends its connection: a kept-alive one would hold the exit for a minute.
-  app.addHook('onSend', async (_request, reply) => {
-    if (closing) reply.header('connection', 'close');
+  let draining = false;
+  // Readiness fails first, so that a load balancer takes this node out before it stops listening.
+  app.addHook('onRequest', async (request, reply) => {
+    if (draining && request.routeOptions.url === '/readyz') return sendError(reply, new AppError('SERVICE_UNAVAILABLE', 'Gatehouse is shutting down'));
   });
+  // Once draining, every answer ends its connection: a kept-alive one would hold the exit for a minute.
+  app.addHook('onSend', async (_request, reply) => {
+    if (draining) reply.header('connection', 'close');
+  });
+  watchBodyRate(app.server, config.connections.minBodyBytesPerSecond);
+  closeConnectionsGently(app.server, { graceMs: config.connections.headersTimeoutSeconds * 1000 });
   await app.listen({ port: config.port, host: config.host });
   app.log.info(`Gatehouse is listening on ${config.publicUrl} — API docs at ${config.publicUrl}/docs`);
   if (!config.smtpUrl) app.log.info('No SMTP_URL: mail is printed to this log, links included');
 
-  const shutdown = (signal: string) => {
-    if (closing) return;
-    closing = true;
-    app.log.info(`${signal} received: finishing in-flight requests`);
+  const shutdown = async (signal: string, delaySeconds: number) => {
+    if (draining) return;
+    draining = true;
+    app.log.info(`${signal} received: /readyz answers 503; ${delaySeconds > 0 ? `serving for ${delaySeconds} s more, then ` : ''}finishing in-flight requests`);
+    await new Promise((resolve) => setTimeout(resolve, delaySeconds * 1000));
     app.close().then(
       () => process.exit(0),
       (error: unknown) => {
@@ -39,7 +53,8 @@ export async function serve(config: Config): Promise<App> {
       },
     );
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  // An orchestrator sends SIGTERM and keeps routing for a moment; a person pressing Ctrl-C waits for nothing.
+  process.once('SIGTERM', () => void shutdown('SIGTERM', config.connections.shutdownDelaySeconds));
+  process.once('SIGINT', () => void shutdown('SIGINT', 0));
   return app;
 }

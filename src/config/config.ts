@@ -31,6 +31,34 @@ export interface Config {
   readonly corsOrigins: readonly string[];
   /** false; true (every hop); how many hops to trust; or the proxies' addresses and ranges. */
   readonly trustProxy: boolean | number | readonly string[];
+  /** How much structure a JSON body may have: checked on the raw text, before it is parsed. */
+  readonly jsonLimits: JsonLimits;
+  /** How long a client may take, and how long a stopping server keeps serving. */
+  readonly connections: ConnectionLimits;
+}
+
+export interface JsonLimits {
+  /** Nested objects and arrays, the outermost counting as 1. */
+  readonly maxDepth: number;
+  /** Keys in any one object. */
+  readonly maxObjectKeys: number;
+  /** Keys in the whole body, every object counted. */
+  readonly maxKeys: number;
+  /** Entries in any one array. */
+  readonly maxArrayLength: number;
+}
+
+export interface ConnectionLimits {
+  /** A request's headers must have arrived within this long of its first byte. */
+  readonly headersTimeoutSeconds: number;
+  /** A whole request, body included, must have arrived within this long. */
+  readonly requestTimeoutSeconds: number;
+  /** An idle kept-alive connection is closed after this long. */
+  readonly keepAliveTimeoutSeconds: number;
+  /** A body that has taken over BODY_RATE_GRACE_SECONDS must average at least this; 0 turns the check off. */
+  readonly minBodyBytesPerSecond: number;
+  /** After SIGTERM, how long /readyz answers 503 while requests are still served, before the listener closes. */
+  readonly shutdownDelaySeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -86,7 +114,32 @@ export function loadConfig(env: Env = readEnvironment()): Config {
     logLevel: oneOf('LOG_LEVEL', value('LOG_LEVEL') ?? 'info', LOG_LEVELS),
     corsOrigins: Object.freeze(origins(value('CORS_ORIGINS'))),
     trustProxy: trustProxy(value('TRUST_PROXY')),
+    jsonLimits: Object.freeze({
+      maxDepth: integer('GATEHOUSE_JSON_MAX_DEPTH', value('GATEHOUSE_JSON_MAX_DEPTH'), 32, 1, 1000),
+      maxObjectKeys: integer('GATEHOUSE_JSON_MAX_OBJECT_KEYS', value('GATEHOUSE_JSON_MAX_OBJECT_KEYS'), 100, 1, 100_000),
+      maxKeys: integer('GATEHOUSE_JSON_MAX_KEYS', value('GATEHOUSE_JSON_MAX_KEYS'), 1000, 1, 1_000_000),
+      maxArrayLength: integer('GATEHOUSE_JSON_MAX_ARRAY_LENGTH', value('GATEHOUSE_JSON_MAX_ARRAY_LENGTH'), 1000, 1, 1_000_000),
+    }),
+    connections: Object.freeze(connections(value)),
   });
+}
+
+function connections(value: (name: string) => string | undefined): ConnectionLimits {
+  const headersTimeoutSeconds = duration('GATEHOUSE_HEADERS_TIMEOUT', value('GATEHOUSE_HEADERS_TIMEOUT') ?? '10s');
+  const requestTimeoutSeconds = duration('GATEHOUSE_REQUEST_TIMEOUT', value('GATEHOUSE_REQUEST_TIMEOUT') ?? '20s');
+  // Node refuses a headers timeout longer than the request's, which includes the headers.
+  if (headersTimeoutSeconds > requestTimeoutSeconds) {
+    throw new ConfigError('GATEHOUSE_HEADERS_TIMEOUT', `must not be longer than GATEHOUSE_REQUEST_TIMEOUT (${requestTimeoutSeconds}s), got ${headersTimeoutSeconds}s`);
+  }
+  return {
+    headersTimeoutSeconds,
+    requestTimeoutSeconds,
+    // Longer than the 60 s idle timeout of common load balancers, so that Gatehouse never closes a
+    // connection the balancer is about to reuse.
+    keepAliveTimeoutSeconds: duration('GATEHOUSE_KEEP_ALIVE_TIMEOUT', value('GATEHOUSE_KEEP_ALIVE_TIMEOUT') ?? '72s'),
+    minBodyBytesPerSecond: integer('GATEHOUSE_MIN_BODY_RATE', value('GATEHOUSE_MIN_BODY_RATE'), 240, 0, 1024 * 1024 * 1024),
+    shutdownDelaySeconds: duration('GATEHOUSE_SHUTDOWN_DELAY', value('GATEHOUSE_SHUTDOWN_DELAY') ?? '5s', { zero: true }),
+  };
 }
 
 function integer(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
@@ -134,9 +187,9 @@ function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[
   throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
 }
 
-function duration(name: string, raw: string): number {
+function duration(name: string, raw: string, { zero = false }: { zero?: boolean } = {}): number {
   const seconds = parseDuration(raw);
-  if (seconds === null || seconds <= 0) throw new ConfigError(name, `must be a duration such as 900, 15m, 12h or 30d, got "${raw}"`);
+  if (seconds === null || seconds < 0 || (seconds === 0 && !zero)) throw new ConfigError(name, `must be a duration such as 900, 15m, 12h or 30d, got "${raw}"`);
   return seconds;
 }
 

@@ -2,6 +2,11 @@
 // the permission it needs. Registration fails for a route that forgets, and the documented error
 // answers (401, 403, 404, 422, …) are derived from that declaration so the OpenAPI document cannot
 // drift from what the hooks really do.
+//
+// A query parameter the route does not declare is refused (422, naming it), never ignored: a client
+// that misspells a filter must not get every row as if it had asked for them. A route that must take
+// parameters it does not know (OAuth 2.0 endpoints ignore unrecognised ones, RFC 6749 §3.1) says so
+// with `additionalProperties: true` on its querystring schema.
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import { compatErrorBody } from './compat/compat-errors.js';
 import { ErrorBody, ValidationErrorBody } from './schemas.js';
@@ -19,6 +24,7 @@ export function enforceContracts(api: FastifyInstance) {
     const schema = (route.schema ??= {}) as Documented;
     if (completed.has(schema)) return;
     completed.add(schema);
+    schema.querystring = strictQuery(schema.querystring);
     if (!schema.hide && !schema.operationId) throw new Error(`${where} declares no operationId`);
     const responses = (schema.response ??= {}) as Record<string, unknown>;
     const add = (status: number, body: unknown) => {
@@ -45,9 +51,20 @@ export function enforceContracts(api: FastifyInstance) {
       add(429, ErrorShape);
       schema.description = `${schema.description ?? ''}\n\nThrottled: too many attempts get 429 with \`Retry-After\` (SECURITY.md).`.trim();
     }
-    if (schema.body) add(400, ErrorShape);
+    if (schema.body) {
+      add(400, ErrorShape);
+      add(413, ErrorShape);
+    }
     if (schema.body || schema.querystring || schema.params) add(422, Invalid);
     add(500, ErrorShape);
     add(503, ErrorShape);
   });
+}
+
+/** The route's querystring schema, refusing parameters it does not name; none at all when it has none. */
+function strictQuery(querystring: unknown): object {
+  if (querystring === undefined) return { type: 'object', properties: {}, additionalProperties: false };
+  const declared = querystring as { additionalProperties?: unknown };
+  // A copy: the schema object may be shared with other routes, or with a body.
+  return declared.additionalProperties === undefined ? { ...declared, additionalProperties: false } : declared;
 }

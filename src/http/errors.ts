@@ -1,5 +1,8 @@
 // One error handler for the whole API: domain errors, validation failures, constraint violations and
 // framework errors all leave in the same envelope. A 5xx never shows what went wrong inside.
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { mapConstraintError } from '../domain/constraint-errors.js';
 import { AppError, ERRORS, ValidationError, type ErrorCode } from '../domain/errors.js';
@@ -11,10 +14,12 @@ const REASONS: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not found',
   405: 'Method not allowed',
+  408: 'Request timeout',
   409: 'Conflict',
   413: 'Payload too large',
   415: 'Unsupported media type',
   429: 'Too many requests',
+  431: 'Request header fields too large',
   500: 'Internal server error',
   503: 'Service unavailable',
 };
@@ -86,4 +91,31 @@ export function installErrorHandling(app: FastifyInstance) {
   });
 
   app.setNotFoundHandler((request, reply) => sendError(reply, new AppError('ROUTE_NOT_FOUND')));
+}
+
+const CLIENT_ERRORS: Record<string, ErrorCode> = {
+  ERR_HTTP_REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
+  HPE_HEADER_OVERFLOW: 'HEADERS_TOO_LARGE',
+};
+
+/**
+ * What a connection gets when Node gives up on it before there is a request to answer: a request
+ * whose headers or body came too slowly (408), headers too large (431), or bytes that are not HTTP
+ * (400). The answer is in the API's envelope, and the connection is closed.
+ */
+export function answerClientError(error: Error & { code?: string }, socket: Socket) {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  // A request whose answer has begun gets no second one, only the close. (Node's own check; a
+  // connection closing after its answer is no longer writable: see src/http/connections.ts.)
+  const answering = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+  if (socket.writable && !answering) {
+    const code = CLIENT_ERRORS[error.code ?? ''] ?? 'BAD_REQUEST';
+    const { status, message } = ERRORS[code];
+    const body = JSON.stringify(errorBody(status, code, message, randomUUID()));
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  // Closed in stages where src/http/connections.ts is installed, so the answer is not lost to a reset.
+  socket.destroySoon();
 }

@@ -1,6 +1,7 @@
 // Request validation. JSON bodies are validated as sent (a number where a string belongs is an
 // error, not a string); query strings and path parameters are text, so they are coerced as usual.
-// Every failure becomes a 422 naming each invalid field once, in the order the route lists them.
+// Every failure becomes a 422 naming each invalid field once, in the order the route lists them, the
+// first MAX_FIELD_ERRORS of them.
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { FastifySchema, FastifySchemaCompiler } from 'fastify';
@@ -18,13 +19,21 @@ function newAjv(coerceTypes: boolean): Ajv {
 const bodyAjv = newAjv(false);
 const textAjv = newAjv(true);
 
-/** Where in a request a NUL character hides (as a JSON pointer), or null. */
-function nulAt(value: unknown, path = ''): string | null {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
-  if (value === null || typeof value !== 'object') return null;
-  for (const [key, item] of Object.entries(value)) {
-    const found = nulAt(item, `${path}/${key}`);
-    if (found !== null) return found;
+/**
+ * Where in a request a NUL character hides (as a JSON pointer), or null. A walk with its own stack,
+ * not recursion: however deep a value nests, it cannot overflow the call stack. Bodies reach it only
+ * within the JSON limits (json-limits.ts), so it is linear in a bounded input.
+ */
+function nulAt(value: unknown): string | null {
+  const pending: [unknown, string][] = [[value, '']];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [item, path] = next;
+    if (typeof item === 'string') {
+      if (item.includes('\u0000')) return path;
+    } else if (item !== null && typeof item === 'object') {
+      // Pushed in reverse, so the first field in the document is reported first.
+      for (const [key, child] of Object.entries(item).reverse()) pending.push([child, `${path}/${key}`]);
+    }
   }
   return null;
 }
@@ -124,6 +133,9 @@ function declaredOrder(schema: FastifySchema | undefined, part: PartName): strin
   return Object.keys(partSchema?.properties ?? {});
 }
 
+/** A 422 lists at most this many problems: the answer to a body full of unknown keys stays small. */
+export const MAX_FIELD_ERRORS = 20;
+
 export function toFieldErrors(errors: ErrorObject[], schema: FastifySchema | undefined, part: string): FieldError[] {
   const order = declaredOrder(schema, part as PartName);
   const byField = new Map<string, Issue>();
@@ -138,5 +150,8 @@ export function toFieldErrors(errors: ErrorObject[], schema: FastifySchema | und
     const index = order.indexOf(field);
     return index === -1 ? order.length : index;
   };
-  return [...byField.values()].sort((a, b) => position(a.field) - position(b.field)).map(({ field, message }) => ({ field, message }));
+  return [...byField.values()]
+    .sort((a, b) => position(a.field) - position(b.field))
+    .slice(0, MAX_FIELD_ERRORS)
+    .map(({ field, message }) => ({ field, message }));
 }

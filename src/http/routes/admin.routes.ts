@@ -51,13 +51,20 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         operationId: 'adminListUsers',
         tags: TAGS,
         summary: 'Find users by email, username or name; filter by status and platform role',
-        querystring: Type.Object({ ...PageQuery.properties, q: Type.Optional(Type.String({ maxLength: 200 })), status: Type.Optional(UserStatus), role: Type.Optional(PlatformRole) }),
+        querystring: Type.Object({
+          ...PageQuery.properties,
+          search: Type.Optional(Type.String({ maxLength: 200, description: 'Part of the email, username or name' })),
+          // Kept so that clients written before `search` keep working.
+          q: Type.Optional(Type.String({ maxLength: 200, deprecated: true, description: 'Deprecated: the old name of `search`, which wins when both are given' })),
+          status: Type.Optional(UserStatus),
+          role: Type.Optional(PlatformRole),
+        }),
         response: { 200: success(Type.Object({ users: Type.Array(AdminUser), nextCursor: NextCursor })) },
       },
     },
     async (request) => {
-      const { q, status, role, limit, cursor } = request.query;
-      const { items, nextCursor } = await services.admin.listUsers(principalOf(request), { search: q, status, role, limit, cursor });
+      const { search, q, status, role, limit, cursor } = request.query;
+      const { items, nextCursor } = await services.admin.listUsers(principalOf(request), { search: search ?? q, status, role, limit, cursor });
       return ok('Users retrieved successfully', { users: items.map(adminUser), nextCursor });
     },
   );
