@@ -8,10 +8,11 @@ import { expect, nextAddress, PASSWORD } from '../lib/http.js';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = 'dist/cli/main.js';
 
-/** The Node flags of `npm start` (`node <flags> dist/cli/main.js serve`): the memory settings it ships with. */
+/** The Node flags of `npm start` (`[exec] node <flags> dist/cli/main.js serve`): the memory settings it ships with. */
 function startFlags(): string[] {
-  const start = (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/);
-  if (start[0] !== 'node' || start.at(-2) !== CLI || start.at(-1) !== 'serve') throw new Error(`npm start is not "node … ${CLI} serve": ${start.join(' ')}`);
+  const words = (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/);
+  const start = words[0] === 'exec' ? words.slice(1) : words;
+  if (start[0] !== 'node' || start.at(-2) !== CLI || start.at(-1) !== 'serve') throw new Error(`npm start is not "node … ${CLI} serve": ${words.join(' ')}`);
   return start.slice(1, -2);
 }
 
