@@ -331,7 +331,8 @@ describe('command line', () => {
   });
 
   it('logs JSON lines when standard output is not a terminal and LOG_FORMAT is unset', async () => {
-    const server = await startServer({ DATABASE_URL: 'memory://', LOG_LEVEL: 'info' });
+    // Empty is unset, whatever the shell running the tests exports.
+    const server = await startServer({ DATABASE_URL: 'memory://', LOG_LEVEL: 'info', LOG_FORMAT: '' });
     try {
       assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
     } finally {

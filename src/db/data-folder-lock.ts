@@ -4,7 +4,7 @@
 // overwrites the other's changes or leaves the folder corrupt. So the opener writes its pid into a
 // lock file and every other opener refuses while that process is alive.
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 export const LOCK_FILE = 'gatehouse.lock';
 
@@ -26,7 +26,7 @@ const held = new Set<string>();
 
 /** Takes the folder's lock or throws DataFolderInUseError; returns the release, also run at process exit. */
 export function lockDataFolder(dataDir: string): () => void {
-  const path = join(dataDir, LOCK_FILE);
+  const path = resolve(dataDir, LOCK_FILE);
   // A few tries: the later ones follow the removal of a stale lock, or a lock released meanwhile.
   for (let attempt = 1; ; attempt++) {
     try {
@@ -37,6 +37,8 @@ export function lockDataFolder(dataDir: string): () => void {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = readOwner(path);
       if (attempt >= 3 || !(owner === 'gone' || isStale(path, owner))) throw new DataFolderInUseError(dataDir, typeof owner === 'number' ? owner : null);
+      // Between reading the dead pid and removing its file, a second opener could take the same stale
+      // lock over: only two starts within the same instant after a crash can get there.
       if (owner !== 'gone') removeIfOwnedBy(path, owner);
     }
   }
