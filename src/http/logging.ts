@@ -39,8 +39,12 @@ function prettyStream(): PinoPretty.PrettyStream {
 
 /** One line a request: `GET /healthz` when it comes in, `answered 200 in 6 ms` when it leaves, each with its request id. */
 function prettyMessage(log: Record<string, unknown>, messageKey: string): string {
+  const message = String(log[messageKey] ?? '');
   const req = log.req as { method?: string; url?: string } | undefined;
   const res = log.res as { statusCode?: number } | undefined;
-  const message = req?.method ? `${req.method} ${req.url}` : res?.statusCode && typeof log.responseTime === 'number' ? `answered ${res.statusCode} in ${Math.round(log.responseTime)} ms` : String(log[messageKey] ?? '');
-  return typeof log.requestId === 'string' ? `${message} [${log.requestId}]` : message;
+  const request = req?.method ? `${req.method} ${req.url}` : null;
+  let line = request ? `${message} (${request})` : message;
+  if (message === 'incoming request' && request) line = request;
+  if (message === 'request completed' && res?.statusCode !== undefined) line = `answered ${res.statusCode} in ${Math.round(Number(log.responseTime))} ms`;
+  return typeof log.requestId === 'string' ? `${line} [${log.requestId}]` : line;
 }
