@@ -61,7 +61,7 @@ export type App = FastifyInstance & { services: Services; outbox: OutboxWorker }
 
 export async function buildApp({ config, database, clock = systemClock, logger = true, logStream, throttlePolicy }: AppDeps): Promise<App> {
   const app = Fastify({
-    logger: logger ? { ...loggerOptions(config.logLevel), ...(logStream ? { stream: logStream } : {}) } : false,
+    logger: logger ? { ...loggerOptions(config.logLevel, config.logFormat), ...(logStream ? { stream: logStream } : {}) } : false,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     logController: new LogController({ requestIdLogLabel: 'requestId' }),

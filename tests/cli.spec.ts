@@ -2,13 +2,16 @@
 // a temporary folder. Each process pays PGlite's cold start, so the steps share one data folder.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { LOCK_FILE } from '../src/db/data-folder-lock.js';
 import { openDatabase } from '../src/db/database.js';
+import { createTestDatabase } from './helpers/databases.js';
+import { startGatehouse, type GatehouseProcess } from './helpers/gatehouse-process.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join('src', 'cli', 'main.ts');
@@ -25,22 +28,46 @@ let dataDir = '';
 
 function environment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...extra };
-  for (const name of ['DATABASE_URL', 'PORT', 'PUBLIC_URL', 'SMTP_URL', 'REDIS_URL', 'NODE_TEST_CONTEXT', 'NODE_OPTIONS']) if (!(name in extra)) delete env[name];
+  for (const name of ['DATABASE_URL', 'PORT', 'PUBLIC_URL', 'SMTP_URL', 'REDIS_URL', 'LOG_FORMAT', 'NODE_TEST_CONTEXT', 'NODE_OPTIONS']) if (!(name in extra)) delete env[name];
   return env;
 }
 
-/** Runs `gatehouse <args>` to completion, optionally typing `input` on standard input. */
+/** Runs `gatehouse <args>` to completion, optionally typing `input` on standard input. One that never ends (a server started by mistake) is killed after a minute. */
 function gatehouse(args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: environment(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
     child.stdin.end(options.input ?? '');
   });
+}
+
+/** `gatehouse serve` on this file's data folder (or the database `env` names), ready to answer. */
+const startServer = (env: Record<string, string> = {}) => startGatehouse({ GATEHOUSE_DATA_DIR: dataDir, ...env });
+
+async function signingKeys() {
+  const database = openDatabase({ kind: 'embedded', dataDir });
+  try {
+    return (await database.db.selectFrom('signing_keys').select('kid').orderBy('kid').execute()).map((row) => row.kid);
+  } finally {
+    await database.close();
+  }
+}
+
+/** What a person is told: one line, no stack trace. */
+function assertOneLine(run: Run, pattern: RegExp) {
+  assert.equal(run.code, 1, output(run));
+  const lines = run.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line expected on standard error:\n${run.stderr}`);
+  assert.match(lines[0]!, pattern);
 }
 
 async function userRow(email: string) {
@@ -173,6 +200,169 @@ describe('command line', () => {
       assert.equal(code, 0, logs);
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('--help on every command prints its usage, exits 0 and opens no database', async () => {
+    // A folder that does not exist yet: any command that ran would create it.
+    const untouched = join(dataDir, '..', 'never-opened');
+    const helps = [['--help'], ['help'], ['serve', '--help'], ['migrate', '--help'], ['create-admin', '--help'], ['rotate-keys', '--help'], ['openapi', '--help'], ['help', 'rotate-keys']];
+    for (const args of helps) {
+      const run = await gatehouse(args, { env: { GATEHOUSE_DATA_DIR: untouched } });
+      assert.equal(run.code, 0, `${args.join(' ')}: ${output(run)}`);
+      assert.match(run.stdout, /^Usage: gatehouse/, `${args.join(' ')}: ${output(run)}`);
+    }
+    assert.equal(existsSync(untouched), false, 'a --help opened the data folder');
+  });
+
+  it('rotate-keys --help does not rotate the signing key', async () => {
+    await gatehouse(['migrate']);
+    const before = await signingKeys();
+    const run = await gatehouse(['rotate-keys', '--help']);
+    assert.equal(run.code, 0, output(run));
+    assert.match(run.stdout, /rotate-keys/);
+    assert.deepEqual(await signingKeys(), before);
+  });
+
+  it('create-admin --help lists its options and creates nobody', async () => {
+    const run = await gatehouse(['create-admin', '--email', 'helped@example.com', '--password', PASSWORD, '--help']);
+    assert.equal(run.code, 0, output(run));
+    for (const option of ['--email', '--username', '--password', '--first-name', '--last-name']) assert.ok(run.stdout.includes(option), `${option} missing:\n${run.stdout}`);
+    assert.deepEqual(await userRow('helped@example.com'), []);
+  });
+
+  it('--version prints the version of the package', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const run = await gatehouse(['--version']);
+    assert.equal(run.code, 0, output(run));
+    assert.equal(run.stdout.trim(), version);
+  });
+
+  it('refuses an unknown option, an unknown command and a missing --email, creating nobody', async () => {
+    const flag = await gatehouse(['create-admin', '--email', 'flagged@example.com', '--password', PASSWORD, '--admin-level', '9']);
+    assert.equal(flag.code, 1, output(flag));
+    assert.match(flag.stderr, /unknown option '--admin-level'/);
+    assert.deepEqual(await userRow('flagged@example.com'), []);
+
+    const topFlag = await gatehouse(['--port', '4000']);
+    assert.equal(topFlag.code, 1, output(topFlag));
+    assert.match(topFlag.stderr, /unknown option '--port'/);
+
+    const command = await gatehouse(['rotate-key']);
+    assert.equal(command.code, 1, output(command));
+    assert.match(command.stderr, /unknown command 'rotate-key'/);
+
+    const missing = await gatehouse(['create-admin', '--password', PASSWORD]);
+    assert.equal(missing.code, 1, output(missing));
+    assert.match(missing.stderr, /--email/);
+  });
+
+  it('while serve runs, create-admin, rotate-keys, migrate and a second serve refuse the data folder and write nothing', async () => {
+    const keysBefore = await signingKeys();
+    const server = await startServer();
+    try {
+      const held = /in use by a running Gatehouse process \(pid \d+\): stop that server first, or make the change through its API/;
+      assertOneLine(await gatehouse(['create-admin', '--email', 'racing@example.com', '--password', PASSWORD]), held);
+      assertOneLine(await gatehouse(['rotate-keys']), held);
+      assertOneLine(await gatehouse(['migrate']), held);
+      assertOneLine(await gatehouse(['serve'], { env: { PORT: String(await freePort()), HOST: '127.0.0.1' } }), held);
+      // The first server is still there and answering.
+      assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+    } finally {
+      assert.equal(await server.stop(), 0, server.output());
+    }
+    assert.equal(existsSync(join(dataDir, LOCK_FILE)), false, 'the lock outlived the server');
+    assert.deepEqual(await userRow('racing@example.com'), []);
+    assert.deepEqual(await signingKeys(), keysBefore);
+  });
+
+  it('a lock left by a process that died does not block the folder', async () => {
+    const dead = spawn(process.execPath, ['-e', '']);
+    await new Promise((resolve) => dead.on('exit', resolve));
+    writeFileSync(join(dataDir, LOCK_FILE), `${dead.pid}\n`);
+    const run = await gatehouse(['create-admin', '--email', 'after-crash@example.com', '--password', PASSWORD]);
+    assert.equal(run.code, 0, output(run));
+    assert.equal((await userRow('after-crash@example.com')).length, 1);
+    assert.equal(existsSync(join(dataDir, LOCK_FILE)), false);
+  });
+
+  it('a busy port is one line naming the port, with exit code 1', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const { port } = busy.address() as { port: number };
+    try {
+      const run = await gatehouse(['serve'], { env: { DATABASE_URL: 'memory://', PORT: String(port), HOST: '127.0.0.1' } });
+      assertOneLine(run, new RegExp(`Cannot listen on 127\\.0\\.0\\.1:${port}: another process uses that port.*PORT`));
+    } finally {
+      busy.close();
+    }
+  });
+
+  it('a bad configuration is one line naming the variable, with exit code 1', async () => {
+    assertOneLine(await gatehouse(['serve'], { env: { LOG_FORMAT: 'xml' } }), /LOG_FORMAT must be one of pretty, json, got "xml"/);
+    assertOneLine(await gatehouse(['create-admin', '--email', 'config@example.com', '--password', PASSWORD], { env: { ACCESS_TOKEN_TTL: 'soon' } }), /ACCESS_TOKEN_TTL/);
+  });
+
+  it('without SMTP_URL, LOG_FORMAT=pretty prints a mail as a readable block with its link on a line of its own', async () => {
+    const server = await startServer({ DATABASE_URL: 'memory://', LOG_FORMAT: 'pretty', LOG_LEVEL: 'info' });
+    try {
+      const email = 'reader@example.com';
+      const registered = await fetch(`${server.url}/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ firstName: 'Ada', lastName: 'Reader', email, password: PASSWORD }),
+      });
+      assert.equal(registered.status, 201);
+      const deadline = Date.now() + 30_000;
+      while (!server.output().includes('Links:') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      const lines = server.output().split('\n');
+      assert.ok(lines.includes(`To: ${email}`), server.output());
+      assert.ok(lines.includes('Subject: Confirm your email address'), server.output());
+      assert.ok(lines.includes('Hello Ada,'), server.output());
+      assert.ok(
+        lines.some((line) => /^https?:\/\/\S+\/verify-email\?token=[\w-]+$/.test(line)),
+        `no line holding just the link:\n${server.output()}`,
+      );
+      assert.ok(!server.output().includes('{"level"'), 'JSON lines in the pretty log');
+      assert.ok(!server.output().includes('\\n'), 'escaped line breaks in the pretty log');
+    } finally {
+      assert.equal(await server.stop(), 0, server.output());
+    }
+  });
+
+  it('logs JSON lines when standard output is not a terminal and LOG_FORMAT is unset', async () => {
+    // Empty is unset, whatever the shell running the tests exports.
+    const server = await startServer({ DATABASE_URL: 'memory://', LOG_LEVEL: 'info', LOG_FORMAT: '' });
+    try {
+      assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+    } finally {
+      assert.equal(await server.stop(), 0, server.output());
+    }
+    const lines = server.output().trim().split('\n');
+    assert.ok(lines.length > 2, server.output());
+    for (const line of lines) assert.equal(typeof (JSON.parse(line) as { msg: unknown }).msg, 'string', line);
+  });
+
+  it('create-admin works on PostgreSQL while a server runs on it', { skip: !process.env.TEST_DATABASE_URL && 'TEST_DATABASE_URL is not set' }, async () => {
+    const testDb = await createTestDatabase('postgres');
+    assert.equal(testDb.config.kind, 'postgres');
+    const url = testDb.config.kind === 'postgres' ? testDb.config.url : '';
+    let server: GatehouseProcess | undefined;
+    try {
+      server = await startServer({ DATABASE_URL: url });
+      const email = 'pg-admin@example.com';
+      const run = await gatehouse(['create-admin', '--email', email, '--password', PASSWORD], { env: { DATABASE_URL: url } });
+      assert.equal(run.code, 0, output(run));
+      const database = openDatabase({ kind: 'postgres', url });
+      try {
+        const row = await database.db.selectFrom('users').select('platform_role').where('email', '=', email).executeTakeFirst();
+        assert.equal(row?.platform_role, 'admin');
+      } finally {
+        await database.close();
+      }
+    } finally {
+      if (server) assert.equal(await server.stop(), 0, server.output());
+      await testDb.drop();
     }
   });
 });

@@ -11,9 +11,10 @@ import { expect, nextAddress, PASSWORD } from '../lib/http.js';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = 'dist/cli/main.js';
 
-/** The Node flags of a checkout's `npm start` when it is `node <flags> dist/cli/main.js serve`; null otherwise. */
+/** The Node flags of a checkout's `npm start` when it is `[exec] node <flags> dist/cli/main.js serve`; null otherwise. */
 function ownStartFlags(root: string): string[] | null {
-  const start = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts?: { start?: string } }).scripts?.start?.trim().split(/\s+/);
+  const words = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts?: { start?: string } }).scripts?.start?.trim().split(/\s+/);
+  const start = words?.[0] === 'exec' ? words.slice(1) : words;
   if (!start || start[0] !== 'node' || start.at(-2) !== CLI || start.at(-1) !== 'serve') return null;
   return start.slice(1, -2);
 }

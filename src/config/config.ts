@@ -7,6 +7,7 @@ import { parseDuration } from './duration.js';
 export type CompatSet = 'saas' | 'user-api' | 'basic';
 export type LoginAlerts = 'all' | 'new-device' | 'off';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export type LogFormat = 'pretty' | 'json';
 
 export interface Config {
   readonly port: number;
@@ -28,6 +29,8 @@ export interface Config {
   readonly requireVerifiedEmail: boolean;
   readonly loginAlerts: LoginAlerts;
   readonly logLevel: LogLevel;
+  /** `pretty` for a person at a terminal, `json` (one object a line) for a log collector. */
+  readonly logFormat: LogFormat;
   readonly corsOrigins: readonly string[];
   /** false; true (every hop); how many hops to trust; or the proxies' addresses and ranges. */
   readonly trustProxy: boolean | number | readonly string[];
@@ -112,6 +115,8 @@ export function loadConfig(env: Env = readEnvironment()): Config {
     requireVerifiedEmail: boolean('GATEHOUSE_REQUIRE_VERIFIED_EMAIL', value('GATEHOUSE_REQUIRE_VERIFIED_EMAIL'), false),
     loginAlerts: oneOf('GATEHOUSE_LOGIN_ALERTS', value('GATEHOUSE_LOGIN_ALERTS') ?? 'new-device', ['all', 'new-device', 'off'] as const),
     logLevel: oneOf('LOG_LEVEL', value('LOG_LEVEL') ?? 'info', LOG_LEVELS),
+    // Unset: pretty when a person reads standard output at a terminal, JSON when it goes to a pipe or a file.
+    logFormat: oneOf('LOG_FORMAT', value('LOG_FORMAT') ?? (process.stdout.isTTY ? 'pretty' : 'json'), ['pretty', 'json'] as const),
     corsOrigins: Object.freeze(origins(value('CORS_ORIGINS'))),
     trustProxy: trustProxy(value('TRUST_PROXY')),
     jsonLimits: Object.freeze({

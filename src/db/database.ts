@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config/config.js';
+import { lockDataFolder } from './data-folder-lock.js';
 import { PGliteDialect } from './pglite-dialect.js';
 import { preparingPool } from './prepared-statements.js';
 import type { Database } from './schema.js';
@@ -48,12 +49,14 @@ export function openDatabase(database: Config['database'], options: OpenOptions 
   }
 
   const dataDir = database.dataDir;
+  // Refuses at once, before anything is read or written, when another process holds the folder.
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const unlock = dataDir ? lockDataFolder(dataDir) : () => {};
   const db = new Kysely<Database>({
     dialect: new PGliteDialect(async () => {
       const { PGlite } = await import('@electric-sql/pglite');
-      if (dataDir) mkdirSync(dataDir, { recursive: true });
       return PGlite.create(dataDir ?? undefined, { parsers: { [INT8_OID]: toNumber } });
     }),
   });
-  return { db, kind: 'embedded', pool: null, close: () => db.destroy() };
+  return { db, kind: 'embedded', pool: null, close: () => db.destroy().finally(unlock) };
 }

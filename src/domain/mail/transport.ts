@@ -36,8 +36,21 @@ export function logTransport(logger: Pick<Logger, 'info'>): MailTransport {
     async send(mail) {
       // The links get a field of their own: easy to copy from a terminal full of JSON lines.
       const links = mail.text.match(/https?:\/\/\S+/g) ?? [];
-      logger.info({ mail: { to: mail.to, subject: mail.subject, links } }, `Mail (no SMTP_URL set, so it is shown here)\nTo: ${mail.to}\nSubject: ${mail.subject}\n\n${mail.text}`);
+      logger.info({ mail: { to: mail.to, subject: mail.subject, links } }, mailBlock(mail, links));
     },
     close: () => {},
   };
+}
+
+const RULE = '─'.repeat(72);
+
+/**
+ * The mail as a person reads it in a terminal (the pretty log prints the message as it is): a framed
+ * block ending with the links again, each alone on its line so that a double click selects it whole.
+ */
+function mailBlock(mail: Envelope, links: string[]): string {
+  const lines = ['Mail (no SMTP_URL set, so it is shown here)', RULE, `To: ${mail.to}`, `Subject: ${mail.subject}`, '', mail.text];
+  if (links.length > 0) lines.push('', 'Links:', ...links);
+  lines.push(RULE);
+  return lines.join('\n');
 }

@@ -1,0 +1,81 @@
+// What each `gatehouse` command does. Imported only when a command runs: `--help` and `--version`
+// load none of this, so they open nothing and change nothing.
+import { buildApp } from '../app.js';
+import { loadConfig, type Config } from '../config/config.js';
+import { openDatabase, type DatabaseHandle } from '../db/database.js';
+import { migrateToLatest } from '../db/migrate.js';
+import { systemClock } from '../domain/clock.js';
+import { system } from '../domain/principal.js';
+import { createServices } from '../domain/services.js';
+import { serve } from '../server.js';
+import { readSecret } from './read-secret.js';
+
+export interface CreateAdminOptions {
+  email?: string;
+  username?: string;
+  password?: string;
+  firstName?: string;
+  lastName?: string;
+}
+
+/** Runs the service until a signal stops it. */
+export async function serveCommand(): Promise<void> {
+  await serve(loadConfig());
+  // npm forwards a terminal's Ctrl-C to node, which also gets it from the terminal: the second copy
+  // would find no listener left and kill the process halfway through closing the embedded database.
+  // The server's own handlers do the shutdown; these only keep the repeats from killing it.
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => {});
+}
+
+export async function migrateCommand(): Promise<void> {
+  const config = loadConfig();
+  const database = openDatabase(config.database, { poolSize: 2 });
+  const applied = await migrateToLatest(database.db).finally(() => database.close());
+  console.log(applied.length ? `Applied ${applied.join(', ')}` : 'The database is up to date');
+}
+
+export async function createAdminCommand(options: CreateAdminOptions): Promise<void> {
+  const config = loadConfig();
+  await withDatabase(config, async ({ db }) => {
+    const services = createServices({ db, clock: systemClock, config });
+    const result = await services.accounts.createAdmin(system('command line'), {
+      email: options.email,
+      username: options.username,
+      firstName: options.firstName,
+      lastName: options.lastName,
+      readPassword: () => (options.password !== undefined ? Promise.resolve(options.password) : readSecret('Password: ')),
+    });
+    console.log(result.created ? `Created platform admin ${result.userId}` : `${result.userId} is now a platform admin`);
+  });
+}
+
+export async function rotateKeysCommand(): Promise<void> {
+  const config = loadConfig();
+  await withDatabase(config, async ({ db }) => {
+    const kid = await createServices({ db, clock: systemClock, config }).accessTokens.rotate();
+    console.log(`Now signing with key ${kid}`);
+  });
+}
+
+export async function openapiCommand(): Promise<void> {
+  const config = loadConfig();
+  // The document only needs the routes: the configured database is never opened.
+  const memory = { kind: 'embedded', dataDir: null } as const;
+  const app = await buildApp({ config: { ...config, database: memory }, database: openDatabase(memory), logger: false });
+  await app.ready();
+  // Wait until the document has left: process.exit would cut a pipe's unwritten tail.
+  const document = `${JSON.stringify(app.swagger(), null, 2)}\n`;
+  await new Promise<void>((resolve, reject) => process.stdout.write(document, (error) => (error ? reject(error) : resolve())));
+  await app.close();
+}
+
+async function withDatabase<T>(config: Config, work: (database: DatabaseHandle) => Promise<T>): Promise<T> {
+  const database = openDatabase(config.database, { poolSize: 2 });
+  try {
+    await migrateToLatest(database.db);
+    return await work(database);
+  } finally {
+    await database.close();
+  }
+}
