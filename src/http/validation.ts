@@ -136,7 +136,7 @@ function declaredOrder(schema: FastifySchema | undefined, part: PartName): strin
 }
 
 /** A 422 lists at most this many problems: the answer to a body full of unknown keys stays small. */
-export const MAX_FIELD_ERRORS = 20;
+const MAX_FIELD_ERRORS = 20;
 
 export function toFieldErrors(errors: ErrorObject[], schema: FastifySchema | undefined, part: string): FieldError[] {
   const order = declaredOrder(schema, part as PartName);
