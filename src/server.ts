@@ -35,7 +35,9 @@ export async function serve(config: Config): Promise<App> {
     if (draining) reply.header('connection', 'close');
   });
   watchBodyRate(app.server, config.connections.minBodyBytesPerSecond);
-  closeConnectionsGently(app.server, { graceMs: config.connections.headersTimeoutSeconds * 1000 });
+  const connections = closeConnectionsGently(app.server, { graceMs: config.connections.headersTimeoutSeconds * 1000 });
+  // Runs as app.close() begins, right before the listener closes.
+  app.addHook('preClose', async () => connections.stopListening());
   await app.listen({ port: config.port, host: config.host });
   app.log.info(`Gatehouse is listening on ${config.publicUrl} — API docs at ${config.publicUrl}/docs`);
   if (!config.smtpUrl) app.log.info('No SMTP_URL: mail is printed to this log, links included');

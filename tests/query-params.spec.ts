@@ -47,6 +47,8 @@ forEachDatabase('query parameters', (h) => {
     const answer = await call(h().app, 'GET', '/api/admin/users?serch=ada&limit=5', { token: admin.accessToken });
     assert.equal(answer.status, 422, JSON.stringify(answer.body));
     assert.deepEqual(answer.body, { errors: [{ field: 'serch', message: 'Serch is not allowed here' }] });
+    const nameless = await call(h().app, 'GET', '/api/admin/users?=ada', { token: admin.accessToken });
+    assert.deepEqual(nameless.body, { errors: [{ field: 'query', message: 'A field with no name is not allowed here' }] });
   });
 
   it('refuses an undeclared query parameter on every documented operation, naming it, in the shape of the API it belongs to', async () => {

@@ -126,4 +126,19 @@ describe('SIGTERM', () => {
       if (gatehouse.child.exitCode === null) gatehouse.child.kill('SIGKILL');
     }
   });
+
+  it('does not wait forever for a connection that never sends a request: it gets the headers timeout, then the process exits 0', { timeout: 120_000 }, async () => {
+    const gatehouse = await startGatehouse({ DATABASE_URL: 'memory://', GATEHOUSE_SHUTDOWN_DELAY: '0', GATEHOUSE_HEADERS_TIMEOUT: '2s' });
+    const exited = new Promise<number | null>((resolve) => gatehouse.child.once('exit', (code) => resolve(code)));
+    try {
+      const silent = await openRaw(gatehouse.url);
+      assert.ok(typeof (await get(gatehouse.url, '/healthz')) !== 'string');
+      gatehouse.child.kill('SIGTERM');
+      assert.equal(await within(exited, BOUND_MS), 0, `still running with a silent connection open\n${gatehouse.output()}`);
+      assert.notEqual(await within(silent.closed, BOUND_MS), 'timeout');
+      assert.equal(silent.received(), '', 'nothing was asked, nothing answered');
+    } finally {
+      if (gatehouse.child.exitCode === null) gatehouse.child.kill('SIGKILL');
+    }
+  });
 });

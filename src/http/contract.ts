@@ -11,7 +11,7 @@ import type { FastifyInstance, FastifySchema } from 'fastify';
 import { compatErrorBody } from './compat/compat-errors.js';
 import { ErrorBody, ValidationErrorBody } from './schemas.js';
 
-type Documented = FastifySchema & { security?: unknown[]; description?: string; operationId?: string; hide?: boolean; 'x-permission'?: string };
+type Documented = FastifySchema & { security?: unknown[]; description?: string; operationId?: string; hide?: boolean; produces?: string[]; 'x-permission'?: string };
 
 export function enforceContracts(api: FastifyInstance) {
   // A GET's automatic HEAD route shares its schema: each schema is completed once.
@@ -27,8 +27,10 @@ export function enforceContracts(api: FastifyInstance) {
     schema.querystring = strictQuery(schema.querystring);
     if (!schema.hide && !schema.operationId) throw new Error(`${where} declares no operationId`);
     const responses = (schema.response ??= {}) as Record<string, unknown>;
-    const add = (status: number, body: unknown) => {
-      responses[status] ??= body;
+    // A route that answers text (`produces`) still answers its errors in JSON, and is documented so.
+    const answersText = schema.produces !== undefined && !schema.produces.some((type) => type.endsWith('json'));
+    const add = (status: number, body: object) => {
+      responses[status] ??= answersText ? { description: (body as { description?: string }).description, content: { 'application/json': { schema: body } } } : body;
     };
     const permission = route.config?.permission;
     // A seed-compatible route answers its errors in the seed's own shape.

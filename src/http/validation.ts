@@ -86,6 +86,8 @@ function describe(error: ErrorObject): Issue | null {
     }
     case 'additionalProperties': {
       const field = String((error.params as { additionalProperty: string }).additionalProperty);
+      // `?=` names a query parameter with no name at all.
+      if (path[0] === undefined && field === '') return { field, message: 'A field with no name is not allowed here', rank: 1 };
       return { field: path[0] ?? field, message: `${fieldLabel(field)} is not allowed here`, rank: 1 };
     }
   }
@@ -134,7 +136,7 @@ function declaredOrder(schema: FastifySchema | undefined, part: PartName): strin
 }
 
 /** A 422 lists at most this many problems: the answer to a body full of unknown keys stays small. */
-export const MAX_FIELD_ERRORS = 20;
+const MAX_FIELD_ERRORS = 20;
 
 export function toFieldErrors(errors: ErrorObject[], schema: FastifySchema | undefined, part: string): FieldError[] {
   const order = declaredOrder(schema, part as PartName);
@@ -142,7 +144,7 @@ export function toFieldErrors(errors: ErrorObject[], schema: FastifySchema | und
   for (const error of errors) {
     const issue = describe(error);
     if (!issue) continue;
-    const field = issue.field || 'body';
+    const field = issue.field || (part === 'querystring' ? 'query' : part);
     const known = byField.get(field);
     if (!known || issue.rank < known.rank) byField.set(field, { ...issue, field });
   }
