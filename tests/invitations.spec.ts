@@ -273,7 +273,8 @@ forEachDatabase('invitations', (h) => {
     const { owner, outsider, orgId } = await team();
     const invitee = await registerUser(app());
     const { id, token } = await invited(owner, orgId, invitee.email, 'admin');
-    await expectError(() => accept(invitee.accessToken, token), 403, 'INVITATION_FOR_ANOTHER_EMAIL'); // not verified yet
+    const unverified = await expectError(() => accept(invitee.accessToken, token), 403, 'INVITATION_EMAIL_UNVERIFIED');
+    assert.match(unverified.body.message, /^Confirm your email address first/);
     await verified(invitee);
     await verified(outsider);
     await expectError(() => accept(outsider.accessToken, token), 403, 'INVITATION_FOR_ANOTHER_EMAIL');
