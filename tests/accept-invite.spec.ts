@@ -176,7 +176,7 @@ describe('the accept-invite page in a browser', { skip: NO_BROWSER }, () => {
     await page.fill('#password', PASSWORD);
     await page.click('button[type=submit]');
     await page.waitForSelector('#status.error');
-    assert.match(await page.textContent('#status') ?? '', /This invitation is for another email address: sign in with that address, verified/);
+    assert.match(await page.textContent('#status') ?? '', /^Confirm your email address first: follow the link in the confirmation mail \(or ask for a new one\), then accept the invitation$/);
     await page.close();
     assert.equal(await roleVia(h(), invitee.email, PASSWORD, orgId), undefined);
   });

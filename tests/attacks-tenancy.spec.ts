@@ -284,6 +284,10 @@ function tenancySuite(h: () => Harness) {
       const u = await registerUser(app());
       return { body: { email: u.email }, success: 202, actor: u.userId };
     },
+    requestResetLinkPage: async () => {
+      const u = await registerUser(app());
+      return { body: { email: u.email }, success: 200, actor: u.userId };
+    },
     resetPassword: async () => {
       const u = await registerUser(app());
       return { body: { token: await resetToken(u), password: NEW_PASSWORD }, success: 200, actor: u.userId, allowed: { passwordOf: [u.userId] } };

@@ -6,6 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { it } from 'node:test';
 import { sql } from 'kysely';
 import { addMember, assertErrorEnvelope, call, createOrganisation, PASSWORD, registerUser, uniqueEmail, type Answer, type TestUser } from './helpers/api.js';
+import { INVITATIONS_PER_ORGANISATION_PER_HOUR, MAILS_PER_HOUR } from '../src/domain/events/notices.js';
 import { fingerprint, forEachDatabase, PUBLIC_URL, settled } from './helpers/harness.js';
 import { expectAuthenticationRequired, expectRefused, type RouteCall } from './helpers/matrix.js';
 
@@ -272,7 +273,8 @@ forEachDatabase('invitations', (h) => {
     const { owner, outsider, orgId } = await team();
     const invitee = await registerUser(app());
     const { id, token } = await invited(owner, orgId, invitee.email, 'admin');
-    await expectError(() => accept(invitee.accessToken, token), 403, 'INVITATION_FOR_ANOTHER_EMAIL'); // not verified yet
+    const unverified = await expectError(() => accept(invitee.accessToken, token), 403, 'INVITATION_EMAIL_UNVERIFIED');
+    assert.match(unverified.body.message, /^Confirm your email address first/);
     await verified(invitee);
     await verified(outsider);
     await expectError(() => accept(outsider.accessToken, token), 403, 'INVITATION_FOR_ANOTHER_EMAIL');
@@ -343,6 +345,47 @@ forEachDatabase('invitations', (h) => {
     const joined = await row(id);
     assert.deepEqual([joined.status, joined.accepted_by], ['accepted', userId]);
     assert.equal((await row(other.id)).status, 'pending');
+  });
+
+  it('mails one address at most 3 invitations an hour, from any organisations at once, while every invitation is made', async () => {
+    const email = uniqueEmail('Popular');
+    const owners = await Promise.all(Array.from({ length: 6 }, () => registerUser(app())));
+    const orgs = await Promise.all(owners.map((owner, i) => createOrganisation(app(), owner.accessToken, `Sender ${i}`)));
+    const answers = await Promise.all(owners.map((owner, i) => invite(owner, orgs[i]!, { email: i % 2 ? email : email.toUpperCase() })));
+    assert.deepEqual(answers.map((a) => a.status), Array(6).fill(201), JSON.stringify(answers.map((a) => a.body)));
+    for (const orgId of orgs) assert.equal(await count(orgId, email, 'pending'), 1);
+    assert.equal((await mails(email, 'invitation')).length, MAILS_PER_HOUR.invitation);
+    // Past the cap the answer is the same: a resend is answered as ever, and mails nothing.
+    const resent = await ok(call(app(), 'POST', `${base(orgs[0]!)}/${answers[0]!.body.data.invitationId}/resend`, { token: owners[0]!.accessToken }));
+    assert.equal(resent.body.message, 'Invitation resent successfully');
+    assert.equal((await mails(email, 'invitation')).length, MAILS_PER_HOUR.invitation);
+    try {
+      h().clock.advance(3601);
+      const owner = await signIn(owners[5]!);
+      await ok(call(app(), 'POST', `${base(orgs[5]!)}/${answers[5]!.body.data.invitationId}/resend`, { token: owner.accessToken }));
+      assert.equal((await mails(email, 'invitation')).length, MAILS_PER_HOUR.invitation + 1, 'an hour later the address gets mail again');
+    } finally {
+      h().clock.reset();
+    }
+  });
+
+  it('mails at most 50 invitations an hour from one organisation, while every invitation is made', async () => {
+    const { owner, orgId } = await team();
+    const perOrganisation = INVITATIONS_PER_ORGANISATION_PER_HOUR;
+    const emails = Array.from({ length: perOrganisation + 2 }, () => uniqueEmail('crowd'));
+    for (let i = 0; i < emails.length; i += 10) {
+      const answers = await Promise.all(emails.slice(i, i + 10).map((email) => invite(owner, orgId, { email })));
+      for (const answer of answers) assert.equal(answer.status, 201, JSON.stringify(answer.body));
+    }
+    const sent = await db().selectFrom('outbox').select('recipient').where('recipient', 'in', emails).where('kind', '=', 'invitation').execute();
+    assert.equal(sent.length, perOrganisation);
+    const made = await db().selectFrom('invitations').select('id').where('organisation_id', '=', orgId).where('status', '=', 'pending').execute();
+    assert.equal(made.length, emails.length);
+    // The cap is the organisation's: the same inviter's other organisation still mails.
+    const otherOrgId = await createOrganisation(app(), owner.accessToken, 'Elsewhere');
+    const elsewhere = uniqueEmail('elsewhere');
+    await invited(owner, otherOrgId, elsewhere);
+    assert.equal((await mails(elsewhere, 'invitation')).length, 1);
   });
 
   it('records invitation.created, resent, revoked and accepted in the organisation’s audit log, with no token', async () => {

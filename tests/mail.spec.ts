@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, it } from 'node:test';
-import { assertErrorEnvelope, call, PASSWORD, registerUser, uniqueEmail, type TestUser } from './helpers/api.js';
+import { MAILS_PER_HOUR } from '../src/domain/events/notices.js';
+import { addMember, assertErrorEnvelope, call, createOrganisation, PASSWORD, registerUser, uniqueEmail, type TestUser } from './helpers/api.js';
 import { fingerprint, forEachDatabase, PUBLIC_URL, settled, type Harness } from './helpers/harness.js';
 import { linkIn, startMailbox, type ReceivedMail } from './helpers/mailbox.js';
 import { expectAuthenticationRequired, expectRefused, type RouteCall } from './helpers/matrix.js';
@@ -214,6 +215,53 @@ function mailSuite(h: () => Harness) {
     assert.equal((await outboxRows(user.email, 'login_alert')).length, 2);
   });
 
+  it('keeps links and long text out of an invitation’s subject, and names the organisation and inviter as plain text in its body', async () => {
+    const inviter = await registerUser(app(), { firstName: 'Mallory see www.evil-login.com', lastName: '<b>Boss</b>' });
+    const spam = 'Spam 1 - URGENT verify your account at http://evil-login.com/verify now';
+    const orgId = await createOrganisation(app(), inviter.accessToken, spam);
+    const invitee = uniqueEmail('target');
+    assert.equal((await call(app(), 'POST', `/api/organisations/${orgId}/invitations`, { token: inviter.accessToken, body: { email: invitee } })).status, 201);
+    const mail = await mailbox.waitFor((m) => m.to.toLowerCase() === invitee.toLowerCase());
+    // Each name is cut to 40 characters first, then loses what looks like a link.
+    assert.equal(mail.subject, 'Mallory see <b>Boss<… invites you to Spam 1 - URGENT verify your account at…');
+    for (const part of [mail.text, mail.html]) {
+      assert.doesNotMatch(part, /evil-login\.com|http:\/\/evil|www\.evil/, 'a link survived in the body');
+      assert.ok(part.includes('evil-login[.]com'), 'the name is shown whole, its link defanged');
+    }
+    assert.match(mail.text, /Mallory see www\[\.\]evil-login\[\.\]com <b>Boss<\/b> invites you to join the organisation “Spam 1 - URGENT verify your account at http\[:\]\/\/evil-login\[\.\]com\/verify now” as member\./);
+    assert.match(mail.html, /&lt;b&gt;Boss&lt;\/b&gt;/);
+    assert.doesNotMatch(mail.html, /<b>Boss/);
+    assert.ok(linkIn(mail, `${PUBLIC_URL}/accept-invite?token=`).token);
+  });
+
+  it('leaves ordinary names in an invitation’s subject as they are', async () => {
+    const inviter = await registerUser(app(), { firstName: 'Jean-Luc', lastName: "O'Neill" });
+    const orgId = await createOrganisation(app(), inviter.accessToken, "St. Mary's Hospital, Dept. 4");
+    const invitee = uniqueEmail('nurse');
+    assert.equal((await call(app(), 'POST', `/api/organisations/${orgId}/invitations`, { token: inviter.accessToken, body: { email: invitee } })).status, 201);
+    const mail = await mailbox.waitFor((m) => m.to.toLowerCase() === invitee.toLowerCase());
+    assert.equal(mail.subject, "Jean-Luc O'Neill invites you to St. Mary's Hospital, Dept. 4");
+  });
+
+  it('caps the alerts and welcomes one address gets in an hour, answering every request the same', async () => {
+    const user = await registerUser(app());
+    let password = PASSWORD;
+    for (let i = 0; i <= MAILS_PER_HOUR.password_changed; i++) {
+      const next = `a changed passphrase number ${i}`;
+      const answer = await call(app(), 'POST', '/api/users/me/password', { token: user.accessToken, body: { currentPassword: password, newPassword: next } });
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      password = next;
+    }
+    const owner = await registerUser(app());
+    for (let i = 0; i <= MAILS_PER_HOUR.welcome; i++) {
+      const orgId = await createOrganisation(app(), owner.accessToken, `Club ${i}`);
+      await addMember(app(), owner.accessToken, orgId, user.userId);
+    }
+    await settled(h().db, { failOnTimeout: true });
+    assert.equal((await outboxRows(user.email, 'password_changed')).length, MAILS_PER_HOUR.password_changed);
+    assert.equal((await outboxRows(user.email, 'welcome')).length, MAILS_PER_HOUR.welcome);
+  });
+
   it('escapes a user-given name in the HTML of a mail', async () => {
     const user = await registerUser(app(), { firstName: '<script>alert(1)</script>' });
     const mail = await mailTo(user.email, SUBJECT.verification);
@@ -315,6 +363,16 @@ forEachDatabase(
       assert.equal(sessions, 5); // the registration's and four sign-ins
       assert.equal(alerts, 4);
       await mailTo(user.email, SUBJECT.loginAlert, 4);
+    });
+
+    it('alerts at most MAILS_PER_HOUR.login_alert sign-ins an hour, signing every one in', async () => {
+      const user = await registerUser(h().app);
+      for (let i = 0; i <= MAILS_PER_HOUR.login_alert; i++) {
+        const answer = await call(h().app, 'POST', '/auth/login', { body: { email: user.email, password: user.password } });
+        assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      }
+      const alerts = await h().db.selectFrom('outbox').select('id').where('recipient', '=', user.email).where('kind', '=', 'login_alert').execute();
+      assert.equal(alerts.length, MAILS_PER_HOUR.login_alert);
     });
   },
   { SMTP_URL: mailbox.url, GATEHOUSE_LOGIN_ALERTS: 'all' },

@@ -394,7 +394,8 @@ forEachDatabase('organisations', (h) => {
     const orgId = await createOrganisation(app, owner.accessToken, '<b>Acme</b>\r\nBcc: victim@example.com');
     await addMember(app, owner.accessToken, orgId, newcomer.userId, 'admin');
     const mail = await db.selectFrom('outbox').selectAll().where('recipient', '=', newcomer.email).where('kind', '=', 'welcome').executeTakeFirstOrThrow();
-    assert.equal(mail.subject, 'Welcome to <b>Acme</b> Bcc: victim@example.com');
+    // One line, and no address or link in it: the organisation's name is another user's text.
+    assert.equal(mail.subject, 'Welcome to <b>Acme</b> Bcc:');
     assert.doesNotMatch(mail.subject, /[\r\n]/);
     assert.match(mail.html_body, /&lt;b&gt;Acme&lt;\/b&gt;/);
     assert.doesNotMatch(mail.html_body, /<b>Acme/);

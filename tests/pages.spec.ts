@@ -2,7 +2,7 @@
 // (Chromium driven by playwright-core) where one is installed.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { call, PASSWORD, registerUser, type TestUser } from './helpers/api.js';
+import { call, PASSWORD, registerUser, uniqueEmail, type TestUser } from './helpers/api.js';
 import { NO_BROWSER, useBrowser } from './helpers/browser.js';
 import { forEachDatabase, PUBLIC_URL, type Harness } from './helpers/harness.js';
 
@@ -24,6 +24,19 @@ async function mailedLink(h: Harness, recipient: string, kind: string, path: str
 }
 
 const tokenOf = (link: string) => new URL(link).searchParams.get('token') ?? '';
+
+/** How many reset mails went to an address. */
+const resetMails = async (h: Harness, recipient: string) => (await h.db.selectFrom('outbox').select('id').where('recipient', '=', recipient).where('kind', '=', 'password_reset').execute()).length;
+
+/** The newest reset link mailed to an address once it is another than `older` (the request queues its mail after answering). */
+async function newerLink(h: Harness, recipient: string, older: string): Promise<string> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const link = await mailedLink(h, recipient, 'password_reset', '/reset-password');
+    if (link !== older) return link;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`no new reset link to ${recipient}`);
+}
 
 async function resetLink(h: Harness, user: TestUser) {
   const answer = await call(h.app, 'POST', '/auth/password/forgot', { body: { email: user.email } });
@@ -56,9 +69,44 @@ forEachDatabase('pages', (h) => {
       const answer = await h().app.inject({ url });
       assert.equal(answer.statusCode, 200, url);
       assert.match(answer.body, /This link is invalid, has expired or was already used\./, url);
-      assert.doesNotMatch(answer.body, /<form/, url);
+      // No form that needs the dead token: at most the one asking for a new link, which holds no token.
+      assert.doesNotMatch(answer.body, /data-action="\/auth\/(password\/reset|email\/verify)"|name="token"/, url);
+      assert.ok(!answer.body.includes(tokenOf(link)), url);
       assert.doesNotMatch(answer.body, /<script>alert/, url);
     }
+  });
+
+  it('offers a spent reset link a form for a new one, which also works as a plain form post', async () => {
+    const user = await registerUser(h().app);
+    const link = await resetLink(h(), user);
+    assert.equal((await call(h().app, 'POST', '/auth/password/reset', { body: { token: tokenOf(link), password: 'a brand new password' } })).status, 200);
+    const dead = await h().app.inject({ url: link.replace(PUBLIC_URL, '') });
+    assert.match(dead.body, /<form method="post" action="\/reset-password\/new-link" data-action="\/auth\/password\/forgot"/);
+    assert.match(dead.body, /<input id="email" name="email" type="email"/);
+    assert.doesNotMatch(dead.body, /where you sign in/);
+
+    const post = (email: string, fetchSite = 'same-origin') =>
+      h().app.inject({ method: 'POST', url: '/reset-password/new-link', headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': fetchSite }, payload: new URLSearchParams({ email }).toString() });
+    const answer = await post(user.email);
+    assert.equal(answer.statusCode, 200, answer.body);
+    assert.match(String(answer.headers['content-type']), /^text\/html/);
+    assert.match(String(answer.headers['content-security-policy']), /default-src 'none'/);
+    assert.match(answer.body, /If an account exists for this email, a new reset link is on its way\. It works for 30 minutes\./);
+    const fresh = await newerLink(h(), user.email, link);
+    assert.match((await h().app.inject({ url: fresh.replace(PUBLIC_URL, '') })).body, /data-action="\/auth\/password\/reset"/);
+    // The same answer for an address with no account.
+    assert.equal((await post(uniqueEmail('nobody'))).body, answer.body);
+    // Another site cannot post it from its visitors' browsers.
+    const mailsBefore = await resetMails(h(), user.email);
+    assert.equal((await post(user.email, 'cross-site')).statusCode, 403);
+    assert.equal(await resetMails(h(), user.email), mailsBefore);
+  });
+
+  it('tells how to get a new verification link from a spent one', async () => {
+    const answer = await h().app.inject({ url: '/verify-email?token=spent' });
+    assert.match(answer.body, /If you have confirmed your email address already, there is nothing left to do\./);
+    assert.match(answer.body, /sign in to the application where you use this account and ask it to send a new confirmation mail/);
+    assert.doesNotMatch(answer.body, /<form/);
   });
 
   it('expires a reset link after 30 minutes on the page too', async () => {
@@ -136,6 +184,32 @@ describe('pages in a browser', { skip: NO_BROWSER }, () => {
     await page.waitForSelector('#status.error');
     assert.match(await page.textContent('#status') ?? '', /invalid, has expired or was already used/);
     await page.close();
+  });
+
+  it('asks for a new reset link from a spent one, in place', async () => {
+    const user = await registerUser(h().app);
+    const link = await resetLink(h(), user);
+    assert.equal((await call(h().app, 'POST', '/auth/password/reset', { body: { token: tokenOf(link), password: 'spent on this link' } })).status, 200);
+    const page = await open(link);
+    await page.fill('#email', user.email);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('#status.ok');
+    assert.match(await page.textContent('#status') ?? '', /a new reset link is on its way/);
+    assert.equal(await page.isVisible('form'), false);
+    await page.close();
+    await newerLink(h(), user.email, link);
+  });
+
+  it('asks for a new reset link from a spent one without JavaScript', async () => {
+    const user = await registerUser(h().app);
+    const link = await resetLink(h(), user);
+    assert.equal((await call(h().app, 'POST', '/auth/password/reset', { body: { token: tokenOf(link), password: 'spent on this link' } })).status, 200);
+    const page = await open(link, { javaScript: false });
+    await page.fill('#email', user.email);
+    await Promise.all([page.waitForURL(/\/reset-password\/new-link$/), page.click('button[type=submit]')]);
+    assert.match(await page.textContent('.outcome.ok') ?? '', /a new reset link is on its way/);
+    await page.close();
+    await newerLink(h(), user.email, link);
   });
 
   it('confirms an email address with the button', async () => {

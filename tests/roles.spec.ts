@@ -109,6 +109,48 @@ forEachDatabase('roles', (h) => {
     assert.equal(await roleRow(orgId, 'New'), undefined);
   });
 
+  it('refuses a name that looks like a built-in or existing role: spaces, letter case, other scripts, compatibility forms, invisible characters', async () => {
+    const { owner, orgId } = await team();
+    const auditor = await createRole(owner, orgId, { name: 'Auditor', permissions: ['audit:read'] });
+    const post = (name: string): RouteCall => ({ method: 'POST', url: rolesUrl(orgId), body: { name, permissions: [] } });
+    const lookalikes: Array<[string, string]> = [
+      ['owner ', 'A role with this name already exists'],
+      ['  Owner', 'A role with this name already exists'],
+      ['\u043ewner', 'This name looks like the role “owner”: choose one that cannot be mistaken for it'], // Cyrillic о
+      ['\u041eWNER', 'This name looks like the role “owner”: choose one that cannot be mistaken for it'], // Cyrillic О
+      ['\uff4f\uff57\uff4e\uff45\uff52', 'A role with this name already exists'], // fullwidth, NFKC "owner"
+      ['ow\u200bner', 'A role with this name already exists'], // a zero-width space
+      ['0wner', 'This name looks like the role “owner”: choose one that cannot be mistaken for it'],
+      ['adrnin', 'This name looks like the role “admin”: choose one that cannot be mistaken for it'],
+      ['\u0410uditor', 'This name looks like the role “Auditor”: choose one that cannot be mistaken for it'], // Cyrillic А
+      ['AUD\u0406TOR', 'This name looks like the role “Auditor”: choose one that cannot be mistaken for it'], // Ukrainian І
+    ];
+    for (const [name, message] of lookalikes) {
+      const answer = await expectError(post(name), owner, 422, 'name');
+      assert.deepEqual(answer.body.errors, [{ field: 'name', message }], JSON.stringify(name));
+    }
+    // A rename is held to the same rule, against every role but its own.
+    const other = await createRole(owner, orgId, { name: 'Billing', permissions: [] });
+    await expectError({ method: 'PATCH', url: roleUrl(orgId, other), body: { name: '\u0410uditor' } }, owner, 422, 'name'); // Cyrillic А
+    assert.equal((await send({ method: 'PATCH', url: roleUrl(orgId, auditor), body: { name: 'AUDITOR' } }, owner)).status, 200);
+    assert.equal((await roleById(auditor))?.name, 'AUDITOR');
+    const names = (await h().db.selectFrom('roles').select('name').where('organisation_id', '=', orgId).execute()).map((r) => r.name).sort();
+    assert.deepEqual(names, ['AUDITOR', 'Billing', 'admin', 'member', 'owner'].sort());
+  });
+
+  it('stores a role name normalised: NFKC, trimmed, one space between words; distinct names stay distinct', async () => {
+    const { owner, orgId } = await team();
+    const support = await createRole(owner, orgId, { name: '  Support \t  team ', permissions: [] });
+    assert.equal((await roleById(support))?.name, 'Support team');
+    const cafe = await createRole(owner, orgId, { name: 'Cafe\u0301 staff', permissions: [] });
+    assert.equal((await roleById(cafe))?.name, 'Caf\u00e9 staff');
+    for (const name of ['Owners', 'Co-owner', 'Administrators', 'Membership']) await createRole(owner, orgId, { name, permissions: [] });
+    // A name is found whichever way it is written.
+    const { member } = await team();
+    await addMember(h().app, owner.accessToken, orgId, member.userId, '\uff33upport team');
+    await expectError({ method: 'POST', url: rolesUrl(orgId), body: { name: '\u200b\u2060', permissions: [] } }, owner, 422, 'name');
+  });
+
   it('lets nobody create or edit a role above their own: an admin and org:delete get 403 ROLE_ABOVE_OWN', async () => {
     const { owner, admin, orgId } = await team();
     await expectError({ method: 'POST', url: rolesUrl(orgId), body: { name: 'Destroyer', permissions: ['org:delete'] } }, admin, 403, 'ROLE_ABOVE_OWN');

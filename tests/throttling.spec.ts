@@ -1,9 +1,10 @@
-// Throttling under SECURITY.md's default rules: guesses at one account, from one address, floods of
-// registrations and mailed links. On the PostgreSQL target the counters live in Redis (TEST_REDIS_URL),
+// Throttling under SECURITY.md's default rules: guesses at one account, from one address (an IPv4
+// address or an IPv6 /64), floods of registrations, mailed links and username checks. On the PostgreSQL target the counters live in Redis (TEST_REDIS_URL),
 // as they do in production; on the embedded one they live in the process.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, it } from 'node:test';
-import { assertErrorEnvelope, call, PASSWORD, registerUser, uniqueEmail, type Answer } from './helpers/api.js';
+import { assertErrorEnvelope, call, PASSWORD, registerUser, uniqueEmail, type Answer, type TestUser } from './helpers/api.js';
 import { forEachDatabase, PUBLIC_URL, ROOMY_THROTTLES, startHarness } from './helpers/harness.js';
 import { linkIn, startMailbox } from './helpers/mailbox.js';
 import { DEFAULT_THROTTLE_POLICY } from '../src/domain/throttle/throttles.js';
@@ -138,6 +139,20 @@ forEachDatabase(
       for (let i = 0; i < DEFAULT_THROTTLE_POLICY.resendAccount.points; i++) assert.equal((await resend(i)).status, 202);
       assertThrottled(await resend(9));
     });
+
+    it('counts every username an account tries on PATCH /api/users/me, taken or free, and refuses the eleventh in the hour', async () => {
+      const taken = await registerUser(app(), { username: `taken${randomBytes(4).toString('hex')}` });
+      const takenName = (await call(app(), 'GET', '/api/users/me', { token: taken.accessToken })).body.data.username as string;
+      const prober = await registerUser(app(), { username: `prober${randomBytes(4).toString('hex')}` });
+      const patch = (body: Record<string, unknown>, i: number) => call(app(), 'PATCH', '/api/users/me', { token: prober.accessToken, body, remoteAddress: `198.51.100.${120 + i}` });
+      const statuses: number[] = [];
+      for (let i = 0; i < DEFAULT_THROTTLE_POLICY.usernameAccount.points; i++) statuses.push((await patch({ username: i % 2 ? takenName : `free${randomBytes(4).toString('hex')}` }, i)).status);
+      assert.deepEqual(statuses, Array.from({ length: DEFAULT_THROTTLE_POLICY.usernameAccount.points }, (_, i) => (i % 2 ? 422 : 200)));
+      assertThrottled(await patch({ username: takenName }, 50));
+      // The lockout is the username check's: the rest of the profile still changes, as does keeping one's own username.
+      const own = (await call(app(), 'GET', '/api/users/me', { token: prober.accessToken })).body.data.username as string;
+      assert.equal((await patch({ firstName: 'Still', username: own }, 51)).status, 200);
+    });
   },
   { SMTP_URL: mailbox.url },
   { throttles: DEFAULT_THROTTLE_POLICY },
@@ -183,6 +198,34 @@ forEachDatabase(
       const invite = () => call(app(), 'POST', `/api/organisations/${owner.personalOrgId}/invitations`, { token: owner.accessToken, body: { email: uniqueEmail('guest'), role: 'member' } });
       for (let i = 0; i < 3; i++) assert.equal((await invite()).status, 201);
       assertThrottled(await invite());
+    });
+
+    it('keys addresses on the /64 for IPv6: a client cannot escape by moving within its own network', async () => {
+      const login = (remoteAddress: string) => call(app(), 'POST', '/auth/login', { body: { email: uniqueEmail('v6'), password: WRONG }, remoteAddress });
+      assert.deepEqual(
+        [await login('2001:db8:77:1::1'), await login('2001:db8:77:1::2'), await login('2001:db8:77:1:ffff:ffff:ffff:fffe')].map((a) => a.status),
+        [401, 401, 401],
+      );
+      assertThrottled(await login('2001:db8:77:1:abcd::9'));
+      // The next /64 is another client.
+      assert.equal((await login('2001:db8:77:2::1')).status, 401);
+    });
+
+    it('counts an IPv4-mapped IPv6 address as the IPv4 address it is', async () => {
+      const login = (remoteAddress: string) => call(app(), 'POST', '/auth/login', { body: { email: uniqueEmail('mapped'), password: WRONG }, remoteAddress });
+      assert.deepEqual([(await login('::ffff:192.0.2.177')).status, (await login('192.0.2.177')).status, (await login('::ffff:c000:2b1')).status], [401, 401, 401]);
+      assertThrottled(await login('192.0.2.177'));
+      assert.equal((await login('192.0.2.178')).status, 401);
+    });
+
+    it('counts username checks per address too, across accounts', async () => {
+      const address = '2001:db8:99:5::1';
+      const users = await Promise.all(Array.from({ length: SMALL.usernameAddress.points + 1 }, () => registerUser(app())));
+      const check = (user: TestUser, remoteAddress = address) =>
+        call(app(), 'PATCH', '/api/users/me', { token: user.accessToken, body: { username: `probe${randomBytes(5).toString('hex')}` }, remoteAddress });
+      for (const user of users.slice(0, -1)) assert.equal((await check(user)).status, 200);
+      assertThrottled(await check(users.at(-1)!, '2001:db8:99:5:1:2:3:4'));
+      assert.equal((await check(users.at(-1)!, '203.0.113.250')).status, 200);
     });
 
     it('trusts only the nearest hops with TRUST_PROXY=1: a client cannot choose its address by sending the header itself', async () => {
@@ -233,6 +276,7 @@ function smallPolicy() {
     signInAccount: { points: 2, windowSeconds: 60, blockSeconds: 1, maxBlockSeconds: 8 },
     signInAddress: { points: 3, windowSeconds: 60, blockSeconds: 60, maxBlockSeconds: 60 },
     inviteAccount: { points: 3, windowSeconds: 60, blockSeconds: 0, maxBlockSeconds: 0 },
+    usernameAddress: { points: 3, windowSeconds: 60, blockSeconds: 60, maxBlockSeconds: 60 },
   };
 }
 const SMALL = smallPolicy();

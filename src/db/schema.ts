@@ -140,6 +140,8 @@ export interface OutboxTable extends Timestamps {
   locked_until: Date | null;
   last_error: string | null;
   sent_at: Date | null;
+  /** The organisation whose event sent the mail (migration 0006); no foreign key, like the audit log's. */
+  organisation_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface AuditEventsTable extends Timestamps {

@@ -16,6 +16,7 @@ export const ERRORS = {
   UNSTORABLE_TEXT: { status: 400, message: 'The request holds characters that cannot be stored' },
   EMAIL_NOT_VERIFIED: { status: 403, message: 'Confirm your email address before signing in: follow the link in the mail we sent' },
   INVITATION_FOR_ANOTHER_EMAIL: { status: 403, message: 'This invitation is for another email address: sign in with that address, verified' },
+  INVITATION_EMAIL_UNVERIFIED: { status: 403, message: 'Confirm your email address first: follow the link in the confirmation mail (or ask for a new one), then accept the invitation' },
   INVITER_CANNOT_GRANT: { status: 403, message: 'Whoever invited you can no longer grant this role: ask for a new invitation' },
   ADMIN_PROTECTED: { status: 403, message: 'Admins cannot change or delete other admins' },
   CANNOT_DELETE_SELF: { status: 403, message: 'Admins cannot delete themselves' },

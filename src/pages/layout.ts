@@ -43,5 +43,6 @@ button:disabled{opacity:.6}
 .outcome.ok{background:#e7f6ec;color:#1e6b3a}
 .outcome.error{background:#fdecec;color:#9b1c1c}
 .field-error{color:#9b1c1c;font-size:.9rem;margin:4px 0 0}
+.hint{color:#5b6478;font-size:.9rem;margin:8px 0 0}
 [hidden]{display:none}
 `;

@@ -26,8 +26,11 @@ if (NO_BROWSER) console.log(`# ${NO_BROWSER}`);
 export interface BrowserSuite {
   /** The embedded harness the browser talks to. */
   harness(): Harness;
-  /** A new page at a mailed link, PUBLIC_URL swapped for the origin the harness listens on. */
-  open(link: string): Promise<Page>;
+  /**
+   * A new page at a mailed link, PUBLIC_URL swapped for the origin the harness listens on; with
+   * `javaScript: false`, in a browser context that runs no script.
+   */
+  open(link: string, options?: { javaScript?: boolean }): Promise<Page>;
 }
 
 /**
@@ -58,9 +61,11 @@ export function useBrowser(): BrowserSuite {
       if (!harness) throw new Error('harness not started');
       return harness;
     },
-    async open(link) {
+    async open(link, { javaScript = true } = {}) {
       if (!browser) throw new Error('browser not launched');
-      const page = await browser.newPage();
+      const context = await browser.newContext({ javaScriptEnabled: javaScript });
+      const page = await context.newPage();
+      page.on('close', () => void context.close());
       await page.goto(link.replace(PUBLIC_URL, origin));
       return page;
     },

@@ -202,6 +202,8 @@ export const accountsServiceFactory = ({ db, clock, policy, events, sessions, in
 
     async updateMe(principal: Principal, changes: ProfileChanges): Promise<User> {
       const me = policy.signedIn(principal);
+      // "Already exists" tells whether an account has that username: counted, so it cannot be probed in bulk.
+      if (changes.username && changes.username.toLowerCase() !== me.user.username?.toLowerCase()) await throttles.usernameCheck(me.userId, me.client.ip);
       if (changes.username && (await usersRepo.usernameTaken(db, changes.username, me.userId))) throw fieldError('username', 'Username already exists');
       return db.transaction().execute(async (trx) => {
         const user = await usersRepo.update(trx, me.userId, changes);

@@ -1,18 +1,22 @@
 // One event stream: every change records one event from the catalogue (./catalogue.ts) in the
 // transaction of the change. Recording writes its audit row and queues the mail it sends, applying the
-// per-person cap; webhooks will be a third reader here. Nothing else writes audit rows or queues mail.
+// hourly caps (notices.ts: per recipient and kind, and per organisation for invitations); webhooks will
+// be a third reader here. Nothing else writes audit rows or queues mail, so no mail escapes a cap.
 import type { Executor } from '../../db/database.js';
 import { auditRepo, type AuditRow } from '../audit/audit.repo.js';
 import { addSeconds, type Clock } from '../clock.js';
-import { outboxRepo, type OutgoingMail } from '../mail/outbox.repo.js';
+import { outboxRepo, type CapTarget, type OutgoingMail } from '../mail/outbox.repo.js';
 import { MAIL_ONLY, UNAUDITED, type DomainEvent } from './catalogue.js';
-import { CAPPED_KINDS, MAILS_PER_HOUR, render } from './notices.js';
+import { capsOf, render } from './notices.js';
 
-/** The mail of an event as a repository writes it: with the cap it is under, or only from a new device. */
+/** One hourly cap on an event's mail: fewer than `perHour` mails of its kind to the target since `since`. */
+export type EventMailCap = CapTarget & { kind: string; perHour: number; since: Date };
+
+/** The mail of an event as a repository writes it: with the caps it is under, or only from a new device. */
 export interface EventMail {
   mail: OutgoingMail;
-  /** Queue only while the recipient had fewer than `perHour` mails of this kind since `since`. */
-  cap: { perHour: number; since: Date } | null;
+  /** Queue only while every cap has room, the recipient's first. */
+  caps: EventMailCap[];
   /** Queue only when the user had no session from this device and address before (a sign-in alert). */
   newDeviceOnly: boolean;
 }
@@ -50,27 +54,35 @@ export const eventStreamFactory = ({ clock, publicUrl, mailQueued }: Deps) => {
             after: event.after ?? null,
           };
       const notice = event.notify;
-      const mail: EventMail | null = notice
-        ? {
-            mail: render(notice, publicUrl),
-            cap: CAPPED_KINDS.has(notice.kind) ? { perHour: MAILS_PER_HOUR, since: addSeconds(clock.now(), -3600) } : null,
-            newDeviceOnly: notice.kind === 'login_alert' && notice.newDeviceOnly,
-          }
-        : null;
-      return { audit, mail };
+      if (!notice) return { audit, mail: null };
+      const organisationId = event.organisationId ?? null;
+      const rendered = { ...render(notice, publicUrl), organisationId };
+      const since = addSeconds(clock.now(), -3600);
+      const caps = capsOf(notice, organisationId).map(({ perHour, organisationId: organisation }): EventMailCap =>
+        organisation !== undefined ? { kind: rendered.kind, organisationId: organisation, perHour, since } : { kind: rendered.kind, recipient: rendered.recipient, perHour, since },
+      );
+      return { audit, mail: { mail: rendered, caps, newDeviceOnly: notice.kind === 'login_alert' && notice.newDeviceOnly } };
     },
 
     /**
-     * Records the event in the caller's transaction. Past the recipient's hourly cap its mail is not
-     * queued, and an event that exists only for its mail is not recorded at all: `recorded` says which.
+     * Records the event in the caller's transaction. Past one of its mail's hourly caps the mail is not
+     * queued (the change itself still happens), and an event that exists only for its mail is not
+     * recorded at all: `recorded` says which.
      */
     async record(trx: Executor, event: DomainEvent): Promise<{ recorded: boolean; mailed: boolean }> {
       const { audit, mail } = stream.rows(event);
       let mailed = false;
       if (mail) {
         if (mail.newDeviceOnly) throw new Error('A sign-in alert is written with its session, in one statement');
-        const underCap = !mail.cap || (await outboxRepo.countRecent(trx, { recipient: mail.mail.recipient, kind: mail.mail.kind, since: mail.cap.since })) < mail.cap.perHour;
-        if (underCap) {
+        await outboxRepo.lockCaps(trx, mail.caps);
+        let underCaps = true;
+        for (const { perHour, ...counted } of mail.caps) {
+          if ((await outboxRepo.countRecent(trx, counted)) >= perHour) {
+            underCaps = false;
+            break;
+          }
+        }
+        if (underCaps) {
           await outboxRepo.enqueue(trx, mail.mail);
           mailed = true;
         } else if (MAIL_ONLY.has(event.type)) {

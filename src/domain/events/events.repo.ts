@@ -11,14 +11,13 @@ import type { EventRows } from './event-stream.js';
 export const auditWrites = (db: Executor, events: readonly EventRows[]): Write[] => events.flatMap((event) => (event.audit ? [auditRepo.insertion(db, event.audit)] : []));
 
 /**
- * The insert of an event's mail, unsent, under its cap and any further condition (`when`); it returns
+ * The insert of an event's mail, unsent, under its caps and any further condition (`when`); it returns
  * the id of a mail it queued, so a statement can tell whether it did.
  */
 export function mailWrite(db: Executor, event: EventRows, when?: Expression<SqlBool>) {
   if (!event.mail) return null;
-  const { mail, cap } = event.mail;
-  const conditions: Expression<SqlBool>[] = [];
-  if (cap) conditions.push(outboxRepo.underCap(db, { recipient: mail.recipient, kind: mail.kind, since: cap.since, cap: cap.perHour }));
+  const { mail, caps } = event.mail;
+  const conditions: Expression<SqlBool>[] = caps.map(({ perHour, ...counted }) => outboxRepo.underCap(db, { ...counted, cap: perHour }));
   if (when) conditions.push(when);
   const condition = conditions.length === 0 ? sql<SqlBool>`true` : sql<SqlBool>`${sql.join(conditions, sql` and `)}`;
   return outboxRepo.insertion(db, mail, condition);

@@ -13,11 +13,36 @@ export type Notice =
   | { kind: 'login_alert'; to: string; name: string; at: Date; ip: string | null; device: string | null; newDeviceOnly: boolean }
   | { kind: 'welcome'; to: string; name: string; organisation: string; role: string };
 
-/** Mails of one kind a person can cause in an hour; past it the answer stays the same and no mail goes. */
-export const MAILS_PER_HOUR = 3;
+/**
+ * Mails of each kind one address may be sent in an hour, whoever causes them. Past it the request is
+ * answered the same and no mail goes: nobody can use Gatehouse to flood a mailbox. The links anybody
+ * can ask for (verification, reset, invitation) get the fewest.
+ */
+export const MAILS_PER_HOUR: Readonly<Record<Notice['kind'], number>> = Object.freeze({
+  email_verification: 3,
+  password_reset: 3,
+  invitation: 3,
+  password_changed: 5,
+  login_alert: 10,
+  welcome: 10,
+});
 
-/** The kinds counted against MAILS_PER_HOUR: the ones anybody can ask to be sent to an address. */
-export const CAPPED_KINDS: ReadonlySet<Notice['kind']> = new Set(['email_verification', 'password_reset']);
+/** Invitation mails one organisation may send in an hour, to whomever: an account's new organisation cannot mail the world. */
+export const INVITATIONS_PER_ORGANISATION_PER_HOUR = 50;
+
+/** A cap a notice's mail is under: so many of its kind an hour to its recipient, or from its organisation. */
+export interface MailCap {
+  perHour: number;
+  /** Counts the organisation's mails of the kind rather than the recipient's. */
+  organisationId?: string;
+}
+
+/** The caps a notice's mail is under; an organisation's event names the organisation. */
+export function capsOf(notice: Notice, organisationId: string | null): MailCap[] {
+  const caps: MailCap[] = [{ perHour: MAILS_PER_HOUR[notice.kind] }];
+  if (notice.kind === 'invitation' && organisationId) caps.push({ perHour: INVITATIONS_PER_ORGANISATION_PER_HOUR, organisationId });
+  return caps;
+}
 
 /** The mail of a notice, its links under `publicUrl` (never a request's Host). */
 export function render(notice: Notice, publicUrl: string): OutgoingMail {

@@ -1,8 +1,10 @@
-// The mails Gatehouse sends. Every user-given value is escaped in the HTML body, and subjects are one
-// line: a name with a line break in it cannot add a header.
+// The mails Gatehouse sends. Every user-given value is escaped in the HTML body and goes through
+// ./user-text.ts: in a subject it is short and holds no link, in a body its links are defanged. Subjects
+// are one line: a name with a line break in it cannot add a header.
 import { escapeHtml } from '../../shared/html.js';
 import { describeLifetime } from '../lifetimes.js';
 import type { OutgoingMail } from './outbox.repo.js';
+import { bodyName, subjectName } from './user-text.js';
 
 const oneLine = (value: string) => value.replace(/[\r\n\t]+/g, ' ').trim();
 
@@ -28,7 +30,7 @@ function compose(kind: string, { to: recipient, ...body }: Body & { to: string }
   return { kind, recipient, subject, text, html };
 }
 
-const greeting = (name: string) => (name.trim() ? `Hello ${oneLine(name)},` : 'Hello,');
+const greeting = (name: string) => (name.trim() ? `Hello ${bodyName(name)},` : 'Hello,');
 
 export const messages = {
   verification: ({ to, name, link, validFor }: { to: string; name: string; link: string; validFor: number }) =>
@@ -64,7 +66,7 @@ export const messages = {
       subject: 'New sign-in to your account',
       paragraphs: [
         greeting(name),
-        `Your account was signed in to on ${when.toUTCString()}${ip ? ` from the address ${ip}` : ''}${device ? ` with ${oneLine(device).slice(0, 200)}` : ''}.`,
+        `Your account was signed in to on ${when.toUTCString()}${ip ? ` from the address ${ip}` : ''}${device ? ` with ${bodyName(device).slice(0, 200)}` : ''}.`,
         'If this was you, there is nothing to do. If not, change your password and end your other sessions.',
       ],
     }),
@@ -72,10 +74,10 @@ export const messages = {
   invitation: ({ to, inviter, organisation, role, link, validFor }: { to: string; inviter: string; organisation: string; role: string; link: string; validFor: number }) =>
     compose('invitation', {
       to,
-      subject: `${inviter || 'Someone'} invites you to ${organisation}`,
+      subject: `${subjectName(inviter, { fallback: 'Someone' })} invites you to ${subjectName(organisation, { fallback: 'an organisation' })}`,
       paragraphs: [
         'Hello,',
-        `${oneLine(inviter) || 'Someone'} invites you to join ${oneLine(organisation)} as ${oneLine(role)}. The invitation is valid for ${describeLifetime(validFor)}.`,
+        `${bodyName(inviter) || 'Someone'} invites you to join the organisation “${bodyName(organisation)}” as ${bodyName(role)}. The invitation is valid for ${describeLifetime(validFor)}.`,
         'If you do not know why you got this, ignore it: nothing happens unless you accept.',
       ],
       action: { label: 'See the invitation', url: link },
@@ -84,7 +86,7 @@ export const messages = {
   welcome: ({ to, name, organisation, role }: { to: string; name: string; organisation: string; role: string }) =>
     compose('welcome', {
       to,
-      subject: `Welcome to ${organisation}`,
-      paragraphs: [greeting(name), `You are now a member of ${oneLine(organisation)}, with the role ${oneLine(role)}.`],
+      subject: `Welcome to ${subjectName(organisation, { fallback: 'your new organisation' })}`,
+      paragraphs: [greeting(name), `You are now a member of the organisation “${bodyName(organisation)}”, with the role ${bodyName(role)}.`],
     }),
 };

@@ -7,18 +7,28 @@ export interface OutgoingMail {
   subject: string;
   text: string;
   html: string;
+  /** The organisation whose event sent it, counted by the organisation's hourly cap. */
+  organisationId?: string | null;
 }
 
-/** The mails of a kind to an address (whatever its letter case) since a time. */
-const recentOf = (db: Executor, recipient: string, kind: string, since: Date) =>
-  db.selectFrom('outbox').where(sql`lower(recipient)`, '=', recipient.toLowerCase()).where('kind', '=', kind).where('created_at', '>=', since);
+/** Whose recent mails of a kind a cap counts: one address (whatever its letter case), or one organisation's. */
+export type CapTarget = { recipient: string; organisationId?: undefined } | { organisationId: string; recipient?: undefined };
+
+const recentOf = (db: Executor, { kind, since, ...target }: CapTarget & { kind: string; since: Date }) => {
+  const query = db.selectFrom('outbox').where('kind', '=', kind).where('created_at', '>=', since);
+  return target.organisationId !== undefined ? query.where('organisation_id', '=', target.organisationId) : query.where(sql`lower(recipient)`, '=', target.recipient.toLowerCase());
+};
+
+/** The advisory lock of one cap: transactions counting the same cap take turns. */
+const capLockKey = ({ kind, ...target }: CapTarget & { kind: string }) =>
+  target.organisationId !== undefined ? `mail-cap:${kind}:organisation:${target.organisationId}` : `mail-cap:${kind}:recipient:${target.recipient.toLowerCase()}`;
 
 export const outboxRepo = {
   /** Queues a mail inside the transaction of the change that causes it: both happen, or neither. */
   enqueue(db: Executor, mail: OutgoingMail) {
     return db
       .insertInto('outbox')
-      .values({ kind: mail.kind, recipient: mail.recipient, subject: mail.subject, text_body: mail.text, html_body: mail.html })
+      .values({ kind: mail.kind, recipient: mail.recipient, subject: mail.subject, text_body: mail.text, html_body: mail.html, organisation_id: mail.organisationId ?? null })
       .returning('id')
       .executeTakeFirstOrThrow();
   },
@@ -30,18 +40,34 @@ export const outboxRepo = {
   insertion(db: Executor, mail: OutgoingMail, when: Expression<SqlBool> = sql<boolean>`true`) {
     return db
       .insertInto('outbox')
-      .columns(['kind', 'recipient', 'subject', 'text_body', 'html_body'])
+      .columns(['kind', 'recipient', 'subject', 'text_body', 'html_body', 'organisation_id'])
       .expression(
         db
-          .selectNoFrom((eb) => [eb.val(mail.kind).as('kind'), eb.val(mail.recipient).as('recipient'), eb.val(mail.subject).as('subject'), eb.val(mail.text).as('text_body'), eb.val(mail.html).as('html_body')])
+          .selectNoFrom((eb) => [
+            eb.val(mail.kind).as('kind'),
+            eb.val(mail.recipient).as('recipient'),
+            eb.val(mail.subject).as('subject'),
+            eb.val(mail.text).as('text_body'),
+            eb.val(mail.html).as('html_body'),
+            sql<string | null>`${mail.organisationId ?? null}::uuid`.as('organisation_id'),
+          ])
           .where(when),
       )
       .returning('id');
   },
 
-  /** True while fewer than `cap` mails of the kind went to the address since `since`: the per-person hourly cap, inside a statement. */
-  underCap(db: Executor, { recipient, kind, since, cap }: { recipient: string; kind: string; since: Date; cap: number }): Expression<SqlBool> {
-    return sql<boolean>`(${recentOf(db, recipient, kind, since).select((eb) => eb.fn.countAll().as('n'))}) < ${cap}`;
+  /** True while fewer than `cap` mails of the kind went to the target since `since`: an hourly cap, inside a statement. */
+  underCap(db: Executor, { cap, ...counted }: CapTarget & { kind: string; since: Date; cap: number }): Expression<SqlBool> {
+    return sql<boolean>`(${recentOf(db, counted).select((eb) => eb.fn.countAll().as('n'))}) < ${cap}`;
+  },
+
+  /**
+   * Makes transactions that count the same caps take turns until they end, so that each counts every
+   * mail queued before it: twenty parallel invitations to one address cannot all see an empty hour.
+   * Callers lock their caps in one order (the recipient's, then the organisation's).
+   */
+  async lockCaps(trx: Executor, caps: ReadonlyArray<CapTarget & { kind: string }>): Promise<void> {
+    for (const cap of caps) await sql`select pg_advisory_xact_lock(hashtextextended(${capLockKey(cap)}, 0))`.execute(trx);
   },
 
   /**
@@ -91,9 +117,9 @@ export const outboxRepo = {
     return { pending: count('pending'), failed: count('failed') };
   },
 
-  /** How many mails of a kind went to an address since a time: the per-person hourly cap. */
-  async countRecent(db: Executor, { recipient, kind, since }: { recipient: string; kind: string; since: Date }): Promise<number> {
-    const row = await recentOf(db, recipient, kind, since)
+  /** How many mails of a kind went to an address, or from an organisation, since a time: the hourly caps. */
+  async countRecent(db: Executor, counted: CapTarget & { kind: string; since: Date }): Promise<number> {
+    const row = await recentOf(db, counted)
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .executeTakeFirstOrThrow();
     return Number(row.n);

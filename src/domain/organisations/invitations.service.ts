@@ -212,7 +212,7 @@ export const invitationsServiceFactory = ({ db, clock, policy, events, throttles
         const email = user?.email;
         if (!user || !email || !sameEmail(email, invitation.email)) throw new AppError('INVITATION_FOR_ANOTHER_EMAIL');
         if (!user.emailVerifiedAt) {
-          if (!passwordChecked) throw new AppError('INVITATION_FOR_ANOTHER_EMAIL');
+          if (!passwordChecked) throw new AppError('INVITATION_EMAIL_UNVERIFIED');
           await usersRepo.markEmailVerified(trx, { id: user.id, email, at: clock.now() });
         }
         if (!(await inviterCanStillGrant(trx, invitation))) throw new AppError('INVITER_CANNOT_GRANT');

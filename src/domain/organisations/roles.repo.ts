@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { nothingToChange } from '../../db/changes.js';
 import type { Executor } from '../../db/database.js';
 import { BUILT_IN_ROLES } from '../policy/permissions.js';
+import { normaliseRoleName } from './role-names.js';
 import type { Role, RoleWithCount } from './types.js';
 
 const COLUMNS = ['id', 'name', 'description', 'built_in', 'permissions'] as const;
@@ -22,9 +23,20 @@ export const rolesRepo = {
       .values(BUILT_IN_ROLES.map((role) => ({ id: ids[role.name], organisation_id: organisationId, name: role.name, description: role.description, permissions: [...role.permissions], built_in: true })));
   },
 
+  /** A role by its name in any letter case, the name given normalised as stored names are. */
   async findByName(db: Executor, organisationId: string, name: string): Promise<Role | undefined> {
-    const row = await db.selectFrom('roles').select(COLUMNS).where('organisation_id', '=', organisationId).where(sql`lower(name)`, '=', name.toLowerCase()).executeTakeFirst();
+    const row = await db.selectFrom('roles').select(COLUMNS).where('organisation_id', '=', organisationId).where(sql`lower(name)`, '=', normaliseRoleName(name).toLowerCase()).executeTakeFirst();
     return row && toRole(row);
+  },
+
+  /** The names of an organisation's roles, built-in and custom. */
+  names(db: Executor, organisationId: string): Promise<Array<{ id: string; name: string }>> {
+    return db.selectFrom('roles').select(['id', 'name']).where('organisation_id', '=', organisationId).execute();
+  },
+
+  /** Makes the transactions that name roles of one organisation take turns until they end. */
+  async lockNames(db: Executor, organisationId: string): Promise<void> {
+    await sql`select pg_advisory_xact_lock(hashtextextended(${`role-names:${organisationId}`}, 0))`.execute(db);
   },
 
   async findById(db: Executor, organisationId: string, roleId: string): Promise<Role | undefined> {

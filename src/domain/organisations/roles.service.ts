@@ -3,10 +3,11 @@
 import type { Db, Executor } from '../../db/database.js';
 import { userActor } from '../events/catalogue.js';
 import type { EventStream } from '../events/event-stream.js';
-import { AppError } from '../errors.js';
+import { AppError, fieldError } from '../errors.js';
 import { isUuid } from '../ids.js';
 import type { Policy } from '../policy/policy.js';
 import type { Principal } from '../principal.js';
+import { confusableRole, normaliseRoleName, ROLE_NAME_MAX_LENGTH } from './role-names.js';
 import { rolesRepo } from './roles.repo.js';
 import type { Membership, Role, RoleWithCount } from './types.js';
 
@@ -25,6 +26,24 @@ interface Deps {
 const described = (role: Role) => ({ name: role.name, description: role.description, permissions: role.permissions });
 
 export const rolesServiceFactory = ({ db, policy, events }: Deps) => {
+  /**
+   * The name to store for a new or renamed role: normalised, and refused (422 naming `name`) when it
+   * would pass for a built-in role or another of the organisation's roles. Renames in one
+   * organisation take turns, so two look-alike names cannot both pass at once.
+   */
+  async function distinctName(trx: Executor, { organisationId, name, roleId }: { organisationId: string; name: string; roleId?: string }) {
+    const normalised = normaliseRoleName(name);
+    if (!normalised) throw fieldError('name', 'Name is required');
+    if (Array.from(normalised).length > ROLE_NAME_MAX_LENGTH) throw fieldError('name', `Name must be at most ${ROLE_NAME_MAX_LENGTH} characters`);
+    await rolesRepo.lockNames(trx, organisationId);
+    const others = (await rolesRepo.names(trx, organisationId)).filter((role) => role.id !== roleId);
+    const like = confusableRole(normalised, others);
+    if (like === undefined) return normalised;
+    if (like.toLowerCase() === normalised.toLowerCase()) throw fieldError('name', 'A role with this name already exists');
+    throw fieldError('name', `This name looks like the role “${like}”: choose one that cannot be mistaken for it`);
+  }
+
+
   /** The custom role, which the granter may edit: it is not above their own. */
   async function editable(trx: Executor, granter: Membership, roleId: string) {
     const role = await rolesRepo.findById(trx, granter.organisationId, roleId);
@@ -45,7 +64,8 @@ export const rolesServiceFactory = ({ db, policy, events }: Deps) => {
       const user = policy.signedIn(principal);
       policy.mayGrantPermissions(granter, input.permissions);
       return db.transaction().execute(async (trx) => {
-        const role = await rolesRepo.insert(trx, { organisationId: granter.organisationId, name: input.name, description: input.description ?? '', permissions: [...new Set(input.permissions)] });
+        const name = await distinctName(trx, { organisationId: granter.organisationId, name: input.name });
+        const role = await rolesRepo.insert(trx, { organisationId: granter.organisationId, name, description: input.description ?? '', permissions: [...new Set(input.permissions)] });
         await events.record(trx, {
           type: 'role.created',
           actor: userActor(user.userId),
@@ -67,7 +87,8 @@ export const rolesServiceFactory = ({ db, policy, events }: Deps) => {
       return db.transaction().execute(async (trx) => {
         const current = await editable(trx, granter, roleId);
         const permissions = changes.permissions && [...new Set(changes.permissions)];
-        const role = await rolesRepo.update(trx, { organisationId: granter.organisationId, roleId, changes: { name: changes.name, description: changes.description, permissions } });
+        const name = changes.name === undefined ? undefined : await distinctName(trx, { organisationId: granter.organisationId, name: changes.name, roleId });
+        const role = await rolesRepo.update(trx, { organisationId: granter.organisationId, roleId, changes: { name, description: changes.description, permissions } });
         if (!role) throw new AppError('ROLE_NOT_FOUND');
         if (Object.values(changes).some((value) => value !== undefined)) {
           await events.record(trx, {

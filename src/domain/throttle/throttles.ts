@@ -1,7 +1,9 @@
 // Which attempts are counted, by what key, under which rule. Accounts are keyed by a digest of their
 // id (or of the identifier given, when no account has it), so the counters hold no personal data and
-// an unknown account is throttled exactly like a known one.
+// an unknown account is throttled exactly like a known one. Addresses are keyed by the network a
+// client controls: an IPv4 address, or the /64 of an IPv6 one (see `addressBucket`).
 import { createHash } from 'node:crypto';
+import ipaddr from 'ipaddr.js';
 import { Throttle, type ThrottleRule, type ThrottleStore } from './throttle.js';
 
 export interface ThrottlePolicy {
@@ -19,6 +21,9 @@ export interface ThrottlePolicy {
   /** Invitations one member sends. */
   readonly inviteAccount: ThrottleRule;
   readonly inviteAddress: ThrottleRule;
+  /** Profile changes that name a username: each tells whether that username is taken. */
+  readonly usernameAccount: ThrottleRule;
+  readonly usernameAddress: ThrottleRule;
 }
 
 const MINUTE = 60;
@@ -34,11 +39,25 @@ export const DEFAULT_THROTTLE_POLICY: ThrottlePolicy = Object.freeze({
   resendAccount: { points: 5, windowSeconds: HOUR, blockSeconds: 0, maxBlockSeconds: 0 },
   inviteAccount: { points: 100, windowSeconds: HOUR, blockSeconds: 0, maxBlockSeconds: 0 },
   inviteAddress: { points: 200, windowSeconds: HOUR, blockSeconds: HOUR, maxBlockSeconds: 24 * HOUR },
+  usernameAccount: { points: 10, windowSeconds: HOUR, blockSeconds: 0, maxBlockSeconds: 0 },
+  usernameAddress: { points: 30, windowSeconds: HOUR, blockSeconds: HOUR, maxBlockSeconds: 24 * HOUR },
 });
 
 const digest = (value: string) => createHash('sha256').update(value).digest('base64url');
 const accountKey = (id: string) => digest(`account:${id.toLowerCase()}`);
-const addressKey = (ip: string | null) => digest(`address:${ip ?? 'unknown'}`);
+const addressKey = (ip: string | null) => digest(`address:${addressBucket(ip)}`);
+
+/**
+ * What one client controls: an IPv4 address (also when written IPv4-mapped, ::ffff:a.b.c.d), or the
+ * /64 of an IPv6 address. A single IPv6 subscriber is routinely given a /64, 2^64 addresses: keyed on
+ * the full address, every attempt could come from a fresh one.
+ */
+export function addressBucket(ip: string | null): string {
+  if (ip === null || !ipaddr.isValid(ip)) return ip ?? 'unknown';
+  const address = ipaddr.process(ip);
+  if (!(address instanceof ipaddr.IPv6)) return address.toString();
+  return `${new ipaddr.IPv6([...address.parts.slice(0, 4), 0, 0, 0, 0]).toString()}/64`;
+}
 
 export function throttlesFactory(store: ThrottleStore, policy: ThrottlePolicy = DEFAULT_THROTTLE_POLICY) {
   const rule = (name: keyof ThrottlePolicy) => new Throttle(store, name, policy[name]);
@@ -50,6 +69,8 @@ export function throttlesFactory(store: ThrottleStore, policy: ThrottlePolicy = 
   const resendAccount = rule('resendAccount');
   const inviteAccount = rule('inviteAccount');
   const inviteAddress = rule('inviteAddress');
+  const usernameAccount = rule('usernameAccount');
+  const usernameAddress = rule('usernameAddress');
 
   return {
     /**
@@ -84,6 +105,12 @@ export function throttlesFactory(store: ThrottleStore, policy: ThrottlePolicy = 
     async invite(userId: string, ip: string | null): Promise<void> {
       await inviteAddress.take(addressKey(ip));
       await inviteAccount.take(accountKey(userId));
+    },
+
+    /** Before a profile change names a username: whether it is taken is an answer worth probing for. */
+    async usernameCheck(userId: string, ip: string | null): Promise<void> {
+      await usernameAddress.take(addressKey(ip));
+      await usernameAccount.take(accountKey(userId));
     },
   };
 }

@@ -1,22 +1,49 @@
 // The pages behind the links in mails. A link's token is checked when the page opens, so an expired
-// or used link says so at once instead of offering a form that cannot work.
+// or used link says so at once instead of offering a form that cannot work, and says what to do next.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import Type from 'typebox';
 import type { Config } from '../../config/config.js';
+import { AppError } from '../../domain/errors.js';
+import { describeLifetime, PASSWORD_RESET_TTL_SECONDS } from '../../domain/lifetimes.js';
 import type { Services } from '../../domain/services.js';
 import { escapeHtml, outcome, page, PAGE_CSP, PAGES_CSS } from '../../pages/layout.js';
 import { PAGES_SCRIPT } from '../../pages/pages-script.js';
+import { principalOf } from '../auth.js';
+import { Email } from './fields.js';
 
 const TokenQuery = Type.Object({ token: Type.Optional(Type.String({ maxLength: 200 })) });
 const Html = Type.String({ description: 'An HTML page' });
 const DEAD_LINK = 'This link is invalid, has expired or was already used.';
+const NEW_RESET_LINK_SENT = `If an account exists for this email, a new reset link is on its way. It works for ${describeLifetime(PASSWORD_RESET_TTL_SECONDS)}.`;
+
+/**
+ * Asks for a new reset link. With JavaScript the page's script posts the email to the API's
+ * /auth/password/forgot; without it the browser posts the form here, to the same service.
+ */
+const NEW_RESET_LINK_FORM = `
+<p>Enter the email address of your account to get a new link.</p>
+<form method="post" action="/reset-password/new-link" data-action="/auth/password/forgot" data-success="${escapeHtml(NEW_RESET_LINK_SENT)}">
+<label for="email">Email</label>
+<input id="email" name="email" type="email" autocomplete="email" required maxlength="254">
+<button type="submit">Send me a new link</button>
+</form>
+<p id="status" hidden></p>`;
+
+const NEW_VERIFICATION_LINK = `
+<p>If you have confirmed your email address already, there is nothing left to do.</p>
+<p>Otherwise, sign in to the application where you use this account and ask it to send a new confirmation mail. Its link replaces this one.</p>`;
 
 function sendPage(reply: FastifyReply, html: string) {
   return reply.header('content-security-policy', PAGE_CSP).header('x-frame-options', 'DENY').header('referrer-policy', 'no-referrer').type('text/html; charset=utf-8').send(html);
 }
 
 export const pagesRoutes: FastifyPluginAsyncTypebox<{ services: Services; config: Config }> = async (app, { services, config }) => {
+  // A form posted without JavaScript arrives URL-encoded; only the routes of this file read it.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+
   const pageSchema = (operationId: string, summary: string) => ({
     operationId,
     tags: ['Pages'],
@@ -29,7 +56,7 @@ export const pagesRoutes: FastifyPluginAsyncTypebox<{ services: Services; config
   app.get('/reset-password', { config: { auth: 'public' }, schema: pageSchema('resetPasswordPage', 'The page of a password reset link') }, async (request, reply) => {
     const token = request.query.token ?? '';
     if (!(await services.recovery.linkIsLive(token, 'password_reset'))) {
-      return sendPage(reply, page('Reset your password', `${outcome('error', DEAD_LINK)}<p>Ask for a new link where you sign in.</p>`));
+      return sendPage(reply, page('Reset your password', `${outcome('error', DEAD_LINK)}${NEW_RESET_LINK_FORM}`));
     }
     const form = `
 <form data-action="/auth/password/reset" data-confirm="password" data-success="Your password was changed. Every session was signed out: sign in again with the new password.">
@@ -44,9 +71,30 @@ export const pagesRoutes: FastifyPluginAsyncTypebox<{ services: Services; config
     return sendPage(reply, page('Reset your password', form));
   });
 
+  app.post(
+    '/reset-password/new-link',
+    {
+      config: { auth: 'public', throttled: true },
+      schema: {
+        operationId: 'requestResetLinkPage',
+        tags: ['Pages'],
+        summary: 'The form of a dead reset link, posted without JavaScript: mails a new link',
+        description: 'What `POST /auth/password/forgot` does, for a browser form (URL-encoded): the same answer whether or not the account exists, as a page.',
+        body: Type.Object({ email: Email }),
+        response: { 200: { description: 'An HTML page', content: { 'text/html': { schema: Html } } } },
+      },
+    },
+    async (request, reply) => {
+      // A form any site could post from its visitors' browsers would spread mail over their addresses.
+      if (request.headers['sec-fetch-site'] === 'cross-site' || request.headers['sec-fetch-site'] === 'same-site') throw new AppError('FORBIDDEN');
+      await services.recovery.forgotPassword(principalOf(request), { email: request.body.email, onError: (error) => request.log.error({ err: error }, 'password reset request failed') });
+      return sendPage(reply, page('Reset your password', outcome('ok', NEW_RESET_LINK_SENT)));
+    },
+  );
+
   app.get('/verify-email', { config: { auth: 'public' }, schema: pageSchema('verifyEmailPage', 'The page of an email verification link') }, async (request, reply) => {
     const token = request.query.token ?? '';
-    if (!(await services.recovery.linkIsLive(token, 'email_verification'))) return sendPage(reply, page('Confirm your email', outcome('error', DEAD_LINK)));
+    if (!(await services.recovery.linkIsLive(token, 'email_verification'))) return sendPage(reply, page('Confirm your email', `${outcome('error', DEAD_LINK)}${NEW_VERIFICATION_LINK}`));
     // A button rather than confirming on open: mail scanners that fetch links must not use them up.
     const form = `
 <p>Confirm that this email address is yours.</p>
@@ -76,6 +124,7 @@ ${hidden}
 <input id="email" name="email" type="email" value="${escapeHtml(invitation.email)}" readonly>
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="256">
+<p class="hint">Your account’s email address must be confirmed before you can accept: if it is not yet, follow the link in the confirmation mail first.</p>
 <button type="submit">Sign in and accept</button>
 </form>`
       : `<form data-action="/auth/register" data-confirm="password" data-success="Welcome: your account is ready and you are a member of ${escapeHtml(invitation.organisation)}.">
