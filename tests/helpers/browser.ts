@@ -65,7 +65,8 @@ export function useBrowser(): BrowserSuite {
       if (!browser) throw new Error('browser not launched');
       const context = await browser.newContext({ javaScriptEnabled: javaScript });
       const page = await context.newPage();
-      page.on('close', () => void context.close());
+      // Closing the browser closes its pages too, after which the context is already gone: nothing to wait for.
+      page.on('close', () => void context.close().catch(() => {}));
       await page.goto(link.replace(PUBLIC_URL, origin));
       return page;
     },
