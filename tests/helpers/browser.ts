@@ -63,10 +63,9 @@ export function useBrowser(): BrowserSuite {
     },
     async open(link, { javaScript = true } = {}) {
       if (!browser) throw new Error('browser not launched');
+      // A context of its own (closed with the browser), so that a page may run without script.
       const context = await browser.newContext({ javaScriptEnabled: javaScript });
       const page = await context.newPage();
-      // Closing the browser closes its pages too, after which the context is already gone: nothing to wait for.
-      page.on('close', () => void context.close().catch(() => {}));
       await page.goto(link.replace(PUBLIC_URL, origin));
       return page;
     },

@@ -10,6 +10,7 @@ import type { Services } from '../../domain/services.js';
 import { escapeHtml, outcome, page, PAGE_CSP, PAGES_CSS } from '../../pages/layout.js';
 import { PAGES_SCRIPT } from '../../pages/pages-script.js';
 import { principalOf } from '../auth.js';
+import { ErrorBody } from '../schemas.js';
 import { Email } from './fields.js';
 
 const TokenQuery = Type.Object({ token: Type.Optional(Type.String({ maxLength: 200 })) });
@@ -81,7 +82,7 @@ export const pagesRoutes: FastifyPluginAsyncTypebox<{ services: Services; config
         summary: 'The form of a dead reset link, posted without JavaScript: mails a new link',
         description: 'What `POST /auth/password/forgot` does, for a browser form (URL-encoded): the same answer whether or not the account exists, as a page.',
         body: Type.Object({ email: Email }),
-        response: { 200: { description: 'An HTML page', content: { 'text/html': { schema: Html } } } },
+        response: { 200: { description: 'An HTML page', content: { 'text/html': { schema: Html } } }, 403: ErrorBody },
       },
     },
     async (request, reply) => {
