@@ -61,6 +61,15 @@ forEachDatabase('pages', (h) => {
     assert.doesNotMatch(answer.body, /<script>[^<]/, 'no inline script');
   });
 
+  it('serves a mailed link with parameters a mail client added (utm_source …) as the page, not a refusal', async () => {
+    const user = await registerUser(h().app);
+    const link = await resetLink(h(), user);
+    const answer = await h().app.inject({ url: `${link.replace(PUBLIC_URL, '')}&utm_source=mail&utm_medium=email` });
+    assert.equal(answer.statusCode, 200, answer.body);
+    assert.match(String(answer.headers['content-type']), /^text\/html/);
+    assert.ok(answer.body.includes(`value="${tokenOf(link)}"`));
+  });
+
   it('says at once that a used, expired or unknown link no longer works, echoing nothing', async () => {
     const user = await registerUser(h().app);
     const link = await resetLink(h(), user);

@@ -13,7 +13,9 @@ import { principalOf } from '../auth.js';
 import { ErrorBody } from '../schemas.js';
 import { Email } from './fields.js';
 
-const TokenQuery = Type.Object({ token: Type.Optional(Type.String({ maxLength: 200 })) });
+// A mailed link may come back with parameters a mail client or a tracker added (utm_source, …): a
+// person opening it gets the page, not a JSON refusal, so the pages let unknown parameters through.
+const TokenQuery = Type.Object({ token: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: true });
 const Html = Type.String({ description: 'An HTML page' });
 const DEAD_LINK = 'This link is invalid, has expired or was already used.';
 const NEW_RESET_LINK_SENT = `If an account exists for this email, a new reset link is on its way. It works for ${describeLifetime(PASSWORD_RESET_TTL_SECONDS)}.`;
