@@ -10,7 +10,7 @@
 // once, share them.
 import { createHash, randomBytes } from 'node:crypto';
 import { cpSync, statfsSync } from 'node:fs';
-import { access, mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
@@ -60,12 +60,36 @@ const templatesFolder = join(scratch, 'gatehouse-test-templates');
 const embeddedTemplates = new Map<boolean, Promise<string>>();
 
 async function copyEmbedded(migrated: boolean): Promise<TestDatabase> {
+  await (sweep ??= sweepAbandoned());
   let template = embeddedTemplates.get(migrated);
   if (!template) embeddedTemplates.set(migrated, (template = embeddedTemplate(migrated)));
-  const dataDir = await mkdtemp(join(scratch, 'gatehouse-test-'));
+  const dataDir = await mkdtemp(join(scratch, `gatehouse-test-${process.pid}-`));
   // Synchronous: less CPU than the promise version, in a before() hook that waits for it anyway.
   cpSync(await template, dataDir, { recursive: true });
   return { config: { kind: 'embedded', dataDir }, drop: () => rm(dataDir, { recursive: true, force: true }) };
+}
+
+let sweep: Promise<void> | undefined;
+
+/**
+ * Removes the data folders of test processes that are gone: a run stopped with Ctrl-C never reaches
+ * its after() hooks, and in /dev/shm its folders would hold memory until the machine restarts.
+ */
+async function sweepAbandoned(): Promise<void> {
+  for (const name of await readdir(scratch)) {
+    const pid = Number(/^gatehouse-test-(\d+)-/.exec(name)?.[1]);
+    if (pid && !isRunning(pid)) await rm(join(scratch, name), { recursive: true, force: true });
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: running, as another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** The template's folder, made by the first run that needs it (two at once may both make it). */
