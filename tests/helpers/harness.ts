@@ -1,5 +1,6 @@
-// One Gatehouse per test file and database: migrated once, shared by the file's tests, each of which
-// makes its own users and organisations so that tests never depend on each other's data.
+// One Gatehouse per test file and database: a copy of the migrated template database (see
+// databases.ts), shared by the file's tests, each of which makes its own users and organisations so
+// that tests never depend on each other's data.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe } from 'node:test';
@@ -7,7 +8,6 @@ import { sql } from 'kysely';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { openDatabase, type Db } from '../../src/db/database.js';
-import { migrateToLatest } from '../../src/db/migrate.js';
 import type { Clock } from '../../src/domain/clock.js';
 import { DEFAULT_THROTTLE_POLICY, type ThrottlePolicy } from '../../src/domain/throttle/throttles.js';
 import { createTestDatabase, targets, type Target } from './databases.js';
@@ -55,13 +55,12 @@ export interface HarnessOptions {
 export const redisFor = (target: Target): string | undefined => (target === 'postgres' ? process.env.TEST_REDIS_URL : undefined);
 
 export async function startHarness(target: Target, env: Record<string, string> = {}, options: HarnessOptions = {}): Promise<Harness> {
-  const testDb = await createTestDatabase(target);
+  const testDb = await createTestDatabase(target, { migrated: true });
   const redisUrl = redisFor(target);
   // Each harness counts on its own, even with others sharing the Redis.
   const redis: Record<string, string> = redisUrl ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `gatehouse-test:${randomUUID()}` } : {};
   const config = { ...testConfig({ ...redis, ...env }), database: testDb.config };
   const database = openDatabase(config.database, { poolSize: 20 });
-  await migrateToLatest(database.db);
   const clock = new TestClock();
   const app = await buildApp({ config, database, clock, logger: false, throttlePolicy: options.throttles ?? ROOMY_THROTTLES });
   await app.ready();
