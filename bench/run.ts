@@ -3,16 +3,16 @@
 // table as Markdown and writes it to bench/results/latest.md. With BENCH_BASELINE, another build of
 // Gatehouse takes its turns too, in the scenarios that compare builds. See bench/README.md.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { ms, rate, ratio } from './lib/format.js';
-import { combine, type Load, type Sample } from './lib/load.js';
-import { readOptions, type BenchOptions } from './lib/options.js';
-import { serverVersion } from './lib/postgres.js';
-import { describeMachine, render, type Row } from './lib/table.js';
-import { SCENARIOS } from './scenarios/index.js';
-import { defaultSummary, type Scenario } from './scenarios/scenario.js';
-import { createContexts, type Context } from './setup/context.js';
-import { describeCheckout, ROOT, startFlags } from './setup/gatehouse.js';
-import { BASELINE_DATABASE } from './setup/small.js';
+import { ms, rate, ratio } from './lib/format.ts';
+import { combine, type Load, type Sample } from './lib/load.ts';
+import { readOptions, type BenchOptions } from './lib/options.ts';
+import { serverVersion } from './lib/postgres.ts';
+import { describeMachine, render, type Row } from './lib/table.ts';
+import { SCENARIOS } from './scenarios/index.ts';
+import { defaultSummary, type Scenario } from './scenarios/scenario.ts';
+import { createContexts, type Context } from './setup/context.ts';
+import { describeCheckout, ROOT, startFlags } from './setup/gatehouse.ts';
+import { BASELINE_DATABASE } from './setup/small.ts';
 
 let options: BenchOptions;
 try {

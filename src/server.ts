@@ -2,14 +2,14 @@
 // requests are still served for GATEHOUSE_SHUTDOWN_DELAY, so a load balancer stops sending new ones;
 // then the listener closes (new connections are refused), every accepted connection is answered, the
 // outbox worker stops and the process exits 0.
-import { buildApp, type App } from './app.js';
-import type { Config } from './config/config.js';
-import { openDatabase } from './db/database.js';
-import { migrateToLatest } from './db/migrate.js';
-import { AppError } from './domain/errors.js';
-import { closeConnectionsGently } from './http/connections.js';
-import { sendError } from './http/errors.js';
-import { watchBodyRate } from './http/slow-bodies.js';
+import { buildApp, type App } from './app.ts';
+import type { Config } from './config/config.ts';
+import { openDatabase } from './db/database.ts';
+import { migrateToLatest } from './db/migrate.ts';
+import { AppError } from './domain/errors.ts';
+import { closeConnectionsGently } from './http/connections.ts';
+import { sendError } from './http/errors.ts';
+import { watchBodyRate } from './http/slow-bodies.ts';
 
 export async function serve(config: Config): Promise<App> {
   const database = openDatabase(config.database);

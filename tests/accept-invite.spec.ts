@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { call, createOrganisation, PASSWORD, registerUser, uniqueEmail, type TestUser } from './helpers/api.js';
-import { NO_BROWSER, useBrowser } from './helpers/browser.js';
-import { fingerprint, forEachDatabase, PUBLIC_URL, settled, type Harness } from './helpers/harness.js';
+import { call, createOrganisation, PASSWORD, registerUser, uniqueEmail, type TestUser } from './helpers/api.ts';
+import { NO_BROWSER, useBrowser } from './helpers/browser.ts';
+import { fingerprint, forEachDatabase, PUBLIC_URL, settled, type Harness } from './helpers/harness.ts';
 
 const DEAD_LINK = /This link is invalid, has expired or was already used\./;
 const ORG_NAME = '<b>Evil</b>';

@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { it } from 'node:test';
-import { addMember, assertErrorEnvelope, call, createOrganisation, registerUser, uniqueEmail, type TestUser } from './helpers/api.js';
-import { fingerprint, forEachDatabase } from './helpers/harness.js';
-import { expectAuthenticationRequired, type RouteCall } from './helpers/matrix.js';
+import { addMember, assertErrorEnvelope, call, createOrganisation, registerUser, uniqueEmail, type TestUser } from './helpers/api.ts';
+import { fingerprint, forEachDatabase } from './helpers/harness.ts';
+import { expectAuthenticationRequired, type RouteCall } from './helpers/matrix.ts';
 
 const ADMIN_USER_FIELDS = ['createdAt', 'email', 'emailVerified', 'firstName', 'lastName', 'phone', 'platformRole', 'status', 'userId', 'username'];
 /** Letters and digits a search cannot stumble on by chance. */

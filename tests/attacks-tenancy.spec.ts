@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { it } from 'node:test';
 import { sql, type RawBuilder } from 'kysely';
-import type { Db } from '../src/db/database.js';
-import { PERMISSIONS } from '../src/domain/policy/permissions.js';
-import { addMember, assertErrorEnvelope, call, createOrganisation, PASSWORD, registerUser, uniqueEmail, type Answer, type TestUser } from './helpers/api.js';
-import { fingerprint, forEachDatabase, PUBLIC_URL, settled, type Harness } from './helpers/harness.js';
+import type { Db } from '../src/db/database.ts';
+import { PERMISSIONS } from '../src/domain/policy/permissions.ts';
+import { addMember, assertErrorEnvelope, call, createOrganisation, PASSWORD, registerUser, uniqueEmail, type Answer, type TestUser } from './helpers/api.ts';
+import { fingerprint, forEachDatabase, PUBLIC_URL, settled, type Harness } from './helpers/harness.ts';
 
 type Json = Record<string, unknown>;
 type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';

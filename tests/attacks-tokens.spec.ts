@@ -7,9 +7,9 @@ import { createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, ran
 import { createServer } from 'node:http';
 import { after, it } from 'node:test';
 import { sql, type RawBuilder } from 'kysely';
-import { assertErrorEnvelope, call, createOrganisation, PASSWORD, registerUser, uniqueEmail, type Answer, type TestUser } from './helpers/api.js';
-import { fingerprint, forEachDatabase, PUBLIC_URL, settled, type Harness } from './helpers/harness.js';
-import { linkIn, startMailbox, type ReceivedMail } from './helpers/mailbox.js';
+import { assertErrorEnvelope, call, createOrganisation, PASSWORD, registerUser, uniqueEmail, type Answer, type TestUser } from './helpers/api.ts';
+import { fingerprint, forEachDatabase, PUBLIC_URL, settled, type Harness } from './helpers/harness.ts';
+import { linkIn, startMailbox, type ReceivedMail } from './helpers/mailbox.ts';
 
 const mailbox = await startMailbox();
 after(() => mailbox.stop());

@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { sql } from 'kysely';
-import { assertErrorEnvelope, call, PASSWORD, registerUser, uniqueEmail } from './helpers/api.js';
-import { fingerprint, forEachDatabase } from './helpers/harness.js';
-import { expectAuthenticationRequired } from './helpers/matrix.js';
+import { assertErrorEnvelope, call, PASSWORD, registerUser, uniqueEmail } from './helpers/api.ts';
+import { fingerprint, forEachDatabase } from './helpers/harness.ts';
+import { expectAuthenticationRequired } from './helpers/matrix.ts';
 
 forEachDatabase('auth', (h) => {
   it('registers a user with a personal organisation they own, in one go', async () => {

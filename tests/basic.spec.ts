@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { it } from 'node:test';
-import { assertErrorEnvelope, call, PASSWORD, uniqueEmail, type Answer } from './helpers/api.js';
-import { fingerprint, forEachDatabase, startHarness } from './helpers/harness.js';
-import { algNone, tamper, type RouteCall } from './helpers/matrix.js';
+import { assertErrorEnvelope, call, PASSWORD, uniqueEmail, type Answer } from './helpers/api.ts';
+import { fingerprint, forEachDatabase, startHarness } from './helpers/harness.ts';
+import { algNone, tamper, type RouteCall } from './helpers/matrix.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const uniqueUsername = (prefix = 'basic') => `${prefix}${randomBytes(5).toString('hex')}`;

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { LOCK_FILE } from '../src/db/data-folder-lock.js';
-import { openDatabase } from '../src/db/database.js';
-import { createTestDatabase } from './helpers/databases.js';
-import { startGatehouse, type GatehouseProcess } from './helpers/gatehouse-process.js';
+import { LOCK_FILE } from '../src/db/data-folder-lock.ts';
+import { openDatabase } from '../src/db/database.ts';
+import { createTestDatabase } from './helpers/databases.ts';
+import { startGatehouse, type GatehouseProcess } from './helpers/gatehouse-process.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join('src', 'cli', 'main.ts');
@@ -35,7 +35,7 @@ function environment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 /** Runs `gatehouse <args>` to completion, optionally typing `input` on standard input. One that never ends (a server started by mistake) is killed after a minute. */
 function gatehouse(args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: environment(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, env: environment(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
@@ -50,8 +50,8 @@ function gatehouse(args: string[], options: { env?: Record<string, string>; inpu
   });
 }
 
-/** `gatehouse serve` on this file's data folder (or the database `env` names), ready to answer. */
-const startServer = (env: Record<string, string> = {}) => startGatehouse({ GATEHOUSE_DATA_DIR: dataDir, ...env });
+/** `gatehouse serve` on this file's data folder (or the database `env` names), ready to answer; it stops without the readiness delay. */
+const startServer = (env: Record<string, string> = {}) => startGatehouse({ GATEHOUSE_DATA_DIR: dataDir, GATEHOUSE_SHUTDOWN_DELAY: '0', ...env });
 
 async function signingKeys() {
   const database = openDatabase({ kind: 'embedded', dataDir });
@@ -174,7 +174,7 @@ describe('command line', () => {
 
   it('serve answers /healthz, and SIGTERM makes it exit with code 0', async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve'], {
+    const child = spawn(process.execPath, [MAIN, 'serve'], {
       cwd: ROOT,
       env: environment({ PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' }),
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -291,7 +291,7 @@ describe('command line', () => {
     await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
     const { port } = busy.address() as { port: number };
     try {
-      const run = await gatehouse(['serve'], { env: { DATABASE_URL: 'memory://', PORT: String(port), HOST: '127.0.0.1' } });
+      const run = await gatehouse(['serve'], { env: { PORT: String(port), HOST: '127.0.0.1' } });
       assertOneLine(run, new RegExp(`Cannot listen on 127\\.0\\.0\\.1:${port}: another process uses that port.*PORT`));
     } finally {
       busy.close();
@@ -304,7 +304,7 @@ describe('command line', () => {
   });
 
   it('without SMTP_URL, LOG_FORMAT=pretty prints a mail as a readable block with its link on a line of its own', async () => {
-    const server = await startServer({ DATABASE_URL: 'memory://', LOG_FORMAT: 'pretty', LOG_LEVEL: 'info' });
+    const server = await startServer({ LOG_FORMAT: 'pretty', LOG_LEVEL: 'info' });
     try {
       const email = 'reader@example.com';
       const registered = await fetch(`${server.url}/auth/register`, {
@@ -332,7 +332,7 @@ describe('command line', () => {
 
   it('logs JSON lines when standard output is not a terminal and LOG_FORMAT is unset', async () => {
     // Empty is unset, whatever the shell running the tests exports.
-    const server = await startServer({ DATABASE_URL: 'memory://', LOG_LEVEL: 'info', LOG_FORMAT: '' });
+    const server = await startServer({ LOG_LEVEL: 'info', LOG_FORMAT: '' });
     try {
       assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
     } finally {

@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { mapConstraintError } from '../src/domain/constraint-errors.js';
-import { openDatabase, type DatabaseHandle, type Db, type Executor } from '../src/db/database.js';
-import { migrateToLatest } from '../src/db/migrate.js';
-import { MIGRATIONS } from '../src/db/migrations/index.js';
-import { ValidationError } from '../src/domain/errors.js';
-import { createTestDatabase, targets, type TestDatabase } from './helpers/databases.js';
+import { mapConstraintError } from '../src/domain/constraint-errors.ts';
+import { openDatabase, type DatabaseHandle, type Db, type Executor } from '../src/db/database.ts';
+import { migrateToLatest } from '../src/db/migrate.ts';
+import { MIGRATIONS } from '../src/db/migrations/index.ts';
+import { ValidationError } from '../src/domain/errors.ts';
+import { createTestDatabase, targets, type TestDatabase } from './helpers/databases.ts';
 
 const ALL_MIGRATIONS = MIGRATIONS.map((m) => m.name);
 

@@ -5,11 +5,11 @@
 import assert from 'node:assert/strict';
 import { before, it } from 'node:test';
 import fc from 'fast-check';
-import { forEachDatabase } from './helpers/harness.js';
-import { checkAnswer, operationsOf, type Operation } from './helpers/fuzz/openapi.js';
-import { requestsFor } from './helpers/fuzz/requests.js';
-import { accepts, validValue } from './helpers/fuzz/schema-values.js';
-import { assertHealthy, buildWorld, intact, register, send, someAddress, type Person, type World } from './helpers/fuzz/world.js';
+import { forEachDatabase } from './helpers/harness.ts';
+import { checkAnswer, operationsOf, type Operation } from './helpers/fuzz/openapi.ts';
+import { requestsFor } from './helpers/fuzz/requests.ts';
+import { accepts, validValue } from './helpers/fuzz/schema-values.ts';
+import { assertHealthy, buildWorld, intact, register, send, someAddress, type Person, type World } from './helpers/fuzz/world.ts';
 
 const SEED = 4242;
 /** Runs per operation: enough to cover each kind of request, few enough for a busy 2-core machine. */

@@ -4,13 +4,13 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { buildApp, type App } from '../src/app.js';
-import { openDatabase, type DatabaseHandle } from '../src/db/database.js';
-import { migrateToLatest } from '../src/db/migrate.js';
-import { call, uniqueEmail } from './helpers/api.js';
-import { createTestDatabase, targets, type TestDatabase } from './helpers/databases.js';
-import { forEachDatabase, PUBLIC_URL, ROOMY_THROTTLES, testConfig } from './helpers/harness.js';
-import { linkIn, startMailbox } from './helpers/mailbox.js';
+import { buildApp, type App } from '../src/app.ts';
+import { openDatabase, type DatabaseHandle } from '../src/db/database.ts';
+import { migrateToLatest } from '../src/db/migrate.ts';
+import { call, uniqueEmail } from './helpers/api.ts';
+import { createTestDatabase, targets, type TestDatabase } from './helpers/databases.ts';
+import { forEachDatabase, PUBLIC_URL, ROOMY_THROTTLES, testConfig } from './helpers/harness.ts';
+import { linkIn, startMailbox } from './helpers/mailbox.ts';
 
 forEachDatabase('security headers and methods', (h) => {
   it('sends helmet’s headers and a deny-all content policy with API answers', async () => {

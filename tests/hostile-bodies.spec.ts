@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import fc from 'fast-check';
-import type { App } from '../src/app.js';
-import { assertErrorEnvelope, registerUser, uniqueEmail, type Answer } from './helpers/api.js';
-import { fingerprint, forEachDatabase } from './helpers/harness.js';
+import type { App } from '../src/app.ts';
+import { assertErrorEnvelope, registerUser, uniqueEmail, type Answer } from './helpers/api.ts';
+import { fingerprint, forEachDatabase } from './helpers/harness.ts';
 
 /** Sends a raw JSON text, as a client would put it on the wire. */
 async function send(app: App, method: 'POST' | 'PATCH', url: string, text: string, token?: string): Promise<Answer> {

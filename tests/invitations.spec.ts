@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { it } from 'node:test';
 import { sql } from 'kysely';
-import { addMember, assertErrorEnvelope, call, createOrganisation, PASSWORD, registerUser, uniqueEmail, type Answer, type TestUser } from './helpers/api.js';
-import { INVITATIONS_PER_ORGANISATION_PER_HOUR, MAILS_PER_HOUR } from '../src/domain/events/notices.js';
-import { fingerprint, forEachDatabase, PUBLIC_URL, settled } from './helpers/harness.js';
-import { expectAuthenticationRequired, expectRefused, type RouteCall } from './helpers/matrix.js';
+import { addMember, assertErrorEnvelope, call, createOrganisation, PASSWORD, registerUser, uniqueEmail, type Answer, type TestUser } from './helpers/api.ts';
+import { INVITATIONS_PER_ORGANISATION_PER_HOUR, MAILS_PER_HOUR } from '../src/domain/events/notices.ts';
+import { fingerprint, forEachDatabase, PUBLIC_URL, settled } from './helpers/harness.ts';
+import { expectAuthenticationRequired, expectRefused, type RouteCall } from './helpers/matrix.ts';
 
 const DAY = 24 * 3600;
 

@@ -4,11 +4,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, it } from 'node:test';
-import { MAILS_PER_HOUR } from '../src/domain/events/notices.js';
-import { addMember, assertErrorEnvelope, call, createOrganisation, PASSWORD, registerUser, uniqueEmail, type TestUser } from './helpers/api.js';
-import { fingerprint, forEachDatabase, PUBLIC_URL, settled, type Harness } from './helpers/harness.js';
-import { linkIn, startMailbox, type ReceivedMail } from './helpers/mailbox.js';
-import { expectAuthenticationRequired, expectRefused, type RouteCall } from './helpers/matrix.js';
+import { MAILS_PER_HOUR } from '../src/domain/events/notices.ts';
+import { addMember, assertErrorEnvelope, call, createOrganisation, PASSWORD, registerUser, uniqueEmail, type TestUser } from './helpers/api.ts';
+import { fingerprint, forEachDatabase, PUBLIC_URL, settled, type Harness } from './helpers/harness.ts';
+import { linkIn, startMailbox, type ReceivedMail } from './helpers/mailbox.ts';
+import { expectAuthenticationRequired, expectRefused, type RouteCall } from './helpers/matrix.ts';
 
 const mailbox = await startMailbox();
 after(() => mailbox.stop());

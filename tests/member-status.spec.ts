@@ -3,8 +3,8 @@
 // their own role, never to themselves; each change is one audit event.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { addMember, assertErrorEnvelope, call, createOrganisation, registerUser, type TestUser } from './helpers/api.js';
-import { fingerprint, forEachDatabase, settled } from './helpers/harness.js';
+import { addMember, assertErrorEnvelope, call, createOrganisation, registerUser, type TestUser } from './helpers/api.ts';
+import { fingerprint, forEachDatabase, settled } from './helpers/harness.ts';
 
 const statusUrl = (orgId: string, userId: string) => `/api/organisations/${orgId}/members/${userId}/status`;
 

@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
-import { addMember, assertErrorEnvelope, call, createOrganisation, registerUser, type Answer, type TestUser, roleIn as sharedRoleIn } from './helpers/api.js';
-import { fingerprint, forEachDatabase, settled } from './helpers/harness.js';
-import { expectAuthenticationRequired, expectRefused, type RouteCall } from './helpers/matrix.js';
+import { addMember, assertErrorEnvelope, call, createOrganisation, registerUser, type Answer, type TestUser, roleIn as sharedRoleIn } from './helpers/api.ts';
+import { fingerprint, forEachDatabase, settled } from './helpers/harness.ts';
+import { expectAuthenticationRequired, expectRefused, type RouteCall } from './helpers/matrix.ts';
 
 const memberUrl = (orgId: string, userId: string) => `/api/organisations/${orgId}/members/${userId}`;
 const patchRoute = (orgId: string, userId: string, role = 'admin'): RouteCall => ({ method: 'PATCH', url: memberUrl(orgId, userId), body: { role } });

@@ -3,8 +3,8 @@
 // nothing; and a forgotten-password request does no password work at all before it answers.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { call, PASSWORD, registerUser, uniqueEmail } from './helpers/api.js';
-import { forEachDatabase, type Harness } from './helpers/harness.js';
+import { call, PASSWORD, registerUser, uniqueEmail } from './helpers/api.ts';
+import { forEachDatabase, type Harness } from './helpers/harness.ts';
 
 /** One sample of the exposition text, 0 when absent. */
 async function sample(h: Harness, name: string, labels = ''): Promise<number> {

@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { App } from '../src/app.js';
-import { PERMISSIONS } from '../src/domain/policy/permissions.js';
-import { call, registerUser } from './helpers/api.js';
-import { forEachDatabase, startHarness, type Harness } from './helpers/harness.js';
+import type { App } from '../src/app.ts';
+import { PERMISSIONS } from '../src/domain/policy/permissions.ts';
+import { call, registerUser } from './helpers/api.ts';
+import { forEachDatabase, startHarness, type Harness } from './helpers/harness.ts';
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 interface Operation {

@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
-import { addMember, assertErrorEnvelope, call, createOrganisation, registerUser, type Answer, type TestUser, team as sharedTeam, roleIn as sharedRoleIn } from './helpers/api.js';
-import { fingerprint, forEachDatabase } from './helpers/harness.js';
-import { expectAuthenticationRequired, expectRefused, type RouteCall } from './helpers/matrix.js';
+import { addMember, assertErrorEnvelope, call, createOrganisation, registerUser, type Answer, type TestUser, team as sharedTeam, roleIn as sharedRoleIn } from './helpers/api.ts';
+import { fingerprint, forEachDatabase } from './helpers/harness.ts';
+import { expectAuthenticationRequired, expectRefused, type RouteCall } from './helpers/matrix.ts';
 
 /** Every route scoped to one organisation, with a body that would succeed for the owner. */
 const orgRoutes = (orgId: string, userId: string): RouteCall[] => [

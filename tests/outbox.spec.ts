@@ -4,13 +4,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, it } from 'node:test';
-import { addSeconds } from '../src/domain/clock.js';
-import { outboxWorkerFactory, backoffSeconds, MAX_ATTEMPTS, type OutboxWorker } from '../src/domain/mail/outbox-worker.js';
-import { outboxRepo } from '../src/domain/mail/outbox.repo.js';
-import { logTransport, smtpTransport, type MailTransport } from '../src/domain/mail/transport.js';
-import { call, registerUser, uniqueEmail } from './helpers/api.js';
-import { forEachDatabase, PUBLIC_URL, type Harness } from './helpers/harness.js';
-import { freePort, linkIn, startMailbox } from './helpers/mailbox.js';
+import { addSeconds } from '../src/domain/clock.ts';
+import { outboxWorkerFactory, backoffSeconds, MAX_ATTEMPTS, type OutboxWorker } from '../src/domain/mail/outbox-worker.ts';
+import { outboxRepo } from '../src/domain/mail/outbox.repo.ts';
+import { logTransport, smtpTransport, type MailTransport } from '../src/domain/mail/transport.ts';
+import { call, registerUser, uniqueEmail } from './helpers/api.ts';
+import { forEachDatabase, PUBLIC_URL, type Harness } from './helpers/harness.ts';
+import { freePort, linkIn, startMailbox } from './helpers/mailbox.ts';
 
 const mailbox = await startMailbox();
 const outage = await startMailbox({ port: await freePort(), listen: false });

@@ -2,9 +2,9 @@
 // (Chromium driven by playwright-core) where one is installed.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { call, PASSWORD, registerUser, uniqueEmail, type TestUser } from './helpers/api.js';
-import { NO_BROWSER, useBrowser } from './helpers/browser.js';
-import { forEachDatabase, PUBLIC_URL, type Harness } from './helpers/harness.js';
+import { call, PASSWORD, registerUser, uniqueEmail, type TestUser } from './helpers/api.ts';
+import { NO_BROWSER, useBrowser } from './helpers/browser.ts';
+import { forEachDatabase, PUBLIC_URL, type Harness } from './helpers/harness.ts';
 
 /** The link of the newest mail of a kind to an address, read from the outbox. */
 async function mailedLink(h: Harness, recipient: string, kind: string, path: string): Promise<string> {

@@ -2,9 +2,9 @@
 // shipped list of common passwords and the person's own email and name, wherever a password is chosen.
 import assert from 'node:assert/strict';
 import { after, it } from 'node:test';
-import { call, PASSWORD, registerUser, uniqueEmail } from './helpers/api.js';
-import { fingerprint, forEachDatabase, PUBLIC_URL } from './helpers/harness.js';
-import { linkIn, startMailbox } from './helpers/mailbox.js';
+import { call, PASSWORD, registerUser, uniqueEmail } from './helpers/api.ts';
+import { fingerprint, forEachDatabase, PUBLIC_URL } from './helpers/harness.ts';
+import { linkIn, startMailbox } from './helpers/mailbox.ts';
 
 const mailbox = await startMailbox();
 after(() => mailbox.stop());

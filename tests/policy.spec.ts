@@ -3,10 +3,10 @@
 // records one event, with who acted and what the subject was before and after.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { AppError } from '../src/domain/errors.js';
-import { anonymous, system, type Principal } from '../src/domain/principal.js';
-import { addMember, createOrganisation, registerUser, type TestUser } from './helpers/api.js';
-import { forEachDatabase } from './helpers/harness.js';
+import { AppError } from '../src/domain/errors.ts';
+import { anonymous, system, type Principal } from '../src/domain/principal.ts';
+import { addMember, createOrganisation, registerUser, type TestUser } from './helpers/api.ts';
+import { forEachDatabase } from './helpers/harness.ts';
 
 const NOWHERE = { ip: null, userAgent: null };
 

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { before, it } from 'node:test';
 import fc from 'fast-check';
-import { call, registerUser, type TestUser } from './helpers/api.js';
-import { operationsOf, type Operation } from './helpers/fuzz/openapi.js';
-import { validValue } from './helpers/fuzz/schema-values.js';
-import { forEachDatabase } from './helpers/harness.js';
+import { call, registerUser, type TestUser } from './helpers/api.ts';
+import { operationsOf, type Operation } from './helpers/fuzz/openapi.ts';
+import { validValue } from './helpers/fuzz/schema-values.ts';
+import { forEachDatabase } from './helpers/harness.ts';
 
 const PROBE = 'gatehouseProbe';
 const PROBE_MESSAGE = 'Gatehouse probe is not allowed here';

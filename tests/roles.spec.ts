@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
-import { PERMISSIONS } from '../src/domain/policy/permissions.js';
-import { addMember, assertErrorEnvelope, call, createOrganisation, registerUser, type TestUser, team as sharedTeam } from './helpers/api.js';
-import { fingerprint, forEachDatabase, settled } from './helpers/harness.js';
-import { expectAuthenticationRequired, expectRefused, type RouteCall } from './helpers/matrix.js';
+import { PERMISSIONS } from '../src/domain/policy/permissions.ts';
+import { addMember, assertErrorEnvelope, call, createOrganisation, registerUser, type TestUser, team as sharedTeam } from './helpers/api.ts';
+import { fingerprint, forEachDatabase, settled } from './helpers/harness.ts';
+import { expectAuthenticationRequired, expectRefused, type RouteCall } from './helpers/matrix.ts';
 
 const rolesUrl = (orgId: string) => `/api/organisations/${orgId}/roles`;
 const roleUrl = (orgId: string, roleId: string) => `/api/organisations/${orgId}/roles/${roleId}`;

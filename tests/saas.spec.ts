@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
 import { sql } from 'kysely';
-import { addMember, call, PASSWORD, registerUser, uniqueEmail, type Answer } from './helpers/api.js';
-import { fingerprint, forEachDatabase, PUBLIC_URL, settled, startHarness } from './helpers/harness.js';
-import { algNone, tamper, type RouteCall } from './helpers/matrix.js';
+import { addMember, call, PASSWORD, registerUser, uniqueEmail, type Answer } from './helpers/api.ts';
+import { fingerprint, forEachDatabase, PUBLIC_URL, settled, startHarness } from './helpers/harness.ts';
+import { algNone, tamper, type RouteCall } from './helpers/matrix.ts';
 
 const TAG = 'saas (seeds 001, 004)';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

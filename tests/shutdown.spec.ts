@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { connect } from 'node:net';
 import { describe, it } from 'node:test';
-import { uniqueEmail } from './helpers/api.js';
-import { startGatehouse } from './helpers/gatehouse-process.js';
-import { openRaw, within } from './helpers/raw-http.js';
+import { uniqueEmail } from './helpers/api.ts';
+import { startGatehouse } from './helpers/gatehouse-process.ts';
+import { openRaw, within } from './helpers/raw-http.ts';
 
 /** Liveness bounds: what has not happened by then is not going to. */
 const BOUND_MS = 30_000;
@@ -49,7 +49,7 @@ async function until(what: string, check: () => Promise<boolean>, ms = BOUND_MS)
 describe('SIGTERM', () => {
   it('answers 20 requests sent 150 ms before it, through a pool of kept-alive connections, none reset; /readyz answers 503 meanwhile', { timeout: 120_000 }, async () => {
     // Longer than the default 5 s, so that twenty sign-ins finish within it even on a busy machine.
-    const gatehouse = await startGatehouse({ DATABASE_URL: 'memory://', GATEHOUSE_SHUTDOWN_DELAY: '10s' });
+    const gatehouse = await startGatehouse({ GATEHOUSE_SHUTDOWN_DELAY: '10s' });
     const exited = new Promise<number | null>((resolve) => gatehouse.child.once('exit', (code) => resolve(code)));
     const { hostname, port } = new URL(gatehouse.url);
     // Five connections for twenty requests: most wait in the client's queue when the signal comes.
@@ -90,7 +90,6 @@ describe('SIGTERM', () => {
 
   it('then refuses new connections, but serves every accepted one: a request half-sent, and a connection that had sent nothing', { timeout: 120_000 }, async () => {
     const gatehouse = await startGatehouse({
-      DATABASE_URL: 'memory://',
       GATEHOUSE_SHUTDOWN_DELAY: '1s',
       // Neither timeout may be what ends the two held connections.
       GATEHOUSE_MIN_BODY_RATE: '0',
@@ -128,7 +127,7 @@ describe('SIGTERM', () => {
   });
 
   it('does not wait forever for a connection that never sends a request: it gets the headers timeout, then the process exits 0', { timeout: 120_000 }, async () => {
-    const gatehouse = await startGatehouse({ DATABASE_URL: 'memory://', GATEHOUSE_SHUTDOWN_DELAY: '0', GATEHOUSE_HEADERS_TIMEOUT: '2s' });
+    const gatehouse = await startGatehouse({ GATEHOUSE_SHUTDOWN_DELAY: '0', GATEHOUSE_HEADERS_TIMEOUT: '2s' });
     const exited = new Promise<number | null>((resolve) => gatehouse.child.once('exit', (code) => resolve(code)));
     try {
       const silent = await openRaw(gatehouse.url);

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { startGatehouse, type GatehouseProcess } from './helpers/gatehouse-process.js';
-import { openRaw, within } from './helpers/raw-http.js';
+import { startGatehouse, type GatehouseProcess } from './helpers/gatehouse-process.ts';
+import { openRaw, within } from './helpers/raw-http.ts';
 
 /** Liveness: a connection the server should have cut and has not by then is never going to be. */
 const CUT_BOUND_MS = 30_000;
@@ -26,7 +26,6 @@ describe('slow clients against a server with short timeouts', () => {
   let gatehouse: GatehouseProcess;
   before(async () => {
     gatehouse = await startGatehouse({
-      DATABASE_URL: 'memory://',
       GATEHOUSE_HEADERS_TIMEOUT: '1s',
       GATEHOUSE_REQUEST_TIMEOUT: '2s',
       GATEHOUSE_KEEP_ALIVE_TIMEOUT: '1s',
@@ -76,7 +75,7 @@ describe('a body slower than the minimum rate', () => {
   let gatehouse: GatehouseProcess;
   before(async () => {
     // The default rate (240 bytes a second after 5 s); a request timeout too long to be what cuts.
-    gatehouse = await startGatehouse({ DATABASE_URL: 'memory://', GATEHOUSE_REQUEST_TIMEOUT: '10m', GATEHOUSE_SHUTDOWN_DELAY: '0' });
+    gatehouse = await startGatehouse({ GATEHOUSE_REQUEST_TIMEOUT: '10m', GATEHOUSE_SHUTDOWN_DELAY: '0' });
   });
   after(async () => {
     await gatehouse?.stop();
@@ -105,7 +104,7 @@ describe('a body slower than the minimum rate', () => {
 describe('a body over the 1 MiB limit', () => {
   let gatehouse: GatehouseProcess;
   before(async () => {
-    gatehouse = await startGatehouse({ DATABASE_URL: 'memory://', GATEHOUSE_SHUTDOWN_DELAY: '0' });
+    gatehouse = await startGatehouse({ GATEHOUSE_SHUTDOWN_DELAY: '0' });
   });
   after(async () => {
     await gatehouse?.stop();

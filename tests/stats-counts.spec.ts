@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Migrator, sql, type Kysely } from 'kysely';
-import { openDatabase, type DatabaseHandle, type Db } from '../src/db/database.js';
-import { migrateToLatest } from '../src/db/migrate.js';
-import { MIGRATIONS } from '../src/db/migrations/index.js';
-import { addMember, call, createOrganisation, registerUser, type Answer, type TestUser } from './helpers/api.js';
-import { createTestDatabase, targets, type TestDatabase } from './helpers/databases.js';
-import { forEachDatabase } from './helpers/harness.js';
+import { openDatabase, type DatabaseHandle, type Db } from '../src/db/database.ts';
+import { migrateToLatest } from '../src/db/migrate.ts';
+import { MIGRATIONS } from '../src/db/migrations/index.ts';
+import { addMember, call, createOrganisation, registerUser, type Answer, type TestUser } from './helpers/api.ts';
+import { createTestDatabase, targets, type TestDatabase } from './helpers/databases.ts';
+import { forEachDatabase } from './helpers/harness.ts';
 
 const ROUTES = ['/api/stats/users-by-role', '/api/stats/members-by-organisation', '/api/stats/users-by-organisation-role'] as const;
 

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
 import { sql } from 'kysely';
-import { addMember, call, createOrganisation, registerUser, type TestUser } from './helpers/api.js';
-import { forEachDatabase, settled } from './helpers/harness.js';
-import { expectAuthenticationRequired } from './helpers/matrix.js';
+import { addMember, call, createOrganisation, registerUser, type TestUser } from './helpers/api.ts';
+import { forEachDatabase, settled } from './helpers/harness.ts';
+import { expectAuthenticationRequired } from './helpers/matrix.ts';
 
 const ROUTES = ['/api/stats/users-by-role', '/api/stats/members-by-organisation', '/api/stats/users-by-organisation-role'] as const;
 const at = (iso: string) => new Date(iso);

@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, it } from 'node:test';
-import { assertErrorEnvelope, call, PASSWORD, registerUser, uniqueEmail, type Answer, type TestUser } from './helpers/api.js';
-import { forEachDatabase, PUBLIC_URL, ROOMY_THROTTLES, startHarness } from './helpers/harness.js';
-import { linkIn, startMailbox } from './helpers/mailbox.js';
-import { DEFAULT_THROTTLE_POLICY } from '../src/domain/throttle/throttles.js';
+import { assertErrorEnvelope, call, PASSWORD, registerUser, uniqueEmail, type Answer, type TestUser } from './helpers/api.ts';
+import { forEachDatabase, PUBLIC_URL, ROOMY_THROTTLES, startHarness } from './helpers/harness.ts';
+import { linkIn, startMailbox } from './helpers/mailbox.ts';
+import { DEFAULT_THROTTLE_POLICY } from '../src/domain/throttle/throttles.ts';
 
 const mailbox = await startMailbox();
 after(() => mailbox.stop());

@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
-import { call, registerUser } from './helpers/api.js';
-import { PUBLIC_URL, forEachDatabase } from './helpers/harness.js';
+import { call, registerUser } from './helpers/api.ts';
+import { PUBLIC_URL, forEachDatabase } from './helpers/harness.ts';
 
 forEachDatabase('tokens', (h) => {
   it('publishes Ed25519 public keys at /.well-known/jwks.json, never a private part', async () => {

@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { openDatabase, type DatabaseHandle } from '../src/db/database.js';
-import { DEFAULT_THROTTLE_POLICY } from '../src/domain/throttle/throttles.js';
-import { PASSWORD, uniqueEmail } from './helpers/api.js';
-import { createTestDatabase, type TestDatabase } from './helpers/databases.js';
-import { startGatehouse, type GatehouseProcess } from './helpers/gatehouse-process.js';
-import { startMailbox, type Mailbox } from './helpers/mailbox.js';
+import { openDatabase, type DatabaseHandle } from '../src/db/database.ts';
+import { DEFAULT_THROTTLE_POLICY } from '../src/domain/throttle/throttles.ts';
+import { PASSWORD, uniqueEmail } from './helpers/api.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/databases.ts';
+import { startGatehouse, type GatehouseProcess } from './helpers/gatehouse-process.ts';
+import { startMailbox, type Mailbox } from './helpers/mailbox.ts';
 
 const databaseUrl = process.env.TEST_DATABASE_URL;
 const redisUrl = process.env.TEST_REDIS_URL;

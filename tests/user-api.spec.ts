@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { it } from 'node:test';
 import { sql } from 'kysely';
-import { addMember, call, createOrganisation, PASSWORD, uniqueEmail, type Answer } from './helpers/api.js';
-import { fingerprint, forEachDatabase, PUBLIC_URL } from './helpers/harness.js';
-import { algNone, tamper, type RouteCall } from './helpers/matrix.js';
+import { addMember, call, createOrganisation, PASSWORD, uniqueEmail, type Answer } from './helpers/api.ts';
+import { fingerprint, forEachDatabase, PUBLIC_URL } from './helpers/harness.ts';
+import { algNone, tamper, type RouteCall } from './helpers/matrix.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const uniqueUsername = (prefix = 'user') => `${prefix}${randomBytes(5).toString('hex')}`;

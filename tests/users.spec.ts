@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { it } from 'node:test';
-import { addMember, assertErrorEnvelope, call, createOrganisation, PASSWORD, registerUser, type Answer, type TestUser } from './helpers/api.js';
-import { fingerprint, forEachDatabase } from './helpers/harness.js';
-import { expectAuthenticationRequired, type RouteCall } from './helpers/matrix.js';
+import { addMember, assertErrorEnvelope, call, createOrganisation, PASSWORD, registerUser, type Answer, type TestUser } from './helpers/api.ts';
+import { fingerprint, forEachDatabase } from './helpers/harness.ts';
+import { expectAuthenticationRequired, type RouteCall } from './helpers/matrix.ts';
 
 const PROFILE_FIELDS = ['createdAt', 'email', 'emailVerified', 'firstName', 'lastName', 'phone', 'platformRole', 'userId', 'username'];
 const PUBLIC_FIELDS = ['email', 'firstName', 'lastName', 'phone', 'userId'];

@@ -4,7 +4,7 @@
 // only the answers that arrive after it count.
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
-import type { Server } from './processes.js';
+import type { Server } from './processes.ts';
 
 export interface Sample {
   /** Successful operations per second. */

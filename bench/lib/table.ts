@@ -1,8 +1,8 @@
 // The results as Markdown: one row per scenario with its ratios, then every reference's own figures.
 import { cpus, release, totalmem } from 'node:os';
-import type { BenchOptions } from './options.js';
-import type { Sample } from './load.js';
-import { ms, rate } from './format.js';
+import type { BenchOptions } from './options.ts';
+import type { Sample } from './load.ts';
+import { ms, rate } from './format.ts';
 
 export interface Row {
   name: string;

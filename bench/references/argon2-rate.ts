@@ -4,9 +4,9 @@
 // sign-ins (verify) or registrations (hash) per second this machine can do.
 import { performance } from 'node:perf_hooks';
 import { hash, verify } from '@node-rs/argon2';
-import { ARGON2ID_OPTIONS } from '../../src/domain/accounts/passwords.js';
-import { PASSWORD } from '../lib/http.js';
-import { quantile, type Load, type Sample, type Timing } from '../lib/load.js';
+import { ARGON2ID_OPTIONS } from '../../src/domain/accounts/passwords.ts';
+import { PASSWORD } from '../lib/http.ts';
+import { quantile, type Load, type Sample, type Timing } from '../lib/load.ts';
 
 export type Argon2Work = 'hash' | 'verify';
 

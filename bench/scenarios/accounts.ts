@@ -1,11 +1,11 @@
 // Accounts and sessions: register, sign in, refresh, who am I; and the bare route every request pays.
 import { randomBytes } from 'node:crypto';
-import { httpLoad, type Request } from '../lib/load.js';
-import { JSON_HEADERS, nextAddress, PASSWORD } from '../lib/http.js';
-import { argon2Load } from '../references/argon2-rate.js';
-import { sessionCookie } from '../setup/better-auth.js';
-import { post, signIns } from './requests.js';
-import { roundRobin, type Scenario } from './scenario.js';
+import { httpLoad, type Request } from '../lib/load.ts';
+import { JSON_HEADERS, nextAddress, PASSWORD } from '../lib/http.ts';
+import { argon2Load } from '../references/argon2-rate.ts';
+import { sessionCookie } from '../setup/better-auth.ts';
+import { post, signIns } from './requests.ts';
+import { roundRobin, type Scenario } from './scenario.ts';
 
 const run = randomBytes(3).toString('hex');
 let registered = 0;

@@ -1,9 +1,9 @@
 // Every scenario, in the order they run and print.
-import { healthz, login, me, refresh, register } from './accounts.js';
-import { mixed } from './mixed.js';
-import { members, organisations, organisationsAmongMany, organisationsEmbedded } from './organisations.js';
-import type { Scenario } from './scenario.js';
-import { statsFiltered, statsMembersByOrganisation, statsOwner, statsUsersByOrganisationRole, statsUsersByRole } from './stats.js';
+import { healthz, login, me, refresh, register } from './accounts.ts';
+import { mixed } from './mixed.ts';
+import { members, organisations, organisationsAmongMany, organisationsEmbedded } from './organisations.ts';
+import type { Scenario } from './scenario.ts';
+import { statsFiltered, statsMembersByOrganisation, statsOwner, statsUsersByOrganisationRole, statsUsersByRole } from './stats.ts';
 
 export const SCENARIOS: readonly Scenario[] = [
   healthz,

@@ -2,11 +2,11 @@
 // thread pool (four threads): a burst of sign-ins can queue the token checks of every other request.
 // Half the connections sign in, half list organisations; the figure is how much of its rate alone
 // the listing keeps, for Gatehouse and for the hand-written Fastify+jose+pg app.
-import { rate, ratio } from '../lib/format.js';
-import { fire, httpLoad, type Load, type Request } from '../lib/load.js';
-import type { Server } from '../lib/processes.js';
-import { signIns } from './requests.js';
-import { type Scenario } from './scenario.js';
+import { rate, ratio } from '../lib/format.ts';
+import { fire, httpLoad, type Load, type Request } from '../lib/load.ts';
+import type { Server } from '../lib/processes.ts';
+import { signIns } from './requests.ts';
+import { type Scenario } from './scenario.ts';
 
 function mixedLoad(label: string, server: Server, connections: number, loginPath: string, listing: Request): Load {
   return {

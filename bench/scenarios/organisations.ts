@@ -1,8 +1,8 @@
 // Organisations: a user's list, an organisation's members, a list among 100,000 organisations, and
 // the list on the embedded database.
-import { httpLoad, type Request } from '../lib/load.js';
-import type { Server } from '../lib/processes.js';
-import { type Scenario } from './scenario.js';
+import { httpLoad, type Request } from '../lib/load.ts';
+import type { Server } from '../lib/processes.ts';
+import { type Scenario } from './scenario.ts';
 
 const bearer = (path: string, token: string): Request => ({ path, headers: { authorization: `Bearer ${token}` } });
 

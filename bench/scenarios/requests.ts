@@ -1,8 +1,8 @@
 // Requests that change with every send.
-import { addressOf, JSON_HEADERS, PASSWORD } from '../lib/http.js';
-import type { Request } from '../lib/load.js';
-import { LOGIN_USERS, loginEmail } from '../setup/small.js';
-import { roundRobin } from './scenario.js';
+import { addressOf, JSON_HEADERS, PASSWORD } from '../lib/http.ts';
+import type { Request } from '../lib/load.ts';
+import { LOGIN_USERS, loginEmail } from '../setup/small.ts';
+import { roundRobin } from './scenario.ts';
 
 /** A thousand accounts in turn, each from its own address (a device it has signed in from before). */
 export function signIns(path: string, extraHeaders: Record<string, string> = {}): Request {

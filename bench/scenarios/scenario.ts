@@ -1,7 +1,7 @@
 // What a scenario is: Gatehouse doing one thing under load, and the references it is measured against.
-import { rate, ratio } from '../lib/format.js';
-import type { Load, Sample } from '../lib/load.js';
-import type { Context } from '../setup/context.js';
+import { rate, ratio } from '../lib/format.ts';
+import type { Load, Sample } from '../lib/load.ts';
+import type { Context } from '../setup/context.ts';
 
 export type ReferenceKind = 'Better Auth' | 'machine' | 'Gatehouse';
 

@@ -2,8 +2,8 @@
 // organisation counted), one of them filtered, and one as an owner (who reads 10 organisations).
 // One request at a time: the figure that matters is how long one aggregation over a million rows
 // takes; 32 at once on two cores would measure the queue in front of them.
-import { httpLoad } from '../lib/load.js';
-import type { Scenario } from './scenario.js';
+import { httpLoad } from '../lib/load.ts';
+import type { Scenario } from './scenario.ts';
 
 const STATS_CONNECTIONS = 1;
 const ADMIN = 0;

@@ -1,11 +1,11 @@
 // The Better Auth peer (bench/peers/better-auth): its own database, schema and fixtures, made afresh
 // on every run by its own code, then served as a child process like Gatehouse.
 import { existsSync } from 'node:fs';
-import { addressOf, call, inParallel, PASSWORD } from '../lib/http.js';
-import { createDatabase } from '../lib/postgres.js';
-import { freePort, runToEnd, startServer, type Server } from '../lib/processes.js';
-import { ROOT } from './gatehouse.js';
-import { LOGIN_USERS, loginEmail } from './small.js';
+import { addressOf, call, inParallel, PASSWORD } from '../lib/http.ts';
+import { createDatabase } from '../lib/postgres.ts';
+import { freePort, runToEnd, startServer, type Server } from '../lib/processes.ts';
+import { ROOT } from './gatehouse.ts';
+import { LOGIN_USERS, loginEmail } from './small.ts';
 
 const PEER = `${ROOT}bench/peers/better-auth`;
 export const PEER_DATABASE = 'betterauth_bench';

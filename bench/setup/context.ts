@@ -1,14 +1,14 @@
 // What the scenarios share: servers and fixtures, each made on first use (so BENCH_ONLY makes only
 // what its scenarios need) and stopped at the end. With BENCH_BASELINE, a second context differs
 // only in its everyday Gatehouse: the other build, on a copy of the everyday database of its own.
-import type { BenchOptions } from '../lib/options.js';
-import { addressOf } from '../lib/http.js';
-import { databasesIdle } from '../lib/postgres.js';
-import { freePort, startServer, type Server } from '../lib/processes.js';
-import { PEER_DATABASE, prepareBetterAuth, type PeerFixtures } from './better-auth.js';
-import { createOrganisation, login, register, ROOT, startGatehouse } from './gatehouse.js';
-import { ensurePopulation, HUNDRED_THOUSAND_ORGANISATIONS, MILLION_MEMBERSHIPS, type Population } from './populations.js';
-import { BASELINE_DATABASE, prepareSmall, SMALL_DATABASE, type SmallFixtures, type SmallOptions } from './small.js';
+import type { BenchOptions } from '../lib/options.ts';
+import { addressOf } from '../lib/http.ts';
+import { databasesIdle } from '../lib/postgres.ts';
+import { freePort, startServer, type Server } from '../lib/processes.ts';
+import { PEER_DATABASE, prepareBetterAuth, type PeerFixtures } from './better-auth.ts';
+import { createOrganisation, login, register, ROOT, startGatehouse } from './gatehouse.ts';
+import { ensurePopulation, HUNDRED_THOUSAND_ORGANISATIONS, MILLION_MEMBERSHIPS, type Population } from './populations.ts';
+import { BASELINE_DATABASE, prepareSmall, SMALL_DATABASE, type SmallFixtures, type SmallOptions } from './small.ts';
 
 const DATABASES = [SMALL_DATABASE, BASELINE_DATABASE, MILLION_MEMBERSHIPS.database, HUNDRED_THOUSAND_ORGANISATIONS.database, PEER_DATABASE];
 
@@ -101,7 +101,7 @@ export function createContexts(options: BenchOptions): Contexts {
       return started(
         await startServer({
           name: 'hand-written Fastify+jose+pg',
-          args: ['--import', 'tsx', 'bench/references/machine-app.ts'],
+          args: ['bench/references/machine-app.ts'],
           cwd: ROOT,
           url,
           readyPath: '/json',

@@ -5,8 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, runToEnd, startServer, type Server } from '../lib/processes.js';
-import { expect, nextAddress, PASSWORD } from '../lib/http.js';
+import { freePort, runToEnd, startServer, type Server } from '../lib/processes.ts';
+import { expect, nextAddress, PASSWORD } from '../lib/http.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = 'dist/cli/main.js';

@@ -4,11 +4,11 @@
 // interrupted seeding leaves them missing, so the next run seeds again.
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
-import { hashPassword } from '../../src/domain/accounts/passwords.js';
-import { BUILT_IN_ROLES } from '../../src/domain/policy/permissions.js';
-import { PASSWORD } from '../lib/http.js';
-import { createDatabase, databaseExists, databaseUrl, withClient } from '../lib/postgres.js';
-import { migrate } from './gatehouse.js';
+import { hashPassword } from '../../src/domain/accounts/passwords.ts';
+import { BUILT_IN_ROLES } from '../../src/domain/policy/permissions.ts';
+import { PASSWORD } from '../lib/http.ts';
+import { createDatabase, databaseExists, databaseUrl, withClient } from '../lib/postgres.ts';
+import { migrate } from './gatehouse.ts';
 
 export interface Population {
   database: string;

@@ -2,11 +2,11 @@
 // organisations (the first with 20 members), a user in 1,000 organisations, and sessions for the load.
 // With BENCH_BASELINE, the other build gets a copy of its own, made the same way by its own
 // migrations and API, so that the two never share rows.
-import { hashPassword } from '../../src/domain/accounts/passwords.js';
-import { addressOf, expect, inParallel, PASSWORD } from '../lib/http.js';
-import { createDatabase, withClient } from '../lib/postgres.js';
-import type { Server } from '../lib/processes.js';
-import { bearer, createOrganisation, login, migrate, organisationIds, register, ROOT, startGatehouse } from './gatehouse.js';
+import { hashPassword } from '../../src/domain/accounts/passwords.ts';
+import { addressOf, expect, inParallel, PASSWORD } from '../lib/http.ts';
+import { createDatabase, withClient } from '../lib/postgres.ts';
+import type { Server } from '../lib/processes.ts';
+import { bearer, createOrganisation, login, migrate, organisationIds, register, ROOT, startGatehouse } from './gatehouse.ts';
 
 export const SMALL_DATABASE = 'gatehouse_bench';
 export const BASELINE_DATABASE = 'gatehouse_bench_baseline';

@@ -1,14 +1,14 @@
 // What each `gatehouse` command does. Imported only when a command runs: `--help` and `--version`
 // load none of this, so they open nothing and change nothing.
-import { buildApp } from '../app.js';
-import { loadConfig, type Config } from '../config/config.js';
-import { openDatabase, type DatabaseHandle } from '../db/database.js';
-import { migrateToLatest } from '../db/migrate.js';
-import { systemClock } from '../domain/clock.js';
-import { system } from '../domain/principal.js';
-import { createServices } from '../domain/services.js';
-import { serve } from '../server.js';
-import { readSecret } from './read-secret.js';
+import { buildApp } from '../app.ts';
+import { loadConfig, type Config } from '../config/config.ts';
+import { openDatabase, type DatabaseHandle } from '../db/database.ts';
+import { migrateToLatest } from '../db/migrate.ts';
+import { systemClock } from '../domain/clock.ts';
+import { system } from '../domain/principal.ts';
+import { createServices } from '../domain/services.ts';
+import { serve } from '../server.ts';
+import { readSecret } from './read-secret.ts';
 
 export interface CreateAdminOptions {
   email?: string;

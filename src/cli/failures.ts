@@ -1,8 +1,8 @@
 // Failures a person can fix get one line saying what to do; a stack trace would bury it. Anything
 // else is a fault in Gatehouse, and keeps its stack.
-import { ConfigError } from '../config/config.js';
-import { DataFolderInUseError } from '../db/data-folder-lock.js';
-import { ValidationError } from '../domain/errors.js';
+import { ConfigError } from '../config/config.ts';
+import { DataFolderInUseError } from '../db/data-folder-lock.ts';
+import { ValidationError } from '../domain/errors.ts';
 
 interface SystemError extends Error {
   code?: string;

@@ -3,11 +3,11 @@
 // parser answers --help, --version and mistakes before any command runs, so those change nothing.
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { failureMessage } from './failures.js';
+import { failureMessage } from './failures.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-const commands = () => import('./commands.js');
+const commands = () => import('./commands.ts');
 
 function program(): Command {
   const gatehouse = new Command('gatehouse')

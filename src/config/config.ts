@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parse as parseDotenv } from 'dotenv';
-import { parseDuration } from './duration.js';
+import { parseDuration } from './duration.ts';
 
 export type CompatSet = 'saas' | 'user-api' | 'basic';
 export type LoginAlerts = 'all' | 'new-device' | 'off';
@@ -65,11 +65,11 @@ export interface ConnectionLimits {
 }
 
 export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    detail: string,
-  ) {
+  readonly variable: string;
+
+  constructor(variable: string, detail: string) {
     super(`Invalid configuration: ${variable} ${detail}`);
+    this.variable = variable;
     this.name = 'ConfigError';
   }
 }

@@ -9,15 +9,17 @@ import { join, resolve } from 'node:path';
 export const LOCK_FILE = 'gatehouse.lock';
 
 export class DataFolderInUseError extends Error {
-  constructor(
-    readonly dataDir: string,
-    readonly pid: number | null,
-  ) {
+  readonly dataDir: string;
+  readonly pid: number | null;
+
+  constructor(dataDir: string, pid: number | null) {
     super(
       `The data folder ${dataDir} is in use by a running Gatehouse process${pid ? ` (pid ${pid})` : ''}: stop that server first, or make the change through its API. ` +
         `(If no Gatehouse process is running, delete ${join(dataDir, LOCK_FILE)}.)`,
     );
     this.name = 'DataFolderInUseError';
+    this.dataDir = dataDir;
+    this.pid = pid;
   }
 }
 

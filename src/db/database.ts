@@ -3,11 +3,11 @@
 import { mkdirSync } from 'node:fs';
 import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
-import type { Config } from '../config/config.js';
-import { lockDataFolder } from './data-folder-lock.js';
-import { PGliteDialect } from './pglite-dialect.js';
-import { preparingPool } from './prepared-statements.js';
-import type { Database } from './schema.js';
+import type { Config } from '../config/config.ts';
+import { lockDataFolder } from './data-folder-lock.ts';
+import { PGliteDialect } from './pglite-dialect.ts';
+import { preparingPool } from './prepared-statements.ts';
+import type { Database } from './schema.ts';
 
 export type Db = Kysely<Database>;
 /** A repository method takes either the database or a transaction, so a service can compose several in one. */

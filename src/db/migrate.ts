@@ -1,6 +1,6 @@
 import { Migrator, sql, type Kysely, type MigrationProvider } from 'kysely';
-import { MIGRATIONS } from './migrations/index.js';
-import type { Database } from './schema.js';
+import { MIGRATIONS } from './migrations/index.ts';
+import type { Database } from './schema.ts';
 
 const provider: MigrationProvider = {
   async getMigrations() {

@@ -4,8 +4,8 @@
 // another's rows: the caller chooses the ids that tie them together. Foreign keys and AFTER triggers
 // are checked at the statement's end, when every row exists.
 import { sql, type InsertQueryBuilder, type QueryCreator } from 'kysely';
-import type { Executor } from './database.js';
-import type { Database } from './schema.js';
+import type { Executor } from './database.ts';
+import type { Database } from './schema.ts';
 
 /** A write of one statement; its own `returning` is not read. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

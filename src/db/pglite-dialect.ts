@@ -19,7 +19,11 @@ import {
 } from 'kysely';
 
 export class PGliteDialect implements Dialect {
-  constructor(private readonly open: () => Promise<PGlite>) {}
+  private readonly open: () => Promise<PGlite>;
+
+  constructor(open: () => Promise<PGlite>) {
+    this.open = open;
+  }
 
   createAdapter() {
     return new PostgresAdapter();
@@ -39,8 +43,11 @@ class PGliteDriver implements Driver {
   private client: PGlite | null = null;
   private connection: PGliteConnection | null = null;
   private readonly mutex = new Mutex();
+  private readonly open: () => Promise<PGlite>;
 
-  constructor(private readonly open: () => Promise<PGlite>) {}
+  constructor(open: () => Promise<PGlite>) {
+    this.open = open;
+  }
 
   async init(): Promise<void> {
     this.client = await this.open();
@@ -76,7 +83,11 @@ class PGliteDriver implements Driver {
 }
 
 class PGliteConnection implements DatabaseConnection {
-  constructor(private readonly client: PGlite) {}
+  private readonly client: PGlite;
+
+  constructor(client: PGlite) {
+    this.client = client;
+  }
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
     const result = await this.client.query<R>(compiled.sql, [...compiled.parameters]);

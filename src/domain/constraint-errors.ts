@@ -1,6 +1,6 @@
 // Maps a violated database constraint, by its name, to the domain error it means. The database is
 // the guard (two racing requests cannot both pass it); this turns its verdict into a clear 4xx.
-import { AppError, fieldError } from './errors.js';
+import { AppError, fieldError } from './errors.ts';
 
 const CONSTRAINT_ERRORS: Record<string, () => Error> = {
   users_email_key: () => fieldError('email', 'Email already exists'),

@@ -59,16 +59,16 @@ export type ErrorCode = keyof typeof ERRORS;
 
 export class AppError extends Error {
   readonly status: number;
+  readonly code: ErrorCode;
+  /** When the caller may try again: sent as Retry-After. */
+  readonly retryAfterSeconds?: number;
 
-  constructor(
-    readonly code: ErrorCode,
-    message?: string,
-    /** When the caller may try again: sent as Retry-After. */
-    readonly retryAfterSeconds?: number,
-  ) {
+  constructor(code: ErrorCode, message?: string, retryAfterSeconds?: number) {
     super(message ?? ERRORS[code].message);
     this.name = 'AppError';
+    this.code = code;
     this.status = ERRORS[code].status;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
@@ -79,9 +79,12 @@ export interface FieldError {
 
 /** A 422: one entry per invalid field, in the order the route lists its fields. */
 export class ValidationError extends Error {
-  constructor(readonly errors: FieldError[]) {
+  readonly errors: FieldError[];
+
+  constructor(errors: FieldError[]) {
     super(errors.map((e) => `${e.field}: ${e.message}`).join('; '));
     this.name = 'ValidationError';
+    this.errors = errors;
   }
 }
 

@@ -1,7 +1,7 @@
 // Keyset pagination: a cursor names the last row of the previous page (its sort time and id), so
 // pages stay stable while rows are added, and each page is one index range scan.
-import { fieldError } from './errors.js';
-import { isUuid } from './ids.js';
+import { fieldError } from './errors.ts';
+import { isUuid } from './ids.ts';
 
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 50;

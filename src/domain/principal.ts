@@ -2,9 +2,9 @@
 // (src/domain/policy/policy.ts) whether it may; the HTTP layer only builds principals from requests.
 // A caller that skips HTTP (the command line, a job, a test) gets exactly what its principal allows:
 // the system may do what the policy grants it by name, an anonymous caller only the public actions.
-import type { PlatformRole } from '../db/schema.js';
-import type { User } from './accounts/types.js';
-import type { Membership } from './organisations/types.js';
+import type { PlatformRole } from '../db/schema.ts';
+import type { User } from './accounts/types.ts';
+import type { Membership } from './organisations/types.ts';
 
 /** Where a request came from: for throttling, sign-in alerts and the audit log. */
 export interface ClientInfo {

@@ -5,26 +5,26 @@
 // dependencies object, built here; it takes the acting principal first and asks the policy
 // (src/domain/policy/policy.ts) before acting; each change records one event from the catalogue
 // (src/domain/events/catalogue.ts) in its transaction; SQL stays in the area's *.repo.ts.
-import type { Config } from '../config/config.js';
-import type { Db } from '../db/database.js';
-import { accountsServiceFactory } from './accounts/accounts.service.js';
-import { passwordPolicyFactory } from './accounts/password-policy.js';
-import { recoveryServiceFactory } from './accounts/recovery.service.js';
-import { adminServiceFactory } from './admin/admin.service.js';
-import { auditServiceFactory } from './audit/audit.service.js';
-import type { Clock } from './clock.js';
-import { eventStreamFactory } from './events/event-stream.js';
-import { healthServiceFactory } from './operations/health.service.js';
-import { invitationsServiceFactory } from './organisations/invitations.service.js';
-import { membershipsServiceFactory } from './organisations/memberships.service.js';
-import { organisationsServiceFactory } from './organisations/organisations.service.js';
-import { rolesServiceFactory } from './organisations/roles.service.js';
-import { policyFactory } from './policy/policy.js';
-import { accessTokensFactory } from './sessions/access-tokens.js';
-import { sessionsServiceFactory } from './sessions/sessions.service.js';
-import { statsServiceFactory } from './stats/stats.service.js';
-import type { ThrottleStore } from './throttle/throttle.js';
-import { throttlesFactory, type ThrottlePolicy } from './throttle/throttles.js';
+import type { Config } from '../config/config.ts';
+import type { Db } from '../db/database.ts';
+import { accountsServiceFactory } from './accounts/accounts.service.ts';
+import { passwordPolicyFactory } from './accounts/password-policy.ts';
+import { recoveryServiceFactory } from './accounts/recovery.service.ts';
+import { adminServiceFactory } from './admin/admin.service.ts';
+import { auditServiceFactory } from './audit/audit.service.ts';
+import type { Clock } from './clock.ts';
+import { eventStreamFactory } from './events/event-stream.ts';
+import { healthServiceFactory } from './operations/health.service.ts';
+import { invitationsServiceFactory } from './organisations/invitations.service.ts';
+import { membershipsServiceFactory } from './organisations/memberships.service.ts';
+import { organisationsServiceFactory } from './organisations/organisations.service.ts';
+import { rolesServiceFactory } from './organisations/roles.service.ts';
+import { policyFactory } from './policy/policy.ts';
+import { accessTokensFactory } from './sessions/access-tokens.ts';
+import { sessionsServiceFactory } from './sessions/sessions.service.ts';
+import { statsServiceFactory } from './stats/stats.service.ts';
+import type { ThrottleStore } from './throttle/throttle.ts';
+import { throttlesFactory, type ThrottlePolicy } from './throttle/throttles.ts';
 
 export interface ServiceDeps {
   db: Db;

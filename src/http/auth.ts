@@ -12,10 +12,10 @@
 // again (the answer is remembered on the principal, so it costs no second query): a caller that
 // skips this hook is refused all the same.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AppError } from '../domain/errors.js';
-import type { Permission } from '../domain/policy/permissions.js';
-import { anonymous, type ClientInfo, type Principal } from '../domain/principal.js';
-import type { Services } from '../domain/services.js';
+import { AppError } from '../domain/errors.ts';
+import type { Permission } from '../domain/policy/permissions.ts';
+import { anonymous, type ClientInfo, type Principal } from '../domain/principal.ts';
+import type { Services } from '../domain/services.ts';
 
 export type AuthMode = 'public' | 'optional' | 'user' | 'admin';
 

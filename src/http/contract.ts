@@ -8,8 +8,8 @@
 // parameters it does not know (OAuth 2.0 endpoints ignore unrecognised ones, RFC 6749 §3.1) says so
 // with `additionalProperties: true` on its querystring schema.
 import type { FastifyInstance, FastifySchema } from 'fastify';
-import { compatErrorBody } from './compat/compat-errors.js';
-import { ErrorBody, ValidationErrorBody } from './schemas.js';
+import { compatErrorBody } from './compat/compat-errors.ts';
+import { ErrorBody, ValidationErrorBody } from './schemas.ts';
 
 type Documented = FastifySchema & { security?: unknown[]; description?: string; operationId?: string; hide?: boolean; produces?: string[]; 'x-permission'?: string };
 

@@ -4,9 +4,9 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { mapConstraintError } from '../domain/constraint-errors.js';
-import { AppError, ERRORS, ValidationError, type ErrorCode } from '../domain/errors.js';
-import { toFieldErrors } from './validation.js';
+import { mapConstraintError } from '../domain/constraint-errors.ts';
+import { AppError, ERRORS, ValidationError, type ErrorCode } from '../domain/errors.ts';
+import { toFieldErrors } from './validation.ts';
 
 const REASONS: Record<number, string> = {
   400: 'Bad request',

@@ -2,8 +2,8 @@
 // JSON.parse, counts nesting, keys and array entries. Without it, 60,000 keys held the event loop for
 // up to two seconds in parsing, validation and a 5 MB list of errors, and 10,000 nested arrays
 // overflowed the stack of every recursive walk after the parser.
-import type { JsonLimits } from '../config/config.js';
-import { AppError } from '../domain/errors.js';
+import type { JsonLimits } from '../config/config.ts';
+import { AppError } from '../domain/errors.ts';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;

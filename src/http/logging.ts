@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import type { FastifyRequest } from 'fastify';
 import type { LoggerOptions } from 'pino';
 import type PinoPretty from 'pino-pretty';
-import type { LogFormat } from '../config/config.js';
+import type { LogFormat } from '../config/config.ts';
 
 const SECRET_QUERY = /([?&](?:token|inviteToken|refreshToken|code)=)[^&#]*/gi;
 

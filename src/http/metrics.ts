@@ -2,8 +2,8 @@
 // work, the outbox's backlog and the process's own figures. Each app has its own registry.
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { passwordWork } from '../domain/accounts/passwords.js';
-import type { HealthService } from '../domain/operations/health.service.js';
+import { passwordWork } from '../domain/accounts/passwords.ts';
+import type { HealthService } from '../domain/operations/health.service.ts';
 
 export function installMetrics(app: FastifyInstance, health: HealthService): Registry {
   const registry = new Registry();

@@ -1,5 +1,5 @@
 import type { SwaggerOptions } from '@fastify/swagger';
-import type { Config } from '../config/config.js';
+import type { Config } from '../config/config.ts';
 
 export function openapiInfo(config: Config): SwaggerOptions {
   return {

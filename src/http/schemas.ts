@@ -1,7 +1,7 @@
 // Shared pieces of every route's contract: the envelopes of the API and the common parameters.
 import Type, { type TSchema } from 'typebox';
-import type { User } from '../domain/accounts/types.js';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../domain/pagination.js';
+import type { User } from '../domain/accounts/types.ts';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../domain/pagination.ts';
 
 export const ErrorBody = Type.Object(
   {

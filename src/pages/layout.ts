@@ -1,7 +1,7 @@
 // The small HTML pages behind the links Gatehouse mails. No framework: a server-rendered page, one
 // stylesheet and one script, both from this origin, under a Content-Security-Policy that allows
 // nothing else. Every value placed in a page is escaped.
-import { escapeHtml } from '../shared/html.js';
+import { escapeHtml } from '../shared/html.ts';
 
 export const PAGE_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";

@@ -2,8 +2,8 @@
 // and the accounts most tests start from.
 import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
-import type { App } from '../../src/app.js';
-import type { Db } from '../../src/db/database.js';
+import type { App } from '../../src/app.ts';
+import type { Db } from '../../src/db/database.ts';
 
 export interface Answer {
   status: number;

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { after, before } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { PUBLIC_URL, startHarness, type Harness } from './harness.js';
+import { PUBLIC_URL, startHarness, type Harness } from './harness.ts';
 
 /** Chromium from the system's packages, found on PATH; none means the browser tests are skipped. */
 function findChromium(): string | undefined {

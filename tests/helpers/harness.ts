@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe } from 'node:test';
 import { sql } from 'kysely';
-import { buildApp, type App } from '../../src/app.js';
-import { loadConfig, type Config } from '../../src/config/config.js';
-import { openDatabase, type Db } from '../../src/db/database.js';
-import type { Clock } from '../../src/domain/clock.js';
-import { DEFAULT_THROTTLE_POLICY, type ThrottlePolicy } from '../../src/domain/throttle/throttles.js';
-import { createTestDatabase, targets, type Target } from './databases.js';
+import { buildApp, type App } from '../../src/app.ts';
+import { loadConfig, type Config } from '../../src/config/config.ts';
+import { openDatabase, type Db } from '../../src/db/database.ts';
+import type { Clock } from '../../src/domain/clock.ts';
+import { DEFAULT_THROTTLE_POLICY, type ThrottlePolicy } from '../../src/domain/throttle/throttles.ts';
+import { createTestDatabase, targets, type Target } from './databases.ts';
 
 export const PUBLIC_URL = 'https://gatehouse.test';
 

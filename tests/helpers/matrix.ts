@@ -3,8 +3,8 @@
 // organisation (404) and a member whose role is too low (403). Each refusal must change nothing.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { assertErrorEnvelope, call } from './api.js';
-import { fingerprint, type Harness } from './harness.js';
+import { assertErrorEnvelope, call } from './api.ts';
+import { fingerprint, type Harness } from './harness.ts';
 
 export interface RouteCall {
   method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';

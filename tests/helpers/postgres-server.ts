@@ -6,7 +6,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, appendFi
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import pg from 'pg';
-import { freePort } from './mailbox.js';
+import { freePort } from './mailbox.ts';
 
 const SERVER_PROGRAMS = ['initdb', 'pg_ctl', 'postgres'];
 /** Debian and Ubuntu keep the server programs off PATH, one folder per major version. */

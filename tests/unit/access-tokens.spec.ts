@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT, createLocalJWKSet, decodeJwt, decodeProtectedHeader, importJWK, jwtVerify, type CryptoKey, type JWK } from 'jose';
-import { openDatabase, type DatabaseHandle, type Db } from '../../src/db/database.js';
-import { migrateToLatest } from '../../src/db/migrate.js';
-import type { Clock } from '../../src/domain/clock.js';
-import { accessTokensFactory } from '../../src/domain/sessions/access-tokens.js';
-import { algNone, tamper } from '../helpers/matrix.js';
+import { openDatabase, type DatabaseHandle, type Db } from '../../src/db/database.ts';
+import { migrateToLatest } from '../../src/db/migrate.ts';
+import type { Clock } from '../../src/domain/clock.ts';
+import { accessTokensFactory } from '../../src/domain/sessions/access-tokens.ts';
+import { algNone, tamper } from '../helpers/matrix.ts';
 
 const ISSUER = 'https://gatehouse.test';
 const TTL = 900;
@@ -16,7 +16,11 @@ const TOLERANCE = 30;
 
 /** A clock standing still at a whole second, moved by hand. */
 class HandClock implements Clock {
-  constructor(public seconds = Math.floor(Date.now() / 1000)) {}
+  seconds: number;
+
+  constructor(seconds = Math.floor(Date.now() / 1000)) {
+    this.seconds = seconds;
+  }
   now() {
     return new Date(this.seconds * 1000);
   }

@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig, readEnvironment } from '../../src/config/config.js';
-import { parseDuration } from '../../src/config/duration.js';
+import { ConfigError, loadConfig, readEnvironment } from '../../src/config/config.ts';
+import { parseDuration } from '../../src/config/duration.ts';
 
 describe('configuration', () => {
   it('starts with the defaults of the specification from an empty environment', () => {

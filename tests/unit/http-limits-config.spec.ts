@@ -2,7 +2,7 @@
 // from an empty environment, every value read, and a bad one refused naming its variable.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig } from '../../src/config/config.js';
+import { ConfigError, loadConfig } from '../../src/config/config.ts';
 
 describe('configuration of the HTTP limits', () => {
   it('starts with safe defaults: a slow body is cut within 30 s', () => {

@@ -13,16 +13,16 @@ async function refusals(filePath: string, code: string): Promise<string[]> {
 }
 
 const cases: Array<{ file: string; wrong: string; right: string; says: RegExp }> = [
-  { file: 'src/db/probe.ts', wrong: "import { AppError } from '../domain/errors.js';", right: "import type { Config } from '../config/config.js';", says: /one way/ },
-  { file: 'src/db/migrations/probe.ts', wrong: "import { buildApp } from '../../app.js';", right: "import type { Migration } from './migration.js';", says: /one way/ },
-  { file: 'src/config/probe.ts', wrong: "import type { Db } from '../db/database.js';", right: "import { parseDuration } from './duration.js';", says: /one way/ },
-  { file: 'src/domain/accounts/probe.ts', wrong: "import { principalOf } from '../../http/auth.js';", right: "import type { Db } from '../../db/database.js';", says: /one way/ },
+  { file: 'src/db/probe.ts', wrong: "import { AppError } from '../domain/errors.ts';", right: "import type { Config } from '../config/config.ts';", says: /one way/ },
+  { file: 'src/db/migrations/probe.ts', wrong: "import { buildApp } from '../../app.ts';", right: "import type { Migration } from './migration.ts';", says: /one way/ },
+  { file: 'src/config/probe.ts', wrong: "import type { Db } from '../db/database.ts';", right: "import { parseDuration } from './duration.ts';", says: /one way/ },
+  { file: 'src/domain/accounts/probe.ts', wrong: "import { principalOf } from '../../http/auth.ts';", right: "import type { Db } from '../../db/database.ts';", says: /one way/ },
   { file: 'src/domain/accounts/probe.ts', wrong: "import type { FastifyRequest } from 'fastify';", right: "import { randomUUID } from 'node:crypto';", says: /HTTP layer/ },
-  { file: 'src/domain/accounts/probe.repo.ts', wrong: "import { accountsServiceFactory } from './accounts.service.js';", right: "import { usersRepo } from './users.repo.js';", says: /never calls/ },
-  { file: 'src/http/routes/probe.routes.ts', wrong: "import { usersRepo } from '../../domain/accounts/users.repo.js';", right: "import type { Services } from '../../domain/services.js';", says: /through services/ },
-  { file: 'src/http/probe.ts', wrong: "import { openDatabase } from '../db/database.js';", right: "import { AppError } from '../domain/errors.js';", says: /one way/ },
-  { file: 'src/pages/probe.ts', wrong: "import { sendError } from '../http/errors.js';", right: "import { escapeHtml } from '../shared/html.js';", says: /one way/ },
-  { file: 'src/app.ts', wrong: "import { readSecret } from './cli/read-secret.js';", right: "import { installAuth } from './http/auth.js';", says: /one way/ },
+  { file: 'src/domain/accounts/probe.repo.ts', wrong: "import { accountsServiceFactory } from './accounts.service.ts';", right: "import { usersRepo } from './users.repo.ts';", says: /never calls/ },
+  { file: 'src/http/routes/probe.routes.ts', wrong: "import { usersRepo } from '../../domain/accounts/users.repo.ts';", right: "import type { Services } from '../../domain/services.ts';", says: /through services/ },
+  { file: 'src/http/probe.ts', wrong: "import { openDatabase } from '../db/database.ts';", right: "import { AppError } from '../domain/errors.ts';", says: /one way/ },
+  { file: 'src/pages/probe.ts', wrong: "import { sendError } from '../http/errors.ts';", right: "import { escapeHtml } from '../shared/html.ts';", says: /one way/ },
+  { file: 'src/app.ts', wrong: "import { readSecret } from './cli/read-secret.ts';", right: "import { installAuth } from './http/auth.ts';", says: /one way/ },
 ];
 
 describe('the layering lint rule', () => {

@@ -5,8 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { verify } from '@node-rs/argon2';
-import { PASSWORD_THREAD_NICE, PasswordThreads } from '../../src/domain/accounts/password-threads.js';
-import { ARGON2ID_OPTIONS } from '../../src/domain/accounts/passwords.js';
+import { PASSWORD_THREAD_NICE, PasswordThreads } from '../../src/domain/accounts/password-threads.ts';
+import { ARGON2ID_OPTIONS } from '../../src/domain/accounts/passwords.ts';
 
 /** The threads of this process at a given nice value (Linux: field 19 of /proc/self/task/<tid>/stat). */
 function threadsAtNice(nice: number): Set<string> {
@@ -48,7 +48,7 @@ describe('password threads', () => {
 
   it('keeps a process alive until its hash is done, and lets it exit after', () => {
     const script = `import('./src/domain/accounts/passwords.ts').then((m) => m.hashPassword('pw')).then((hash) => console.log(hash.split('$')[1]))`;
-    const output = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
     assert.equal(output.trim(), 'argon2id');
   });
 });

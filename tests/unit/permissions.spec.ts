@@ -1,7 +1,7 @@
 // The permission catalogue, the built-in roles and the rule that nobody grants a role above their own.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BUILT_IN_ROLES, PERMISSIONS, canGrant, hasPermission, isOwnerRole, type RoleGrant } from '../../src/domain/policy/permissions.js';
+import { BUILT_IN_ROLES, PERMISSIONS, canGrant, hasPermission, isOwnerRole, type RoleGrant } from '../../src/domain/policy/permissions.ts';
 
 const builtIn = (name: string): RoleGrant => {
   const role = BUILT_IN_ROLES.find((r) => r.name === name);

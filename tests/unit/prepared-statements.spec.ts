@@ -2,7 +2,7 @@
 // prepare, and no more than the limit, past which queries run unnamed.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { statementNamer } from '../../src/db/prepared-statements.js';
+import { statementNamer } from '../../src/db/prepared-statements.ts';
 
 describe('statementNamer', () => {
   it('names each preparable text once, the same way every time, and two texts apart', () => {

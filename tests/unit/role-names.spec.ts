@@ -2,7 +2,7 @@
 // custom role cannot pass for a built-in one or for another role of its organisation.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { confusableRole, normaliseRoleName, roleNameKey } from '../../src/domain/organisations/role-names.js';
+import { confusableRole, normaliseRoleName, roleNameKey } from '../../src/domain/organisations/role-names.ts';
 
 describe('role names', () => {
   it('normalises to NFKC, without invisible characters, trimmed, one space between words', () => {

@@ -3,7 +3,7 @@
 // they are.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bodyName, SUBJECT_NAME_LENGTH, subjectName } from '../../src/domain/mail/user-text.js';
+import { bodyName, SUBJECT_NAME_LENGTH, subjectName } from '../../src/domain/mail/user-text.ts';
 
 const inSubject = (value: string) => subjectName(value, { fallback: 'FALLBACK' });
 

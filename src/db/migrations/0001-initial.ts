@@ -1,6 +1,6 @@
 // The whole data model of the specification. Invariants live here, as constraints with stable names
 // that src/domain/constraint-errors.ts maps to domain errors.
-import type { Migration } from './migration.js';
+import type { Migration } from './migration.ts';
 
 // The catalogue as it stood when this migration was written; a later change to the catalogue is a
 // new migration, never an edit here.

@@ -1,4 +1,4 @@
-import type { Migration } from './migration.js';
+import type { Migration } from './migration.ts';
 
 /** The hourly cap on mail per person counts recent rows by recipient and kind. */
 export const outboxRecipientIndex: Migration = {

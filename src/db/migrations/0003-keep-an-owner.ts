@@ -1,4 +1,4 @@
-import type { Migration } from './migration.js';
+import type { Migration } from './migration.ts';
 
 /**
  * An organisation always keeps an owner. Checked at commit (deferred), after taking the organisation's

@@ -1,4 +1,4 @@
-import type { Migration } from './migration.js';
+import type { Migration } from './migration.ts';
 
 /**
  * Membership counts the database keeps current, so that platform-wide statistics read aggregate rows

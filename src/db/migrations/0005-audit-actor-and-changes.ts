@@ -1,4 +1,4 @@
-import type { Migration } from './migration.js';
+import type { Migration } from './migration.ts';
 
 /**
  * The event stream records who acted (a person or Gatehouse itself) and, for changes, the subject

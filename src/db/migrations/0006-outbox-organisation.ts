@@ -1,4 +1,4 @@
-import type { Migration } from './migration.js';
+import type { Migration } from './migration.ts';
 
 /**
  * Invitation mail is capped per organisation as well as per recipient: the outbox remembers which

@@ -1,6 +1,6 @@
 import type { ExpressionBuilder } from 'kysely';
-import type { Executor } from '../../db/database.js';
-import type { Database } from '../../db/schema.js';
+import type { Executor } from '../../db/database.ts';
+import type { Database } from '../../db/schema.ts';
 
 export type TokenPurpose = 'password_reset' | 'email_verification';
 

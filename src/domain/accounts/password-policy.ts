@@ -1,8 +1,8 @@
 // What a new password must be: at least GATEHOUSE_PASSWORD_MIN code points (and at most 256), and,
 // with GATEHOUSE_PASSWORD_BLOCKLIST=common, none of the ~49,000 most common passwords (the list ships
 // with @zxcvbn-ts/language-common; nothing is fetched) and not the person's own email or name.
-import { fieldError } from '../errors.js';
-import { MAX_PASSWORD_LENGTH } from './passwords.js';
+import { fieldError } from '../errors.ts';
+import { MAX_PASSWORD_LENGTH } from './passwords.ts';
 
 export interface PasswordOwner {
   email?: string | null;

@@ -57,7 +57,11 @@ export class PasswordThreads {
   private readonly threads = new Map<Worker, Pending[]>();
   private readonly queue: Pending[] = [];
 
-  constructor(readonly size = availableParallelism()) {}
+  readonly size: number;
+
+  constructor(size = availableParallelism()) {
+    this.size = size;
+  }
 
   hash(password: string, options: Options): Promise<string> {
     return this.run({ op: 'hash', password, options }) as Promise<string>;

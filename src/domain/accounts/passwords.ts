@@ -3,7 +3,7 @@
 // them, while a password is checked.
 import { randomBytes } from 'node:crypto';
 import type { Options } from '@node-rs/argon2';
-import { PasswordThreads } from './password-threads.js';
+import { PasswordThreads } from './password-threads.ts';
 
 const ARGON2ID = 2; // Algorithm.Argon2id (a const enum the library does not export at run time)
 export const ARGON2ID_OPTIONS: Options = { algorithm: ARGON2ID, memoryCost: 19456, timeCost: 2, parallelism: 1 };

@@ -1,22 +1,22 @@
 // Everything a person does with the links Gatehouse mails: confirm an email address, reset a
 // forgotten password; and changing a password while signed in. Each change records its event, which
 // queues its mail, in one transaction; the mail leaves through the outbox.
-import type { Db, Executor } from '../../db/database.js';
-import { addSeconds, type Clock } from '../clock.js';
-import { userActor } from '../events/catalogue.js';
-import type { EventStream } from '../events/event-stream.js';
-import { AppError, fieldError } from '../errors.js';
-import { EMAIL_VERIFICATION_TTL_SECONDS, PASSWORD_RESET_TTL_SECONDS } from '../lifetimes.js';
-import type { Policy } from '../policy/policy.js';
-import type { ClientInfo, Principal } from '../principal.js';
-import { hashOpaqueToken, newOpaqueToken } from '../sessions/opaque-tokens.js';
-import { sessionsRepo } from '../sessions/sessions.repo.js';
-import type { Throttles } from '../throttle/throttles.js';
-import { oneTimeTokensRepo, type TokenPurpose } from './one-time-tokens.repo.js';
-import type { PasswordPolicy } from './password-policy.js';
-import { hashPassword, verifyPassword } from './passwords.js';
-import type { User } from './types.js';
-import { usersRepo } from './users.repo.js';
+import type { Db, Executor } from '../../db/database.ts';
+import { addSeconds, type Clock } from '../clock.ts';
+import { userActor } from '../events/catalogue.ts';
+import type { EventStream } from '../events/event-stream.ts';
+import { AppError, fieldError } from '../errors.ts';
+import { EMAIL_VERIFICATION_TTL_SECONDS, PASSWORD_RESET_TTL_SECONDS } from '../lifetimes.ts';
+import type { Policy } from '../policy/policy.ts';
+import type { ClientInfo, Principal } from '../principal.ts';
+import { hashOpaqueToken, newOpaqueToken } from '../sessions/opaque-tokens.ts';
+import { sessionsRepo } from '../sessions/sessions.repo.ts';
+import type { Throttles } from '../throttle/throttles.ts';
+import { oneTimeTokensRepo, type TokenPurpose } from './one-time-tokens.repo.ts';
+import type { PasswordPolicy } from './password-policy.ts';
+import { hashPassword, verifyPassword } from './passwords.ts';
+import type { User } from './types.ts';
+import { usersRepo } from './users.repo.ts';
 
 interface Deps {
   db: Db;

@@ -1,15 +1,15 @@
 // A registration's rows in one statement (src/db/one-statement.ts): the account, its personal
 // organisation with the built-in roles and the owner's membership, the first verification link, the
 // session with its refresh token, and the events' audit rows and mail. One round trip, all or nothing.
-import type { Executor } from '../../db/database.js';
-import { writeTogetherReturning } from '../../db/one-statement.js';
-import type { EventRows } from '../events/event-stream.js';
-import { auditWrites, mailWrite } from '../events/events.repo.js';
-import { organisationsRepo, type NewOrganisation } from '../organisations/organisations.repo.js';
-import { sessionsRepo, type Opening } from '../sessions/sessions.repo.js';
-import { oneTimeTokensRepo, type NewOneTimeToken } from './one-time-tokens.repo.js';
-import type { User } from './types.js';
-import { toUser, usersRepo, type NewAccount } from './users.repo.js';
+import type { Executor } from '../../db/database.ts';
+import { writeTogetherReturning } from '../../db/one-statement.ts';
+import type { EventRows } from '../events/event-stream.ts';
+import { auditWrites, mailWrite } from '../events/events.repo.ts';
+import { organisationsRepo, type NewOrganisation } from '../organisations/organisations.repo.ts';
+import { sessionsRepo, type Opening } from '../sessions/sessions.repo.ts';
+import { oneTimeTokensRepo, type NewOneTimeToken } from './one-time-tokens.repo.ts';
+import type { User } from './types.ts';
+import { toUser, usersRepo, type NewAccount } from './users.repo.ts';
 
 export interface Registration {
   account: NewAccount;

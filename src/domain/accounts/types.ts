@@ -1,5 +1,5 @@
 // An account as the domain sees it. Repositories map rows to these; services and routes never see rows.
-import type { PlatformRole, UserStatus } from '../../db/schema.js';
+import type { PlatformRole, UserStatus } from '../../db/schema.ts';
 
 export interface User {
   id: string;

@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
-import type { Executor } from '../../db/database.js';
-import { nothingToChange } from '../../db/changes.js';
-import type { PlatformRole, UserStatus } from '../../db/schema.js';
-import type { Credentials, User } from './types.js';
+import type { Executor } from '../../db/database.ts';
+import { nothingToChange } from '../../db/changes.ts';
+import type { PlatformRole, UserStatus } from '../../db/schema.ts';
+import type { Credentials, User } from './types.ts';
 
 const COLUMNS = ['id', 'email', 'username', 'first_name', 'last_name', 'phone', 'platform_role', 'status', 'email_verified_at', 'created_at'] as const;
 

@@ -1,8 +1,8 @@
 // What platform administration reads: users across the platform, organisations, the whole audit log.
 import { sql } from 'kysely';
-import type { Executor } from '../../db/database.js';
-import type { PlatformRole, User, UserStatus } from '../accounts/types.js';
-import { toUser } from '../accounts/users.repo.js';
+import type { Executor } from '../../db/database.ts';
+import type { PlatformRole, User, UserStatus } from '../accounts/types.ts';
+import { toUser } from '../accounts/users.repo.ts';
 
 const USER_COLUMNS = ['id', 'email', 'username', 'first_name', 'last_name', 'phone', 'platform_role', 'status', 'email_verified_at', 'created_at'] as const;
 

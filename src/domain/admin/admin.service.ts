@@ -2,22 +2,22 @@
 // never another admin; deletes only ordinary users, never themselves; the platform keeps an active
 // admin. Disabling or deleting a user ends their sessions at once, so their access tokens stop on the
 // next request.
-import type { Db } from '../../db/database.js';
-import type { PlatformRole, User, UserStatus } from '../accounts/types.js';
-import { usersRepo } from '../accounts/users.repo.js';
-import { auditRepo } from '../audit/audit.repo.js';
-import type { AuditEntry } from '../audit/types.js';
-import type { Clock } from '../clock.js';
-import { userActor } from '../events/catalogue.js';
-import type { EventStream } from '../events/event-stream.js';
-import { AppError, fieldError } from '../errors.js';
-import { isUuid } from '../ids.js';
-import { organisationsRepo } from '../organisations/organisations.repo.js';
-import { DEFAULT_PAGE_SIZE, decodeCursor, decodeIdCursor, page, pageById, type PageRequest } from '../pagination.js';
-import { OWNER, PLATFORM_ADMIN, type Policy } from '../policy/policy.js';
-import type { Principal } from '../principal.js';
-import { sessionsRepo } from '../sessions/sessions.repo.js';
-import { adminRepo, type AdminOrganisation } from './admin.repo.js';
+import type { Db } from '../../db/database.ts';
+import type { PlatformRole, User, UserStatus } from '../accounts/types.ts';
+import { usersRepo } from '../accounts/users.repo.ts';
+import { auditRepo } from '../audit/audit.repo.ts';
+import type { AuditEntry } from '../audit/types.ts';
+import type { Clock } from '../clock.ts';
+import { userActor } from '../events/catalogue.ts';
+import type { EventStream } from '../events/event-stream.ts';
+import { AppError, fieldError } from '../errors.ts';
+import { isUuid } from '../ids.ts';
+import { organisationsRepo } from '../organisations/organisations.repo.ts';
+import { DEFAULT_PAGE_SIZE, decodeCursor, decodeIdCursor, page, pageById, type PageRequest } from '../pagination.ts';
+import { OWNER, PLATFORM_ADMIN, type Policy } from '../policy/policy.ts';
+import type { Principal } from '../principal.ts';
+import { sessionsRepo } from '../sessions/sessions.repo.ts';
+import { adminRepo, type AdminOrganisation } from './admin.repo.ts';
 
 export interface AdminUserChanges {
   status?: UserStatus;
@@ -29,8 +29,11 @@ export interface AdminUserChanges {
 }
 
 export class OwnsOrganisationsError extends AppError {
-  constructor(readonly organisations: Array<{ id: string; name: string }>) {
+  readonly organisations: Array<{ id: string; name: string }>;
+
+  constructor(organisations: Array<{ id: string; name: string }>) {
     super('OWNS_ORGANISATIONS', `This user is the last owner of: ${organisations.map((o) => o.name).join(', ')}. Give those organisations another owner first.`);
+    this.organisations = organisations;
   }
 }
 

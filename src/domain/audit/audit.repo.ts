@@ -1,7 +1,7 @@
 // The audit log's rows. Written only by the event stream (src/domain/events/event-stream.ts), in the
 // transaction of the change it records, so the log never misses or invents one.
-import type { Executor } from '../../db/database.js';
-import type { AuditEntry } from './types.js';
+import type { Executor } from '../../db/database.ts';
+import type { AuditEntry } from './types.ts';
 
 /** One audit row as the event stream writes it. Never a secret: no password, token or hash. */
 export interface AuditRow {

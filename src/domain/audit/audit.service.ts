@@ -1,11 +1,11 @@
 // Reading an organisation's audit log: newest first, in pages keyed by event id. The log is written
 // by the event stream (src/domain/events/event-stream.ts) only.
-import type { Db } from '../../db/database.js';
-import { DEFAULT_PAGE_SIZE, decodeIdCursor, pageById, type PageRequest } from '../pagination.js';
-import type { Policy } from '../policy/policy.js';
-import type { Principal } from '../principal.js';
-import { auditRepo } from './audit.repo.js';
-import type { AuditEntry } from './types.js';
+import type { Db } from '../../db/database.ts';
+import { DEFAULT_PAGE_SIZE, decodeIdCursor, pageById, type PageRequest } from '../pagination.ts';
+import type { Policy } from '../policy/policy.ts';
+import type { Principal } from '../principal.ts';
+import { auditRepo } from './audit.repo.ts';
+import type { AuditEntry } from './types.ts';
 
 export const auditServiceFactory = ({ db, policy }: { db: Db; policy: Policy }) => ({
   async listForOrganisation(principal: Principal, { organisationId, ...request }: PageRequest & { organisationId: string }): Promise<{ items: AuditEntry[]; nextCursor: string | null }> {

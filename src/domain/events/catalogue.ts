@@ -2,8 +2,8 @@
 // the transaction of the change (./event-stream.ts); the audit log and mail are readers of it, and so
 // will webhooks be. A new kind of change adds its type here, with the data it carries: TypeScript then
 // refuses an event that does not match, and the audit log shows it under this name.
-import type { ClientInfo } from '../principal.js';
-import type { Notice } from './notices.js';
+import type { ClientInfo } from '../principal.ts';
+import type { Notice } from './notices.ts';
 
 /** Who caused an event: a person, or Gatehouse itself (the command line, a job). */
 export type Actor = { type: 'user'; id: string } | { type: 'system'; id: null };

@@ -2,12 +2,12 @@
 // transaction of the change. Recording writes its audit row and queues the mail it sends, applying the
 // hourly caps (notices.ts: per recipient and kind, and per organisation for invitations); webhooks will
 // be a third reader here. Nothing else writes audit rows or queues mail, so no mail escapes a cap.
-import type { Executor } from '../../db/database.js';
-import { auditRepo, type AuditRow } from '../audit/audit.repo.js';
-import { addSeconds, type Clock } from '../clock.js';
-import { outboxRepo, type CapTarget, type OutgoingMail } from '../mail/outbox.repo.js';
-import { MAIL_ONLY, UNAUDITED, type DomainEvent } from './catalogue.js';
-import { capsOf, render } from './notices.js';
+import type { Executor } from '../../db/database.ts';
+import { auditRepo, type AuditRow } from '../audit/audit.repo.ts';
+import { addSeconds, type Clock } from '../clock.ts';
+import { outboxRepo, type CapTarget, type OutgoingMail } from '../mail/outbox.repo.ts';
+import { MAIL_ONLY, UNAUDITED, type DomainEvent } from './catalogue.ts';
+import { capsOf, render } from './notices.ts';
 
 /** One hourly cap on an event's mail: fewer than `perHour` mails of its kind to the target since `since`. */
 export type EventMailCap = CapTarget & { kind: string; perHour: number; since: Date };

@@ -1,11 +1,11 @@
 // An event's rows as parts of a repository's one statement (src/db/one-statement.ts): the audit row,
 // and the mail under its condition. Only repositories call this; services hand them EventRows.
 import { sql, type Expression, type SqlBool } from 'kysely';
-import type { Executor } from '../../db/database.js';
-import type { Write } from '../../db/one-statement.js';
-import { auditRepo } from '../audit/audit.repo.js';
-import { outboxRepo } from '../mail/outbox.repo.js';
-import type { EventRows } from './event-stream.js';
+import type { Executor } from '../../db/database.ts';
+import type { Write } from '../../db/one-statement.ts';
+import { auditRepo } from '../audit/audit.repo.ts';
+import { outboxRepo } from '../mail/outbox.repo.ts';
+import type { EventRows } from './event-stream.ts';
 
 /** The audit rows of events, unsent. */
 export const auditWrites = (db: Executor, events: readonly EventRows[]): Write[] => events.flatMap((event) => (event.audit ? [auditRepo.insertion(db, event.audit)] : []));

@@ -1,9 +1,9 @@
 // The mail an event sends, as data: to whom, and what it must say. The event stream renders it
 // (src/domain/mail/messages.ts), applies the per-person caps and queues it in the event's transaction.
 // A notice may carry a link's token: it goes into the mail and nowhere else (not the audit log).
-import { EMAIL_VERIFICATION_TTL_SECONDS, PASSWORD_RESET_TTL_SECONDS, INVITATION_TTL_SECONDS } from '../lifetimes.js';
-import type { OutgoingMail } from '../mail/outbox.repo.js';
-import { messages } from '../mail/messages.js';
+import { EMAIL_VERIFICATION_TTL_SECONDS, PASSWORD_RESET_TTL_SECONDS, INVITATION_TTL_SECONDS } from '../lifetimes.ts';
+import type { OutgoingMail } from '../mail/outbox.repo.ts';
+import { messages } from '../mail/messages.ts';
 
 export type Notice =
   | { kind: 'email_verification'; to: string; name: string; token: string }

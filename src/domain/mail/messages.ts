@@ -1,10 +1,10 @@
 // The mails Gatehouse sends. Every user-given value is escaped in the HTML body and goes through
 // ./user-text.ts: in a subject it is short and holds no link, in a body its links are defanged. Subjects
 // are one line: a name with a line break in it cannot add a header.
-import { escapeHtml } from '../../shared/html.js';
-import { describeLifetime } from '../lifetimes.js';
-import type { OutgoingMail } from './outbox.repo.js';
-import { bodyName, subjectName } from './user-text.js';
+import { escapeHtml } from '../../shared/html.ts';
+import { describeLifetime } from '../lifetimes.ts';
+import type { OutgoingMail } from './outbox.repo.ts';
+import { bodyName, subjectName } from './user-text.ts';
 
 const oneLine = (value: string) => value.replace(/[\r\n\t]+/g, ' ').trim();
 

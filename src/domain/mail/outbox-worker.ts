@@ -2,10 +2,10 @@
 // A failed delivery is retried with exponential back-off and marked failed after MAX_ATTEMPTS, so an
 // SMTP outage delays mail but loses none.
 import type { Logger } from 'pino';
-import type { Db } from '../../db/database.js';
-import { addSeconds, type Clock } from '../clock.js';
-import { outboxRepo } from './outbox.repo.js';
-import type { MailTransport } from './transport.js';
+import type { Db } from '../../db/database.ts';
+import { addSeconds, type Clock } from '../clock.ts';
+import { outboxRepo } from './outbox.repo.ts';
+import type { MailTransport } from './transport.ts';
 
 export const MAX_ATTEMPTS = 10;
 const LEASE_SECONDS = 60;

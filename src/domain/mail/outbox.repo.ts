@@ -1,5 +1,5 @@
 import { sql, type Expression, type SqlBool } from 'kysely';
-import type { Executor } from '../../db/database.js';
+import type { Executor } from '../../db/database.ts';
 
 export interface OutgoingMail {
   kind: string;

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Executor } from '../../db/database.js';
+import type { Executor } from '../../db/database.ts';
 
 export const healthRepo = {
   /** One round trip that needs nothing but a working connection. */

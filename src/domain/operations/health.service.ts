@@ -1,8 +1,8 @@
 // What operations ask of Gatehouse: does the database answer, and how much mail is waiting. Public
 // facts about the process, not about anyone's data, so they take no principal.
-import type { Db } from '../../db/database.js';
-import { outboxRepo } from '../mail/outbox.repo.js';
-import { healthRepo } from './health.repo.js';
+import type { Db } from '../../db/database.ts';
+import { outboxRepo } from '../mail/outbox.repo.ts';
+import { healthRepo } from './health.repo.ts';
 
 export const healthServiceFactory = ({ db }: { db: Db }) => ({
   /** Resolves when the database answers; rejects when it does not. */

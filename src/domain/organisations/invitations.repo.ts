@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
-import type { Executor } from '../../db/database.js';
-import type { InvitationStatus } from '../../db/schema.js';
-import type { Invitation } from './types.js';
+import type { Executor } from '../../db/database.ts';
+import type { InvitationStatus } from '../../db/schema.ts';
+import type { Invitation } from './types.ts';
 
 const VIEW = ['invitations.id', 'invitations.organisation_id', 'invitations.email', 'invitations.status', 'invitations.expires_at', 'invitations.created_at', 'invitations.invited_by', 'invitations.role_id', 'roles.name as role'] as const;
 

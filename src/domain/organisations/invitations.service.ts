@@ -2,26 +2,26 @@
 // pending again on resend). One pending invitation per organisation and email (a partial unique
 // index); acceptance is one guarded UPDATE, so of many concurrent acceptances exactly one wins; the
 // inviter's right to grant the role is checked again when the invitation is accepted.
-import type { Db, Executor } from '../../db/database.js';
-import type { User } from '../accounts/types.js';
-import { usersRepo } from '../accounts/users.repo.js';
-import { addSeconds, type Clock } from '../clock.js';
-import { userActor } from '../events/catalogue.js';
-import type { EventStream } from '../events/event-stream.js';
-import { AppError, fieldError } from '../errors.js';
-import { isUuid } from '../ids.js';
-import { INVITATION_TTL_SECONDS } from '../lifetimes.js';
-import { DEFAULT_PAGE_SIZE, decodeCursor, page, type PageRequest } from '../pagination.js';
-import { DEFAULT_MEMBER_ROLE } from '../policy/permissions.js';
-import type { Policy } from '../policy/policy.js';
-import type { ClientInfo, Principal, UserPrincipal } from '../principal.js';
-import { hashOpaqueToken, newOpaqueToken } from '../sessions/opaque-tokens.js';
-import type { Throttles } from '../throttle/throttles.js';
-import { invitationsRepo } from './invitations.repo.js';
-import { membersRepo } from './members.repo.js';
-import { organisationsRepo } from './organisations.repo.js';
-import { rolesRepo } from './roles.repo.js';
-import type { Invitation, InvitationStatus } from './types.js';
+import type { Db, Executor } from '../../db/database.ts';
+import type { User } from '../accounts/types.ts';
+import { usersRepo } from '../accounts/users.repo.ts';
+import { addSeconds, type Clock } from '../clock.ts';
+import { userActor } from '../events/catalogue.ts';
+import type { EventStream } from '../events/event-stream.ts';
+import { AppError, fieldError } from '../errors.ts';
+import { isUuid } from '../ids.ts';
+import { INVITATION_TTL_SECONDS } from '../lifetimes.ts';
+import { DEFAULT_PAGE_SIZE, decodeCursor, page, type PageRequest } from '../pagination.ts';
+import { DEFAULT_MEMBER_ROLE } from '../policy/permissions.ts';
+import type { Policy } from '../policy/policy.ts';
+import type { ClientInfo, Principal, UserPrincipal } from '../principal.ts';
+import { hashOpaqueToken, newOpaqueToken } from '../sessions/opaque-tokens.ts';
+import type { Throttles } from '../throttle/throttles.ts';
+import { invitationsRepo } from './invitations.repo.ts';
+import { membersRepo } from './members.repo.ts';
+import { organisationsRepo } from './organisations.repo.ts';
+import { rolesRepo } from './roles.repo.ts';
+import type { Invitation, InvitationStatus } from './types.ts';
 
 /** An invitation as its inviter sees it after creating or resending it. */
 export interface IssuedInvitation {

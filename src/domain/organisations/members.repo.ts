@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
-import type { Executor } from '../../db/database.js';
-import type { Member, Membership, MembershipStatus } from './types.js';
+import type { Executor } from '../../db/database.ts';
+import type { Member, Membership, MembershipStatus } from './types.ts';
 
 /** One user's membership of one organisation, joined to the role it carries. */
 const withRole = (db: Executor, organisationId: string, userId: string) =>

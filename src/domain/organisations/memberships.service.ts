@@ -1,16 +1,16 @@
 // Changing a member's role, suspending and reinstating, removing a member, and leaving. Nobody acts on
 // a member whose role is above their own, nor grants more than they hold (the policy decides); the
 // database keeps an owner in every organisation.
-import type { Db } from '../../db/database.js';
-import { userActor } from '../events/catalogue.js';
-import type { EventStream } from '../events/event-stream.js';
-import { AppError, fieldError } from '../errors.js';
-import { isUuid } from '../ids.js';
-import type { Policy } from '../policy/policy.js';
-import type { Principal } from '../principal.js';
-import { membersRepo } from './members.repo.js';
-import { rolesRepo } from './roles.repo.js';
-import type { MembershipStatus } from './types.js';
+import type { Db } from '../../db/database.ts';
+import { userActor } from '../events/catalogue.ts';
+import type { EventStream } from '../events/event-stream.ts';
+import { AppError, fieldError } from '../errors.ts';
+import { isUuid } from '../ids.ts';
+import type { Policy } from '../policy/policy.ts';
+import type { Principal } from '../principal.ts';
+import { membersRepo } from './members.repo.ts';
+import { rolesRepo } from './roles.repo.ts';
+import type { MembershipStatus } from './types.ts';
 
 interface Deps {
   db: Db;

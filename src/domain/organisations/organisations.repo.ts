@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type RawBuilder } from 'kysely';
-import { nothingToChange } from '../../db/changes.js';
-import type { Executor } from '../../db/database.js';
-import { writeTogetherReturning, type Write } from '../../db/one-statement.js';
-import type { EventRows } from '../events/event-stream.js';
-import { auditWrites } from '../events/events.repo.js';
-import { BUILT_IN_ROLES, OWNER_ROLE } from '../policy/permissions.js';
-import { sessionsRepo } from '../sessions/sessions.repo.js';
-import { membersRepo } from './members.repo.js';
-import { rolesRepo } from './roles.repo.js';
-import type { MyOrganisation, Organisation } from './types.js';
+import { nothingToChange } from '../../db/changes.ts';
+import type { Executor } from '../../db/database.ts';
+import { writeTogetherReturning, type Write } from '../../db/one-statement.ts';
+import type { EventRows } from '../events/event-stream.ts';
+import { auditWrites } from '../events/events.repo.ts';
+import { BUILT_IN_ROLES, OWNER_ROLE } from '../policy/permissions.ts';
+import { sessionsRepo } from '../sessions/sessions.repo.ts';
+import { membersRepo } from './members.repo.ts';
+import { rolesRepo } from './roles.repo.ts';
+import type { MyOrganisation, Organisation } from './types.ts';
 
 const COLUMNS = ['id', 'name', 'description', 'personal', 'created_at'] as const;
 

@@ -1,20 +1,20 @@
 // Organisations and adding members to them. Every method takes the acting principal and asks the
 // policy first; the route hook asked the same question, so the answer is already known (one query).
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../../db/database.js';
-import { usersRepo } from '../accounts/users.repo.js';
-import type { Clock } from '../clock.js';
-import { userActor } from '../events/catalogue.js';
-import type { EventStream } from '../events/event-stream.js';
-import { AppError, fieldError } from '../errors.js';
-import { decodeCursor, page, type PageRequest, DEFAULT_PAGE_SIZE } from '../pagination.js';
-import { DEFAULT_MEMBER_ROLE } from '../policy/permissions.js';
-import type { Policy } from '../policy/policy.js';
-import type { Principal } from '../principal.js';
-import { membersRepo } from './members.repo.js';
-import { organisationsRepo } from './organisations.repo.js';
-import { rolesRepo } from './roles.repo.js';
-import type { Member, MyOrganisation, Organisation } from './types.js';
+import type { Db } from '../../db/database.ts';
+import { usersRepo } from '../accounts/users.repo.ts';
+import type { Clock } from '../clock.ts';
+import { userActor } from '../events/catalogue.ts';
+import type { EventStream } from '../events/event-stream.ts';
+import { AppError, fieldError } from '../errors.ts';
+import { decodeCursor, page, type PageRequest, DEFAULT_PAGE_SIZE } from '../pagination.ts';
+import { DEFAULT_MEMBER_ROLE } from '../policy/permissions.ts';
+import type { Policy } from '../policy/policy.ts';
+import type { Principal } from '../principal.ts';
+import { membersRepo } from './members.repo.ts';
+import { organisationsRepo } from './organisations.repo.ts';
+import { rolesRepo } from './roles.repo.ts';
+import type { Member, MyOrganisation, Organisation } from './types.ts';
 
 interface Deps {
   db: Db;

@@ -2,7 +2,7 @@
 // (a Cyrillic о) must not pass for the built-in owner. Names are stored normalised, and a new or
 // renamed role is refused when it looks like a role the organisation has, built-in or custom.
 import unhomoglyph from 'unhomoglyph';
-import { BUILT_IN_ROLES } from '../policy/permissions.js';
+import { BUILT_IN_ROLES } from '../policy/permissions.ts';
 
 /** The longest role name, after normalising (the database checks the same). */
 export const ROLE_NAME_MAX_LENGTH = 64;

@@ -1,9 +1,9 @@
 import { sql } from 'kysely';
-import { nothingToChange } from '../../db/changes.js';
-import type { Executor } from '../../db/database.js';
-import { BUILT_IN_ROLES } from '../policy/permissions.js';
-import { normaliseRoleName } from './role-names.js';
-import type { Role, RoleWithCount } from './types.js';
+import { nothingToChange } from '../../db/changes.ts';
+import type { Executor } from '../../db/database.ts';
+import { BUILT_IN_ROLES } from '../policy/permissions.ts';
+import { normaliseRoleName } from './role-names.ts';
+import type { Role, RoleWithCount } from './types.ts';
 
 const COLUMNS = ['id', 'name', 'description', 'built_in', 'permissions'] as const;
 

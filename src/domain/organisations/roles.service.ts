@@ -1,15 +1,15 @@
 // Custom roles. Built-in roles are fixed; a custom role holds only permissions its author holds too,
 // and a role members hold cannot be deleted (the database refuses; its members must move first).
-import type { Db, Executor } from '../../db/database.js';
-import { userActor } from '../events/catalogue.js';
-import type { EventStream } from '../events/event-stream.js';
-import { AppError, fieldError } from '../errors.js';
-import { isUuid } from '../ids.js';
-import type { Policy } from '../policy/policy.js';
-import type { Principal } from '../principal.js';
-import { confusableRole, normaliseRoleName, ROLE_NAME_MAX_LENGTH } from './role-names.js';
-import { rolesRepo } from './roles.repo.js';
-import type { Membership, Role, RoleWithCount } from './types.js';
+import type { Db, Executor } from '../../db/database.ts';
+import { userActor } from '../events/catalogue.ts';
+import type { EventStream } from '../events/event-stream.ts';
+import { AppError, fieldError } from '../errors.ts';
+import { isUuid } from '../ids.ts';
+import type { Policy } from '../policy/policy.ts';
+import type { Principal } from '../principal.ts';
+import { confusableRole, normaliseRoleName, ROLE_NAME_MAX_LENGTH } from './role-names.ts';
+import { rolesRepo } from './roles.repo.ts';
+import type { Membership, Role, RoleWithCount } from './types.ts';
 
 export interface RoleInput {
   name: string;

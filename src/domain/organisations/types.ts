@@ -1,5 +1,5 @@
 // Organisations, their roles, members and invitations as the domain sees them.
-import type { InvitationStatus } from '../../db/schema.js';
+import type { InvitationStatus } from '../../db/schema.ts';
 
 export interface Organisation {
   id: string;

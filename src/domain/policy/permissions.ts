@@ -1,6 +1,6 @@
 // The permission catalogue and the built-in roles every organisation gets: the vocabulary of the
 // policy (./policy.ts), the only module that decides with it.
-import type { RoleGrant } from '../organisations/types.js';
+import type { RoleGrant } from '../organisations/types.ts';
 
 export const PERMISSIONS = [
   'org:read',

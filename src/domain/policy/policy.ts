@@ -6,15 +6,15 @@
 // Where to add a rule: a new permission goes in ./permissions.ts (the catalogue) and is checked with
 // `member(principal, orgId, 'the:permission')`; anything that is not "a member holding a permission"
 // (platform admins, the seed sets' rules, the system's own actions) gets a named function below.
-import type { Db } from '../../db/database.js';
-import type { User } from '../accounts/types.js';
-import { usersRepo } from '../accounts/users.repo.js';
-import { AppError } from '../errors.js';
-import { isUuid } from '../ids.js';
-import { membersRepo } from '../organisations/members.repo.js';
-import type { Membership, RoleGrant } from '../organisations/types.js';
-import type { Principal, SystemPrincipal, TokenPrincipal, UserPrincipal } from '../principal.js';
-import { canGrant, OWNER_ROLE, type Permission } from './permissions.js';
+import type { Db } from '../../db/database.ts';
+import type { User } from '../accounts/types.ts';
+import { usersRepo } from '../accounts/users.repo.ts';
+import { AppError } from '../errors.ts';
+import { isUuid } from '../ids.ts';
+import { membersRepo } from '../organisations/members.repo.ts';
+import type { Membership, RoleGrant } from '../organisations/types.ts';
+import type { Principal, SystemPrincipal, TokenPrincipal, UserPrincipal } from '../principal.ts';
+import { canGrant, OWNER_ROLE, type Permission } from './permissions.ts';
 
 /** What a route or service needs of the caller's membership: a permission, or any active membership. */
 export type Need = Permission | 'member';

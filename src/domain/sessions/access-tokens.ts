@@ -2,10 +2,10 @@
 // so every node signs with the same key and any service can verify with the published key set.
 import { randomUUID } from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair, importJWK, jwtVerify, type CryptoKey, type JWK } from 'jose';
-import type { Db } from '../../db/database.js';
-import { addSeconds, type Clock } from '../clock.js';
-import { AppError } from '../errors.js';
-import { signingKeysRepo } from './signing-keys.repo.js';
+import type { Db } from '../../db/database.ts';
+import { addSeconds, type Clock } from '../clock.ts';
+import { AppError } from '../errors.ts';
+import { signingKeysRepo } from './signing-keys.repo.ts';
 
 const ALG = 'EdDSA';
 /** Clock skew tolerated between Gatehouse and the services verifying its tokens. */

@@ -1,11 +1,11 @@
 import { sql, type Expression, type SqlBool } from 'kysely';
-import type { Executor } from '../../db/database.js';
-import { writeTogether, writeTogetherReturning } from '../../db/one-statement.js';
-import type { User } from '../accounts/types.js';
-import { toUser } from '../accounts/users.repo.js';
-import type { EventRows } from '../events/event-stream.js';
-import { auditWrites, mailWrite } from '../events/events.repo.js';
-import type { SessionInfo } from './types.js';
+import type { Executor } from '../../db/database.ts';
+import { writeTogether, writeTogetherReturning } from '../../db/one-statement.ts';
+import type { User } from '../accounts/types.ts';
+import { toUser } from '../accounts/users.repo.ts';
+import type { EventRows } from '../events/event-stream.ts';
+import { auditWrites, mailWrite } from '../events/events.repo.ts';
+import type { SessionInfo } from './types.ts';
 
 export interface NewSession {
   /** Chosen by the caller, so that the other rows of its statement can name it. */

@@ -3,16 +3,16 @@
 // session is revoked. Access tokens name their session (sid), and a request is only served while that
 // session is live, so ending a session stops its access tokens from the next request on.
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../../db/database.js';
-import { addSeconds, type Clock } from '../clock.js';
-import { AppError } from '../errors.js';
-import { isUuid } from '../ids.js';
-import type { Policy } from '../policy/policy.js';
-import { userPrincipal, type ClientInfo, type Principal, type TokenPrincipal, type UserPrincipal } from '../principal.js';
-import type { AccessTokens } from './access-tokens.js';
-import { hashOpaqueToken, newOpaqueToken } from './opaque-tokens.js';
-import { sessionsRepo, type Opening } from './sessions.repo.js';
-import type { SessionInfo } from './types.js';
+import type { Db } from '../../db/database.ts';
+import { addSeconds, type Clock } from '../clock.ts';
+import { AppError } from '../errors.ts';
+import { isUuid } from '../ids.ts';
+import type { Policy } from '../policy/policy.ts';
+import { userPrincipal, type ClientInfo, type Principal, type TokenPrincipal, type UserPrincipal } from '../principal.ts';
+import type { AccessTokens } from './access-tokens.ts';
+import { hashOpaqueToken, newOpaqueToken } from './opaque-tokens.ts';
+import { sessionsRepo, type Opening } from './sessions.repo.ts';
+import type { SessionInfo } from './types.ts';
 
 export interface TokenPair {
   accessToken: string;

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Executor } from '../../db/database.js';
+import type { Executor } from '../../db/database.ts';
 
 export const signingKeysRepo = {
   /** The active key and the retired ones whose tokens may still be live (retired after `since`). */

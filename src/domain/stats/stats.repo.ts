@@ -6,8 +6,8 @@
 // counts the database keeps current instead (membership_counts, role_holders: migration 0004). Those
 // do not know when a membership was created: with `from` or `to`, the memberships themselves are counted.
 import { sql } from 'kysely';
-import type { Executor } from '../../db/database.js';
-import type { StatsScope } from '../policy/policy.js';
+import type { Executor } from '../../db/database.ts';
+import type { StatsScope } from '../policy/policy.ts';
 
 export interface StatsFilter {
   scope: StatsScope;

@@ -1,12 +1,12 @@
 // Statistics over memberships, filtered by when they were created (`from`, `to`: ISO 8601 or Unix
 // seconds), by membership status and by organisation. Which organisations a caller counts is the
 // policy's scope: all of them for a platform admin, otherwise those where they hold `stats:read`.
-import type { Db } from '../../db/database.js';
-import { AppError, fieldError } from '../errors.js';
-import { isUuid } from '../ids.js';
-import type { Policy } from '../policy/policy.js';
-import type { Principal } from '../principal.js';
-import { statsRepo, type StatsFilter } from './stats.repo.js';
+import type { Db } from '../../db/database.ts';
+import { AppError, fieldError } from '../errors.ts';
+import { isUuid } from '../ids.ts';
+import type { Policy } from '../policy/policy.ts';
+import type { Principal } from '../principal.ts';
+import { statsRepo, type StatsFilter } from './stats.repo.ts';
 
 export interface StatsQuery {
   from?: string;

@@ -4,7 +4,7 @@
 // An attempt is counted before the work it guards, so parallel requests cannot slip past the limit.
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Redis } from 'ioredis';
-import { AppError } from '../errors.js';
+import { AppError } from '../errors.ts';
 
 export interface ThrottleRule {
   /** Attempts allowed per key within the window. */
@@ -58,11 +58,10 @@ export class Throttle {
   private readonly attempts: RateLimiterAbstract;
   private readonly lockouts: RateLimiterAbstract;
 
-  constructor(
-    store: ThrottleStore,
-    name: string,
-    private readonly rule: ThrottleRule,
-  ) {
+  private readonly rule: ThrottleRule;
+
+  constructor(store: ThrottleStore, name: string, rule: ThrottleRule) {
+    this.rule = rule;
     this.attempts = limiter(store, { name, points: rule.points, duration: rule.windowSeconds });
     this.lockouts = limiter(store, { name: `${name}:lockouts`, points: Number.MAX_SAFE_INTEGER, duration: LOCKOUT_MEMORY_SECONDS });
   }

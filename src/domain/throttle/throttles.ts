@@ -4,7 +4,7 @@
 // client controls: an IPv4 address, or the /64 of an IPv6 one (see `addressBucket`).
 import { createHash } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
-import { Throttle, type ThrottleRule, type ThrottleStore } from './throttle.js';
+import { Throttle, type ThrottleRule, type ThrottleStore } from './throttle.ts';
 
 export interface ThrottlePolicy {
   /** Password checks for one account, whoever tries. */

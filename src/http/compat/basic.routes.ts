@@ -2,13 +2,13 @@
 // and no email, so they cannot use the email flows.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import type { Config } from '../../config/config.js';
-import { MAX_PASSWORD_LENGTH } from '../../domain/accounts/passwords.js';
-import { AppError } from '../../domain/errors.js';
-import type { Services } from '../../domain/services.js';
-import { principalOf } from '../auth.js';
-import { Username } from '../routes/fields.js';
-import { installCompatErrors } from './compat-errors.js';
+import type { Config } from '../../config/config.ts';
+import { MAX_PASSWORD_LENGTH } from '../../domain/accounts/passwords.ts';
+import { AppError } from '../../domain/errors.ts';
+import type { Services } from '../../domain/services.ts';
+import { principalOf } from '../auth.ts';
+import { Username } from '../routes/fields.ts';
+import { installCompatErrors } from './compat-errors.ts';
 
 const TAGS = ['basic (seed 003)'];
 const Message = Type.Object({ message: Type.String() });

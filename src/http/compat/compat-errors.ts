@@ -3,9 +3,9 @@
 import type { ErrorObject } from 'ajv';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import Type from 'typebox';
-import { ERRORS } from '../../domain/errors.js';
-import { setRetryAfter, toAppError } from '../errors.js';
-import { toFieldErrors } from '../validation.js';
+import { ERRORS } from '../../domain/errors.ts';
+import { setRetryAfter, toAppError } from '../errors.ts';
+import { toFieldErrors } from '../validation.ts';
 
 export type CompatShape = 'message' | 'msg';
 

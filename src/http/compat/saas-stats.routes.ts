@@ -1,9 +1,9 @@
 // The `saas` set's statistics (seeds 001 and 004): the core statistics in the seeds' shapes.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import type { Services } from '../../domain/services.js';
-import { principalOf } from '../auth.js';
-import { StatsQuery } from '../routes/stats.routes.js';
+import type { Services } from '../../domain/services.ts';
+import { principalOf } from '../auth.ts';
+import { StatsQuery } from '../routes/stats.routes.ts';
 
 const TAGS = ['saas (seeds 001, 004)'];
 const config = { auth: 'user' as const, compat: 'message' as const };

@@ -3,14 +3,14 @@
 // with the same rule as the core routes: a non-member gets 404, too low a role 403.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import type { Config } from '../../config/config.js';
-import { MAX_PASSWORD_LENGTH } from '../../domain/accounts/passwords.js';
-import { AppError } from '../../domain/errors.js';
-import type { Services } from '../../domain/services.js';
-import { principalOf } from '../auth.js';
-import { Email } from '../routes/fields.js';
-import { installCompatErrors } from './compat-errors.js';
-import { saasStatsRoutes } from './saas-stats.routes.js';
+import type { Config } from '../../config/config.ts';
+import { MAX_PASSWORD_LENGTH } from '../../domain/accounts/passwords.ts';
+import { AppError } from '../../domain/errors.ts';
+import type { Services } from '../../domain/services.ts';
+import { principalOf } from '../auth.ts';
+import { Email } from '../routes/fields.ts';
+import { installCompatErrors } from './compat-errors.ts';
+import { saasStatsRoutes } from './saas-stats.routes.ts';
 
 const TAGS = ['saas (seeds 001, 004)'];
 const Message = Type.Object({ message: Type.String() });

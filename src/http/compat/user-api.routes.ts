@@ -3,12 +3,12 @@
 // ordinary users, never themselves. The reset token goes by mail only, never in an answer.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import type { Config } from '../../config/config.js';
-import { MAX_PASSWORD_LENGTH } from '../../domain/accounts/passwords.js';
-import type { Services } from '../../domain/services.js';
-import { principalOf } from '../auth.js';
-import { Email, Name, Username } from '../routes/fields.js';
-import { installCompatErrors } from './compat-errors.js';
+import type { Config } from '../../config/config.ts';
+import { MAX_PASSWORD_LENGTH } from '../../domain/accounts/passwords.ts';
+import type { Services } from '../../domain/services.ts';
+import { principalOf } from '../auth.ts';
+import { Email, Name, Username } from '../routes/fields.ts';
+import { installCompatErrors } from './compat-errors.ts';
 
 const TAGS = ['user-api (seed 002)'];
 const Msg = Type.Object({ msg: Type.String() });

@@ -1,12 +1,12 @@
 // Platform administration: users, organisations and the whole audit log. Platform admins only.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import type { User } from '../../domain/accounts/types.js';
-import type { Services } from '../../domain/services.js';
-import { principalOf } from '../auth.js';
-import { ErrorBody, NextCursor, ok, PageQuery, StringEnum, success } from '../schemas.js';
-import { AuditEvent, auditEvent } from './audit.routes.js';
-import { Name, Phone, Username } from './fields.js';
+import type { User } from '../../domain/accounts/types.ts';
+import type { Services } from '../../domain/services.ts';
+import { principalOf } from '../auth.ts';
+import { ErrorBody, NextCursor, ok, PageQuery, StringEnum, success } from '../schemas.ts';
+import { AuditEvent, auditEvent } from './audit.routes.ts';
+import { Name, Phone, Username } from './fields.ts';
 
 const TAGS = ['Platform administration'];
 const Nullable = <T extends ReturnType<typeof Type.String>>(schema: T) => Type.Union([schema, Type.Null()]);

@@ -1,10 +1,10 @@
 // An organisation's audit log.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import type { AuditEntry } from '../../domain/audit/types.js';
-import type { Services } from '../../domain/services.js';
-import { principalOf } from '../auth.js';
-import { NextCursor, ok, PageQuery, success } from '../schemas.js';
+import type { AuditEntry } from '../../domain/audit/types.ts';
+import type { Services } from '../../domain/services.ts';
+import { principalOf } from '../auth.ts';
+import { NextCursor, ok, PageQuery, success } from '../schemas.ts';
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(schema: T) => Type.Union([schema, Type.Null()]);
 

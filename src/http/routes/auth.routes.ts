@@ -1,12 +1,12 @@
 // Registration, sign-in, token refresh and sign-out.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import type { Config } from '../../config/config.js';
-import { MAX_PASSWORD_LENGTH } from '../../domain/accounts/passwords.js';
-import type { Services } from '../../domain/services.js';
-import { principalOf } from '../auth.js';
-import { ok, PublicUser, publicUser, success } from '../schemas.js';
-import { Email, Name, Phone, Username } from './fields.js';
+import type { Config } from '../../config/config.ts';
+import { MAX_PASSWORD_LENGTH } from '../../domain/accounts/passwords.ts';
+import type { Services } from '../../domain/services.ts';
+import { principalOf } from '../auth.ts';
+import { ok, PublicUser, publicUser, success } from '../schemas.ts';
+import { Email, Name, Phone, Username } from './fields.ts';
 
 const TAGS = ['Accounts and sessions'];
 

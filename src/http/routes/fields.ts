@@ -1,6 +1,6 @@
 // Field schemas shared by several routes, with the words a person sees when one is wrong.
 import Type from 'typebox';
-import { USERNAME_PATTERN } from '../../domain/accounts/username.js';
+import { USERNAME_PATTERN } from '../../domain/accounts/username.ts';
 
 
 export const Name = Type.String({ minLength: 1, maxLength: 100, pattern: '\\S', 'x-message': '{label} is required' });

@@ -1,10 +1,10 @@
 // Inviting people by email, and accepting an invitation.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import type { Services } from '../../domain/services.js';
-import { principalOf } from '../auth.js';
-import { ErrorBody, NextCursor, ok, PageQuery, StringEnum, success } from '../schemas.js';
-import { Email } from './fields.js';
+import type { Services } from '../../domain/services.ts';
+import { principalOf } from '../auth.ts';
+import { ErrorBody, NextCursor, ok, PageQuery, StringEnum, success } from '../schemas.ts';
+import { Email } from './fields.ts';
 
 const TAGS = ['Invitations'];
 const Status = StringEnum(['pending', 'accepted', 'revoked', 'expired']);

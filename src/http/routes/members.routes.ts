@@ -1,11 +1,11 @@
 // A member's role, removing a member, leaving, and the organisation's custom roles.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { PERMISSIONS } from '../../domain/policy/permissions.js';
-import type { Role as RoleModel } from '../../domain/organisations/types.js';
-import type { Services } from '../../domain/services.js';
-import { principalOf } from '../auth.js';
-import { ErrorBody, ok, StringEnum, success } from '../schemas.js';
+import { PERMISSIONS } from '../../domain/policy/permissions.ts';
+import type { Role as RoleModel } from '../../domain/organisations/types.ts';
+import type { Services } from '../../domain/services.ts';
+import { principalOf } from '../auth.ts';
+import { ErrorBody, ok, StringEnum, success } from '../schemas.ts';
 
 const TAGS = ['Members and roles'];
 const MemberParams = Type.Object({ orgId: Type.String(), userId: Type.String() });

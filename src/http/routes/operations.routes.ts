@@ -1,10 +1,10 @@
 // Liveness, readiness, the published keys and the API description.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import type { Config } from '../../config/config.js';
-import type { Services } from '../../domain/services.js';
+import type { Config } from '../../config/config.ts';
+import type { Services } from '../../domain/services.ts';
 import type { Registry } from 'prom-client';
-import { ErrorBody } from '../schemas.js';
+import { ErrorBody } from '../schemas.ts';
 
 const READY_TIMEOUT_MS = 2000;
 

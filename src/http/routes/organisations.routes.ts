@@ -2,10 +2,10 @@
 // the caller's membership of :orgId and answers 404 to a non-member before the handler runs.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import type { Organisation as Org } from '../../domain/organisations/types.js';
-import type { Services } from '../../domain/services.js';
-import { principalOf } from '../auth.js';
-import { ErrorBody, NextCursor, ok, PageQuery, success, Uuid } from '../schemas.js';
+import type { Organisation as Org } from '../../domain/organisations/types.ts';
+import type { Services } from '../../domain/services.ts';
+import { principalOf } from '../auth.ts';
+import { ErrorBody, NextCursor, ok, PageQuery, success, Uuid } from '../schemas.ts';
 
 const TAGS = ['Organisations'];
 

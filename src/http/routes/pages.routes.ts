@@ -3,15 +3,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import Type from 'typebox';
-import type { Config } from '../../config/config.js';
-import { AppError } from '../../domain/errors.js';
-import { describeLifetime, PASSWORD_RESET_TTL_SECONDS } from '../../domain/lifetimes.js';
-import type { Services } from '../../domain/services.js';
-import { escapeHtml, outcome, page, PAGE_CSP, PAGES_CSS } from '../../pages/layout.js';
-import { PAGES_SCRIPT } from '../../pages/pages-script.js';
-import { principalOf } from '../auth.js';
-import { ErrorBody } from '../schemas.js';
-import { Email } from './fields.js';
+import type { Config } from '../../config/config.ts';
+import { AppError } from '../../domain/errors.ts';
+import { describeLifetime, PASSWORD_RESET_TTL_SECONDS } from '../../domain/lifetimes.ts';
+import type { Services } from '../../domain/services.ts';
+import { escapeHtml, outcome, page, PAGE_CSP, PAGES_CSS } from '../../pages/layout.ts';
+import { PAGES_SCRIPT } from '../../pages/pages-script.ts';
+import { principalOf } from '../auth.ts';
+import { ErrorBody } from '../schemas.ts';
+import { Email } from './fields.ts';
 
 // A mailed link may come back with parameters a mail client or a tracker added (utm_source, …): a
 // person opening it gets the page, not a JSON refusal, so the pages let unknown parameters through.

@@ -1,12 +1,12 @@
 // The flows behind mailed links (verify an email, reset a forgotten password) and changing a password.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import type { Config } from '../../config/config.js';
-import { MAX_PASSWORD_LENGTH } from '../../domain/accounts/passwords.js';
-import type { Services } from '../../domain/services.js';
-import { principalOf } from '../auth.js';
-import { ErrorBody, ok, success } from '../schemas.js';
-import { Email } from './fields.js';
+import type { Config } from '../../config/config.ts';
+import { MAX_PASSWORD_LENGTH } from '../../domain/accounts/passwords.ts';
+import type { Services } from '../../domain/services.ts';
+import { principalOf } from '../auth.ts';
+import { ErrorBody, ok, success } from '../schemas.ts';
+import { Email } from './fields.ts';
 
 const TAGS = ['Accounts and sessions'];
 const LinkToken = Type.String({ minLength: 1, maxLength: 200 });

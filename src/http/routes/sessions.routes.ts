@@ -1,9 +1,9 @@
 // The caller's own sessions: where they are signed in, and signing out of any of them.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import type { Services } from '../../domain/services.js';
-import { principalOf } from '../auth.js';
-import { ErrorBody, ok, success } from '../schemas.js';
+import type { Services } from '../../domain/services.ts';
+import { principalOf } from '../auth.ts';
+import { ErrorBody, ok, success } from '../schemas.ts';
 
 const TAGS = ['Users'];
 const Nullable = (schema: ReturnType<typeof Type.String>) => Type.Union([schema, Type.Null()]);

@@ -1,9 +1,9 @@
 // Membership statistics: by role, by organisation, and by organisation and role.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import type { Services } from '../../domain/services.js';
-import { principalOf } from '../auth.js';
-import { ErrorBody, ok, StringEnum, success } from '../schemas.js';
+import type { Services } from '../../domain/services.ts';
+import { principalOf } from '../auth.ts';
+import { ErrorBody, ok, StringEnum, success } from '../schemas.ts';
 
 const TAGS = ['Statistics'];
 const DESCRIPTION =

@@ -1,11 +1,11 @@
 // The caller's own profile, and other users' public profiles where the caller may see them.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import type { User } from '../../domain/accounts/types.js';
-import type { Services } from '../../domain/services.js';
-import { principalOf } from '../auth.js';
-import { ErrorBody, ok, PublicUser, publicUser, success } from '../schemas.js';
-import { Name, Phone, Username } from './fields.js';
+import type { User } from '../../domain/accounts/types.ts';
+import type { Services } from '../../domain/services.ts';
+import { principalOf } from '../auth.ts';
+import { ErrorBody, ok, PublicUser, publicUser, success } from '../schemas.ts';
+import { Name, Phone, Username } from './fields.ts';
 
 const TAGS = ['Users'];
 

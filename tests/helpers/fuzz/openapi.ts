@@ -2,7 +2,7 @@
 // must pass: no 5xx, the documented media type and schema when the status is documented, and the
 // error shape of the API it belongs to.
 import assert from 'node:assert/strict';
-import { accepts, type Schema } from './schema-values.js';
+import { accepts, type Schema } from './schema-values.ts';
 
 type Json = Record<string, unknown>;
 

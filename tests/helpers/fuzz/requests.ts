@@ -3,11 +3,11 @@
 // not JSON at all), with no token, a real one or a forged one. A generated request prints as what
 // was sent, so a counterexample can be replayed by hand.
 import fc from 'fast-check';
-import { PASSWORD } from '../api.js';
-import { algNone, tamper } from '../matrix.js';
-import type { Operation } from './openapi.js';
-import { invalidObject, validValue, type Hints } from './schema-values.js';
-import type { Wire, World } from './world.js';
+import { PASSWORD } from '../api.ts';
+import { algNone, tamper } from '../matrix.ts';
+import type { Operation } from './openapi.ts';
+import { invalidObject, validValue, type Hints } from './schema-values.ts';
+import type { Wire, World } from './world.ts';
 
 export type FuzzRequest = Wire & { tokenLabel: string };
 

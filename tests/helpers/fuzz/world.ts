@@ -5,11 +5,11 @@
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { sql } from 'kysely';
-import type { App } from '../../../src/app.js';
-import type { Db } from '../../../src/db/database.js';
-import { system } from '../../../src/domain/principal.js';
-import { PASSWORD, roleIn, uniqueEmail } from '../api.js';
-import type { Answer } from './openapi.js';
+import type { App } from '../../../src/app.ts';
+import type { Db } from '../../../src/db/database.ts';
+import { system } from '../../../src/domain/principal.ts';
+import { PASSWORD, roleIn, uniqueEmail } from '../api.ts';
+import type { Answer } from './openapi.ts';
 
 export interface Wire {
   method: string;
