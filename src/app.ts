@@ -14,6 +14,7 @@ import { outboxWorkerFactory, type OutboxWorker } from './domain/mail/outbox-wor
 import { logTransport, smtpTransport } from './domain/mail/transport.ts';
 import { createServices, type Services } from './domain/services.ts';
 import type { ThrottlePolicy } from './domain/throttle/throttles.ts';
+import type { PasswordHashing } from './domain/accounts/passwords.ts';
 import { openRedis } from './db/redis.ts';
 import { installAuth } from './http/auth.ts';
 import { basicRoutes } from './http/compat/basic.routes.ts';
@@ -55,11 +56,13 @@ export interface AppDeps {
   logStream?: DestinationStream;
   /** Throttling rules; SECURITY.md's defaults otherwise. */
   throttlePolicy?: ThrottlePolicy;
+  /** argon2id's costs for new hashes; OWASP's unless a test makes them cheaper. */
+  passwordHashing?: PasswordHashing;
 }
 
 export type App = FastifyInstance & { services: Services; outbox: OutboxWorker };
 
-export async function buildApp({ config, database, clock = systemClock, logger = true, logStream, throttlePolicy }: AppDeps): Promise<App> {
+export async function buildApp({ config, database, clock = systemClock, logger = true, logStream, throttlePolicy, passwordHashing }: AppDeps): Promise<App> {
   const app = Fastify({
     logger: logger ? { ...loggerOptions(config.logLevel, config.logFormat), ...(logStream ? { stream: logStream } : {}) } : false,
     genReqId: () => randomUUID(),
@@ -83,6 +86,7 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     mailQueued: () => outbox.wake(),
     throttleStore: { redis, keyPrefix: `${config.redisKeyPrefix}:throttle` },
     throttlePolicy,
+    passwordHashing,
   });
   app.addHook('onReady', async () => {
     // Unreachable at start is not fatal: the 'error' listener says so and the client keeps trying.

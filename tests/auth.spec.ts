@@ -274,4 +274,4 @@ forEachDatabase('auth', (h) => {
   it('answers an unknown route with the error envelope', async () => {
     assertErrorEnvelope(await call(h().app, 'GET', '/no/such/route'), 404, 'ROUTE_NOT_FOUND');
   });
-});
+}, {}, { realPasswordCosts: true });

@@ -9,6 +9,7 @@ import type { Config } from '../config/config.ts';
 import type { Db } from '../db/database.ts';
 import { accountsServiceFactory } from './accounts/accounts.service.ts';
 import { passwordPolicyFactory } from './accounts/password-policy.ts';
+import { passwordHasher, type PasswordHashing } from './accounts/passwords.ts';
 import { recoveryServiceFactory } from './accounts/recovery.service.ts';
 import { adminServiceFactory } from './admin/admin.service.ts';
 import { auditServiceFactory } from './audit/audit.service.ts';
@@ -35,17 +36,20 @@ export interface ServiceDeps {
   /** Where the throttles keep their counters; in this process by default. */
   throttleStore?: ThrottleStore;
   throttlePolicy?: ThrottlePolicy;
+  /** argon2id's parameters for new hashes; OWASP's (passwords.ts) unless a test makes them cheaper. */
+  passwordHashing?: PasswordHashing;
 }
 
-export function createServices({ db, clock, config, mailQueued = () => {}, throttleStore = { redis: null, keyPrefix: 'gatehouse' }, throttlePolicy }: ServiceDeps) {
+export function createServices({ db, clock, config, mailQueued = () => {}, throttleStore = { redis: null, keyPrefix: 'gatehouse' }, throttlePolicy, passwordHashing }: ServiceDeps) {
   const policy = policyFactory({ db });
   const events = eventStreamFactory({ clock, publicUrl: config.publicUrl, mailQueued });
   const throttles = throttlesFactory(throttleStore, throttlePolicy);
+  const passwords = passwordHasher(passwordHashing);
   const passwordPolicy = passwordPolicyFactory({ min: config.passwordMin, blocklist: config.passwordBlocklist });
   const accessTokens = accessTokensFactory({ db, clock, issuer: config.publicUrl, ttlSeconds: config.accessTokenTtlSeconds });
   const sessions = sessionsServiceFactory({ db, clock, policy, accessTokens, refreshTtlSeconds: config.refreshTokenTtlSeconds });
   const organisations = organisationsServiceFactory({ db, clock, policy, events });
-  const recovery = recoveryServiceFactory({ db, clock, policy, events, throttles, passwordPolicy });
+  const recovery = recoveryServiceFactory({ db, clock, policy, events, throttles, passwordPolicy, passwords });
   const invitations = invitationsServiceFactory({ db, clock, policy, events, throttles });
   const accounts = accountsServiceFactory({
     db,
@@ -56,6 +60,7 @@ export function createServices({ db, clock, config, mailQueued = () => {}, throt
     invitations,
     throttles,
     passwordPolicy,
+    passwords,
     loginAlerts: config.loginAlerts,
     requireVerifiedEmail: config.requireVerifiedEmail,
   });

@@ -17,7 +17,7 @@ import { sessionsRepo } from '../sessions/sessions.repo.ts';
 import type { SessionsService } from '../sessions/sessions.service.ts';
 import type { Throttles } from '../throttle/throttles.ts';
 import type { PasswordPolicy } from './password-policy.ts';
-import { hashPassword, verifyDecoy, verifyPassword } from './passwords.ts';
+import type { PasswordHasher } from './passwords.ts';
 import { registrationRepo } from './registration.repo.ts';
 import type { User } from './types.ts';
 import { isValidUsername } from './username.ts';
@@ -64,6 +64,7 @@ interface Deps {
   passwordPolicy: PasswordPolicy;
   loginAlerts: LoginAlerts;
   requireVerifiedEmail: boolean;
+  passwords: PasswordHasher;
 }
 
 /** The account a request names, for throttling before (or without) finding it. */
@@ -72,7 +73,7 @@ const claimedAccount = (input: { email?: string; username?: string }) => input.e
 export const personalOrganisationName = (user: { firstName: string; username: string | null; email: string | null }) =>
   `${user.firstName || user.username || user.email?.split('@')[0] || 'My'}'s Organisation`;
 
-export const accountsServiceFactory = ({ db, clock, policy, events, sessions, invitations, throttles, passwordPolicy, loginAlerts, requireVerifiedEmail }: Deps) => {
+export const accountsServiceFactory = ({ db, clock, policy, events, sessions, invitations, throttles, passwordPolicy, passwords, loginAlerts, requireVerifiedEmail }: Deps) => {
   /** Signs the access token of a session that was just written, and the principal it makes. */
   async function signedIn(user: User, opening: { session: { id: string }; refreshToken: string }, client: ClientInfo): Promise<SignedIn> {
     const access = await sessions.accessTokenFor(user, opening.session.id);
@@ -89,7 +90,7 @@ export const accountsServiceFactory = ({ db, clock, policy, events, sessions, in
       if (input.username !== undefined && (await usersRepo.usernameTaken(db, input.username))) throw fieldError('username', 'Username already exists');
       if (input.inviteToken !== undefined) await invitations.checkForRegistration(input.inviteToken, input.email ?? '');
       await passwordPolicy.check(input.password, input);
-      const passwordHash = await hashPassword(input.password);
+      const passwordHash = await passwords.hash(input.password);
       const account = { id: randomUUID(), email: input.email ?? null, username: input.username ?? null, firstName: input.firstName, lastName: input.lastName, phone: input.phone ?? null, passwordHash };
       const organisation = {
         id: randomUUID(),
@@ -150,7 +151,7 @@ export const accountsServiceFactory = ({ db, clock, policy, events, sessions, in
       // Counted before the password check, so parallel guesses cannot get more checks than the limit.
       const account = found?.id ?? claimedAccount(input);
       await throttles.signIn(account, client.ip);
-      const valid = found ? await verifyPassword(found.passwordHash, input.password) : await verifyDecoy(input.password);
+      const valid = found ? await passwords.verify(found.passwordHash, input.password) : await passwords.verifyDecoy(input.password);
       if (!found || !valid || found.status !== 'active') throw new AppError('AUTHENTICATION_FAILED');
       await throttles.signedIn(account, client.ip);
       // Only after the password matched: a stranger learns nothing about the account from this.
@@ -248,7 +249,7 @@ export const accountsServiceFactory = ({ db, clock, policy, events, sessions, in
       if (input.username !== undefined && !isValidUsername(input.username)) throw fieldError('username', 'Username must be 3 to 50 letters, digits, dots, dashes or underscores');
       const password = await readPassword();
       await passwordPolicy.check(password, input);
-      const passwordHash = await hashPassword(password);
+      const passwordHash = await passwords.hash(password);
       const account = {
         id: randomUUID(),
         email: input.email ?? null,

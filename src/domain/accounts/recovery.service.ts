@@ -14,7 +14,7 @@ import { sessionsRepo } from '../sessions/sessions.repo.ts';
 import type { Throttles } from '../throttle/throttles.ts';
 import { oneTimeTokensRepo, type TokenPurpose } from './one-time-tokens.repo.ts';
 import type { PasswordPolicy } from './password-policy.ts';
-import { hashPassword, verifyPassword } from './passwords.ts';
+import type { PasswordHasher } from './passwords.ts';
 import type { User } from './types.ts';
 import { usersRepo } from './users.repo.ts';
 
@@ -25,12 +25,13 @@ interface Deps {
   events: EventStream;
   throttles: Throttles;
   passwordPolicy: PasswordPolicy;
+  passwords: PasswordHasher;
 }
 
 /** What the password policy compares a new password with: the person's own details. */
 const ownDetails = (user: User) => ({ email: user.email, firstName: user.firstName, lastName: user.lastName, username: user.username });
 
-export const recoveryServiceFactory = ({ db, clock, policy, events, throttles, passwordPolicy }: Deps) => {
+export const recoveryServiceFactory = ({ db, clock, policy, events, throttles, passwordPolicy, passwords }: Deps) => {
   /** Ends a user's sessions and reset links after a new password, and records the change, whose alert is mailed. */
   async function passwordReplaced(trx: Executor, input: { user: User; passwordHash: string; client: ClientInfo; type: 'user.password_reset' | 'user.password_changed'; keepSession?: string }) {
     const { user, client } = input;
@@ -140,7 +141,7 @@ export const recoveryServiceFactory = ({ db, clock, policy, events, throttles, p
       const owner = live ? await usersRepo.findById(db, live.userId) : undefined;
       if (!owner) throw new AppError('INVALID_LINK_TOKEN');
       await passwordPolicy.check(input.password, ownDetails(owner));
-      const passwordHash = await hashPassword(input.password);
+      const passwordHash = await passwords.hash(input.password);
       const userId = await db.transaction().execute(async (trx) => {
         const used = await oneTimeTokensRepo.consume(trx, { tokenHash, purpose: 'password_reset', now: clock.now() });
         if (!used) return null;
@@ -159,10 +160,10 @@ export const recoveryServiceFactory = ({ db, clock, policy, events, throttles, p
       // A stolen access token must not become a way to guess the password: counted like a sign-in.
       await throttles.signIn(me.userId, me.client.ip);
       const stored = await usersRepo.findPasswordHash(db, me.userId);
-      if (!stored || !(await verifyPassword(stored, input.currentPassword))) throw fieldError('currentPassword', 'Current password is incorrect');
+      if (!stored || !(await passwords.verify(stored, input.currentPassword))) throw fieldError('currentPassword', 'Current password is incorrect');
       await throttles.signedIn(me.userId, me.client.ip);
       await passwordPolicy.check(input.newPassword, ownDetails(me.user), 'newPassword');
-      const passwordHash = await hashPassword(input.newPassword);
+      const passwordHash = await passwords.hash(input.newPassword);
       await db.transaction().execute(async (trx) => {
         const user = await usersRepo.findById(trx, me.userId);
         if (!user) throw new AppError('USER_NOT_FOUND');
