@@ -6,9 +6,7 @@ import { buildApp, type App } from './app.ts';
 import type { Config } from './config/config.ts';
 import { openDatabase } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
-import { AppError } from './domain/errors.ts';
 import { closeConnectionsGently } from './http/connections.ts';
-import { sendError } from './http/errors.ts';
 import { watchBodyRate } from './http/slow-bodies.ts';
 
 export async function serve(config: Config): Promise<App> {
@@ -25,14 +23,9 @@ export async function serve(config: Config): Promise<App> {
         : 'Embedded in-memory database: everything is gone when the process stops.',
     );
   }
-  let draining = false;
-  // Readiness fails first, so that a load balancer takes this node out before it stops listening.
-  app.addHook('onRequest', async (request, reply) => {
-    if (draining && request.routeOptions.url === '/readyz') return sendError(reply, new AppError('SERVICE_UNAVAILABLE', 'Gatehouse is shutting down'));
-  });
   // Once draining, every answer ends its connection: a kept-alive one would hold the exit for a minute.
   app.addHook('onSend', async (_request, reply) => {
-    if (draining) reply.header('connection', 'close');
+    if (app.services.health.isDraining()) reply.header('connection', 'close');
   });
   watchBodyRate(app.server, config.connections.minBodyBytesPerSecond);
   const connections = closeConnectionsGently(app.server, { graceMs: config.connections.headersTimeoutSeconds * 1000 });
@@ -43,8 +36,8 @@ export async function serve(config: Config): Promise<App> {
   if (!config.smtpUrl) app.log.info('No SMTP_URL: mail is printed to this log, links included');
 
   const shutdown = async (signal: string, delaySeconds: number) => {
-    if (draining) return;
-    draining = true;
+    if (app.services.health.isDraining()) return;
+    app.services.health.startDraining();
     app.log.info(`${signal} received: /readyz answers 503; ${delaySeconds > 0 ? `serving for ${delaySeconds} s more, then ` : ''}finishing in-flight requests`);
     await new Promise((resolve) => setTimeout(resolve, delaySeconds * 1000));
     app.close().then(

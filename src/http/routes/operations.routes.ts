@@ -4,6 +4,7 @@ import Type from 'typebox';
 import type { Config } from '../../config/config.ts';
 import type { Services } from '../../domain/services.ts';
 import type { Registry } from 'prom-client';
+import { AppError } from '../../domain/errors.ts';
 import { ErrorBody } from '../schemas.ts';
 
 const READY_TIMEOUT_MS = 2000;
@@ -43,6 +44,8 @@ export const operationsRoutes: FastifyPluginAsyncTypebox<{ services: Services; c
       },
     },
     async () => {
+      // Readiness fails first on SIGTERM, so that a load balancer takes this node out before it stops listening.
+      if (services.health.isDraining()) throw new AppError('SERVICE_UNAVAILABLE', 'Gatehouse is shutting down');
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(Object.assign(new Error('readiness check timed out'), { code: '57P03' })), READY_TIMEOUT_MS);
