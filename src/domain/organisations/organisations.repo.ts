@@ -83,7 +83,7 @@ export const organisationsRepo = {
     const rows = await sessionsRepo
       .live(db, session)
       .leftJoinLateral(organisationsOf(db, sql.ref<string>('sessions.user_id'), page).as('listed'), (join) => join.onTrue())
-      .select(['listed.id', 'listed.name', 'listed.description', 'listed.personal', 'listed.created_at', 'listed.role', 'listed.joined_at'])
+      .select(['listed.id', 'listed.name', 'listed.description', 'listed.role', 'listed.joined_at'])
       .orderBy('listed.joined_at')
       .orderBy('listed.id')
       .execute();
@@ -97,12 +97,10 @@ export const organisationsRepo = {
   },
 };
 
-const toMine = (row: { id: string; name: string | null; description: string | null; personal: boolean | null; created_at: Date | null; role: string | null; joined_at: Date | null }): MyOrganisation => ({
+const toMine = (row: { id: string; name: string | null; description: string | null; role: string | null; joined_at: Date | null }): MyOrganisation => ({
   id: row.id,
   name: row.name ?? '',
   description: row.description ?? '',
-  personal: row.personal ?? false,
-  createdAt: row.created_at ?? new Date(0),
   role: row.role ?? '',
   joinedAt: row.joined_at ?? new Date(0),
 });
@@ -113,7 +111,7 @@ function organisationsOf(db: Executor, userId: string | RawBuilder<string>, page
     .selectFrom('members')
     .innerJoin('organisations', 'organisations.id', 'members.organisation_id')
     .innerJoin('roles', 'roles.id', 'members.role_id')
-    .select(['organisations.id', 'organisations.name', 'organisations.description', 'organisations.personal', 'organisations.created_at', 'roles.name as role', 'members.created_at as joined_at'])
+    .select(['organisations.id', 'organisations.name', 'organisations.description', 'roles.name as role', 'members.created_at as joined_at'])
     .where('members.user_id', '=', userId)
     .where('members.status', '=', 'active');
   if (page.after) {

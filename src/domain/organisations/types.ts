@@ -48,8 +48,11 @@ export interface Member {
   joinedAt: Date;
 }
 
-/** One of a user's organisations, with their role in it. */
-export interface MyOrganisation extends Organisation {
+/**
+ * One of a user's organisations as their list shows it, with their role in it: the hottest read
+ * selects only what it answers.
+ */
+export interface MyOrganisation extends Pick<Organisation, 'id' | 'name' | 'description'> {
   role: string;
   joinedAt: Date;
 }

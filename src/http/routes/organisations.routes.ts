@@ -14,7 +14,7 @@ const OrgName = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', 'x-m
 const Description = Type.String({ maxLength: 2000 });
 const Organisation = Type.Object({ orgId: Type.String(), name: Type.String(), description: Type.String() });
 
-const organisation = (org: Org) => ({ orgId: org.id, name: org.name, description: org.description });
+const organisation = (org: Pick<Org, 'id' | 'name' | 'description'>) => ({ orgId: org.id, name: org.name, description: org.description });
 
 export const organisationsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   app.get(
