@@ -1,11 +1,10 @@
 // Opens the database named by the configuration: a PostgreSQL server through `pg`, or the embedded
 // PGlite (in a folder, or in memory). Both speak PostgreSQL, so the rest of the code cannot tell.
 import { mkdirSync } from 'node:fs';
-import { Kysely, PostgresDialect, type Transaction } from 'kysely';
+import { Kysely, PGliteDialect, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config/config.ts';
 import { lockDataFolder } from './data-folder-lock.ts';
-import { PGliteDialect } from './pglite-dialect.ts';
 import { preparingPool } from './prepared-statements.ts';
 import type { Database } from './schema.ts';
 
@@ -53,9 +52,13 @@ export function openDatabase(database: Config['database'], options: OpenOptions 
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const unlock = dataDir ? lockDataFolder(dataDir) : () => {};
   const db = new Kysely<Database>({
-    dialect: new PGliteDialect(async () => {
-      const { PGlite } = await import('@electric-sql/pglite');
-      return PGlite.create(dataDir ?? undefined, { parsers: { [INT8_OID]: toNumber } });
+    // PGlite is one PostgreSQL session: Kysely hands it to one connection at a time, and runs a
+    // transaction in PGlite's own exclusive transaction, so no other statement lands inside it.
+    dialect: new PGliteDialect({
+      pglite: async () => {
+        const { PGlite } = await import('@electric-sql/pglite');
+        return PGlite.create(dataDir ?? undefined, { parsers: { [INT8_OID]: toNumber } });
+      },
     }),
   });
   return { db, kind: 'embedded', pool: null, close: () => db.destroy().finally(unlock) };

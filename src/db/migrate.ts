@@ -1,4 +1,5 @@
-import { Migrator, sql, type Kysely, type MigrationProvider } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { Migrator, type MigrationProvider } from 'kysely/migration';
 import { MIGRATIONS } from './migrations/index.ts';
 import type { Database } from './schema.ts';
 

@@ -37,8 +37,10 @@ export function preparingPool(pool: pg.Pool, nameOf = statementNamer()): Postgre
         if (name === undefined) return (client.query as (...args: unknown[]) => unknown)(text, values);
         return client.query({ name, text: text as string, values: values as unknown[] });
       };
-      return { query, release: () => client.release() } as PostgresPoolClient;
+      // Kysely asks for a connection to be destroyed (`release(true)`) when its rollback failed.
+      return { query, release: (destroy?: boolean) => client.release(destroy) } as PostgresPoolClient;
     },
     end: () => pool.end(),
+    options: pool.options,
   };
 }
