@@ -24,9 +24,7 @@ export class PasswordThreads {
 
   constructor(size = availableParallelism()) {
     this.size = size;
-    // Two jobs per thread: the next one is already waiting in the thread when one ends, so a thread
-    // never idles while the event loop is busy elsewhere and late to hand it more (login +14 %).
-    this.pool = new Piscina({ filename: WORKER, minThreads: 0, maxThreads: size, concurrentTasksPerWorker: 2, niceIncrement: PASSWORD_THREAD_NICE, idleTimeout: 60_000 });
+    this.pool = new Piscina({ filename: WORKER, minThreads: 0, maxThreads: size, niceIncrement: PASSWORD_THREAD_NICE, idleTimeout: 60_000 });
   }
 
   hash(password: string, options: Options): Promise<string> {
