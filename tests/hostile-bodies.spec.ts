@@ -27,17 +27,21 @@ const wideObject = (keys: number, prefix = 'k') => JSON.stringify(Object.fromEnt
 const deepArrays = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
 const deepObjects = (depth: number) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
 
+/** The routes that take a body from anyone, and the profile, which takes one from its owner. */
+const bodyRoutes = (accessToken: string) =>
+  [
+    ['POST', '/auth/login', undefined],
+    ['POST', '/auth/register', undefined],
+    ['PATCH', '/api/users/me', accessToken],
+  ] as const;
+
 forEachDatabase('hostile JSON bodies', (h) => {
   it('refuses 60,000 keys with 413 naming the per-object limit, on public routes and PATCH /api/users/me, changing nothing', async () => {
     const { app, db } = h();
     const user = await registerUser(app);
     const body = wideObject(60_000);
     const before = await fingerprint(db);
-    for (const [method, url, token] of [
-      ['POST', '/auth/login', undefined],
-      ['POST', '/auth/register', undefined],
-      ['PATCH', '/api/users/me', user.accessToken],
-    ] as const) {
+    for (const [method, url, token] of bodyRoutes(user.accessToken)) {
       const answer = await send(app, method, url, body, token);
       assertErrorEnvelope(answer, 413, 'JSON_OBJECT_TOO_LARGE');
       assert.match(answer.body.message, /more than 100 keys/);
@@ -50,11 +54,7 @@ forEachDatabase('hostile JSON bodies', (h) => {
     const { app } = h();
     const user = await registerUser(app);
     for (const text of [deepArrays(10_000), deepObjects(10_000), `{"firstName":${deepArrays(10_000)}}`, `{"email":"a@b.c","password":${deepObjects(10_000)}}`]) {
-      for (const [method, url, token] of [
-        ['POST', '/auth/login', undefined],
-        ['POST', '/auth/register', undefined],
-        ['PATCH', '/api/users/me', user.accessToken],
-      ] as const) {
+      for (const [method, url, token] of bodyRoutes(user.accessToken)) {
         const answer = await send(app, method, url, text, token);
         assertErrorEnvelope(answer, 413, 'JSON_TOO_DEEP');
         assert.equal(answer.body.message, 'The JSON body nests deeper than 32 levels');

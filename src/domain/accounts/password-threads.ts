@@ -19,11 +19,9 @@ export const PASSWORD_THREAD_NICE = 10;
 const WORKER = new URL(`./argon2-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
 
 export class PasswordThreads {
-  readonly size: number;
   private readonly pool: Piscina<Argon2Job, string | boolean>;
 
   constructor(size = availableParallelism()) {
-    this.size = size;
     this.pool = new Piscina({ filename: WORKER, minThreads: 0, maxThreads: size, niceIncrement: PASSWORD_THREAD_NICE, idleTimeout: 60_000 });
   }
 
