@@ -7,13 +7,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { sql, type Kysely } from 'kysely';
-import { Migrator } from 'kysely/migration';
+import { sql } from 'kysely';
 import { openDatabase, type DatabaseHandle, type Db } from '../src/db/database.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import { MIGRATIONS } from '../src/db/migrations/index.ts';
 import { addMember, call, createOrganisation, registerUser, type Answer, type TestUser } from './helpers/api.ts';
-import { createTestDatabase, targets, type TestDatabase } from './helpers/databases.ts';
+import { createTestDatabase, migrateBefore, targets, type TestDatabase } from './helpers/databases.ts';
 import { forEachDatabase } from './helpers/harness.ts';
 
 const ROUTES = ['/api/stats/users-by-role', '/api/stats/members-by-organisation', '/api/stats/users-by-organisation-role'] as const;
@@ -252,27 +251,7 @@ for (const target of targets()) {
     });
 
     it('counts the memberships already there', async () => {
-      const earlier = MIGRATIONS.slice(0, countsMigration);
-      const migrator = new Migrator({
-        db,
-        migrationTableName: 'gatehouse_migrations',
-        migrationLockTableName: 'gatehouse_migrations_lock',
-        provider: {
-          getMigrations: async () =>
-            Object.fromEntries(
-              earlier.map((m) => [
-                m.name,
-                {
-                  async up(trx: Kysely<unknown>) {
-                    for (const statement of m.statements) await sql.raw(statement).execute(trx);
-                  },
-                },
-              ]),
-            ),
-        },
-      });
-      const { error } = await migrator.migrateToLatest();
-      assert.ifError(error);
+      await migrateBefore(db, '0004-membership-counts');
       // Two organisations; user g joins both, every third one as admin, every fifth one suspended.
       await sql`insert into users (email, password_hash) select 'm' || g || '@example.com', 'x' from generate_series(1, 40) g`.execute(db);
       await sql`insert into organisations (name) values ('One'), ('Two')`.execute(db);

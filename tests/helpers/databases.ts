@@ -13,12 +13,14 @@ import { cpSync, statfsSync } from 'node:fs';
 import { access, mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { Migrator } from 'kysely/migration';
 import pg from 'pg';
 import type { Config } from '../../src/config/config.ts';
 import { openDatabase } from '../../src/db/database.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
 import { MIGRATIONS } from '../../src/db/migrations/index.ts';
+import type { Database } from '../../src/db/schema.ts';
 
 export type Target = 'embedded' | 'postgres';
 
@@ -187,4 +189,35 @@ async function adminQuery(serverUrl: string, statement: string) {
   } finally {
     await client.end();
   }
+}
+
+// ---- a database as an earlier release left it ----------------------------------------------------------
+
+/**
+ * Applies the migrations before the named one, as an earlier release would have: a test then writes
+ * what that release wrote and checks what `migrateToLatest` makes of it.
+ */
+export async function migrateBefore(db: Kysely<Database>, name: string): Promise<void> {
+  const index = MIGRATIONS.findIndex((m) => m.name === name);
+  if (index < 0) throw new Error(`No migration named ${name}`);
+  const migrator = new Migrator({
+    db,
+    migrationTableName: 'gatehouse_migrations',
+    migrationLockTableName: 'gatehouse_migrations_lock',
+    provider: {
+      getMigrations: async () =>
+        Object.fromEntries(
+          MIGRATIONS.slice(0, index).map((m) => [
+            m.name,
+            {
+              async up(trx: Kysely<unknown>) {
+                for (const statement of m.statements) await sql.raw(statement).execute(trx);
+              },
+            },
+          ]),
+        ),
+    },
+  });
+  const { error } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
 }

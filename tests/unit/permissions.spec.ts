@@ -18,7 +18,7 @@ describe('permissions', () => {
   it('has exactly the catalogue of the specification', () => {
     assert.deepEqual(
       [...PERMISSIONS].sort(),
-      ['audit:read', 'invitations:create', 'members:add', 'members:read', 'members:remove', 'members:update-role', 'org:delete', 'org:read', 'org:update', 'roles:manage', 'stats:read'],
+      ['api-keys:manage', 'applications:manage', 'audit:read', 'invitations:create', 'members:add', 'members:read', 'members:remove', 'members:update-role', 'org:delete', 'org:read', 'org:update', 'roles:manage', 'stats:read', 'webhooks:manage'],
     );
     assert.equal(new Set(PERMISSIONS).size, PERMISSIONS.length);
   });

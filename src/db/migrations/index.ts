@@ -5,6 +5,7 @@ import { keepAnOwner } from './0003-keep-an-owner.ts';
 import { membershipCounts } from './0004-membership-counts.ts';
 import { auditActorAndChanges } from './0005-audit-actor-and-changes.ts';
 import { outboxOrganisation } from './0006-outbox-organisation.ts';
+import { integrationPermissions } from './0007-integration-permissions.ts';
 import type { Migration } from './migration.ts';
 
-export const MIGRATIONS: readonly Migration[] = [initial, outboxRecipientIndex, keepAnOwner, membershipCounts, auditActorAndChanges, outboxOrganisation];
+export const MIGRATIONS: readonly Migration[] = [initial, outboxRecipientIndex, keepAnOwner, membershipCounts, auditActorAndChanges, outboxOrganisation, integrationPermissions];

@@ -14,6 +14,9 @@ export const PERMISSIONS = [
   'roles:manage',
   'stats:read',
   'audit:read',
+  'api-keys:manage',
+  'applications:manage',
+  'webhooks:manage',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
