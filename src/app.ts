@@ -13,6 +13,8 @@ import { systemClock, type Clock } from './domain/clock.ts';
 import { outboxWorkerFactory, type OutboxWorker } from './domain/mail/outbox-worker.ts';
 import { logTransport, smtpTransport } from './domain/mail/transport.ts';
 import { createServices, type Services } from './domain/services.ts';
+import { deliveryWorkerFactory, type DeliveryWorker } from './domain/webhooks/delivery-worker.ts';
+import { webhookSender } from './domain/webhooks/sender.ts';
 import type { ThrottlePolicy } from './domain/throttle/throttles.ts';
 import type { PasswordHashing } from './domain/accounts/passwords.ts';
 import { openRedis } from './db/redis.ts';
@@ -37,6 +39,7 @@ import { recoveryRoutes } from './http/routes/recovery.routes.ts';
 import { sessionsRoutes } from './http/routes/sessions.routes.ts';
 import { statsRoutes } from './http/routes/stats.routes.ts';
 import { usersRoutes } from './http/routes/users.routes.ts';
+import { webhooksRoutes } from './http/routes/webhooks.routes.ts';
 import { jsonLimitExceeded } from './http/json-limits.ts';
 import { validatorCompiler } from './http/validation.ts';
 import { openapiInfo } from './http/openapi.ts';
@@ -58,11 +61,13 @@ export interface AppDeps {
   throttlePolicy?: ThrottlePolicy;
   /** argon2id's costs for new hashes; OWASP's unless a test makes them cheaper. */
   passwordHashing?: PasswordHashing;
+  /** How long a webhook receiver has to answer; 5 s unless a test is in a hurry. */
+  webhookTimeoutMs?: number;
 }
 
-export type App = FastifyInstance & { services: Services; outbox: OutboxWorker };
+export type App = FastifyInstance & { services: Services; outbox: OutboxWorker; webhookDeliveries: DeliveryWorker };
 
-export async function buildApp({ config, database, clock = systemClock, logger = true, logStream, throttlePolicy, passwordHashing }: AppDeps): Promise<App> {
+export async function buildApp({ config, database, clock = systemClock, logger = true, logStream, throttlePolicy, passwordHashing, webhookTimeoutMs }: AppDeps): Promise<App> {
   const app = Fastify({
     logger: logger ? { ...loggerOptions(config.logLevel, config.logFormat), ...(logStream ? { stream: logStream } : {}) } : false,
     genReqId: () => randomUUID(),
@@ -79,24 +84,32 @@ export async function buildApp({ config, database, clock = systemClock, logger =
   const transport = config.smtpUrl ? await smtpTransport(config.smtpUrl) : logTransport(app.log);
   const outbox = outboxWorkerFactory({ db: database.db, clock, transport, from: config.mailFrom, logger: app.log });
   const redis = config.redisUrl ? await openRedis(config.redisUrl, app.log) : null;
+  const sender = webhookSender({ allowPrivate: config.webhooksAllowPrivate, timeoutMs: webhookTimeoutMs });
+  // The worker needs the service (to disable an endpoint that keeps failing), the service wakes the worker.
+  let deliveries: DeliveryWorker | null = null;
   const services = createServices({
     db: database.db,
     clock,
     config,
     mailQueued: () => outbox.wake(),
+    webhooksQueued: () => deliveries?.wake(),
     throttleStore: { redis, keyPrefix: `${config.redisKeyPrefix}:throttle` },
     throttlePolicy,
     passwordHashing,
   });
+  const webhookDeliveries = deliveryWorkerFactory({ db: database.db, clock, sender, logger: app.log, endpointFailing: (id, since) => services.webhooks.endpointFailing(id, since) });
+  deliveries = webhookDeliveries;
   app.addHook('onReady', async () => {
     // Unreachable at start is not fatal: the 'error' listener says so and the client keeps trying.
     await redis?.connect().catch(() => {});
     await services.passwordPolicy.ready();
     outbox.start();
+    webhookDeliveries.start();
   });
   app.addHook('onClose', async () => {
-    await outbox.stop();
+    await Promise.all([outbox.stop(), webhookDeliveries.stop()]);
     transport.close();
+    sender.close();
     redis?.disconnect();
   });
 
@@ -125,7 +138,7 @@ export async function buildApp({ config, database, clock = systemClock, logger =
   await app.register(swagger, openapiInfo(config));
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP, uiConfig: { validatorUrl: null } });
 
-  const metrics = installMetrics(app, services.health);
+  const metrics = installMetrics(app, services.health, webhookDeliveries.counts);
   installAuth(app, services);
   // A new route goes in its resource's file under src/http/routes/ (or a new file registered here),
   // with its whole contract and its `auth` and `permission` in its config (enforceContracts refuses a
@@ -148,10 +161,12 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     await api.register(auditRoutes, { services });
     await api.register(statsRoutes, { services });
     await api.register(adminRoutes, { services });
+    await api.register(webhooksRoutes, { services });
   });
 
   app.decorate('services', services);
   app.decorate('outbox', outbox);
+  app.decorate('webhookDeliveries', webhookDeliveries);
   return app as unknown as App;
 }
 

@@ -407,7 +407,36 @@ function tenancySuite(h: () => Harness) {
       const [admin, target] = await Promise.all([makeAdmin(), registerUser(app())]);
       return { params: { id: target.userId }, body: { firstName: 'Renamed' }, token: admin.accessToken, success: 200, actor: admin.userId };
     },
+    // Webhook endpoints are made disabled, so that nothing is delivered while the suite compares the database.
+    createWebhook: async () => {
+      const u = await registerUser(app());
+      const orgId = await createOrganisation(app(), u.accessToken, 'Mass');
+      return { params: { orgId }, body: { url: 'https://receiver.example/hook', events: ['member.added'] }, token: u.accessToken, success: 201, actor: u.userId };
+    },
+    updateWebhook: async () => {
+      const u = await registerUser(app());
+      const orgId = await createOrganisation(app(), u.accessToken, 'Mass');
+      const webhookId = await disabledWebhook(u.accessToken, `/api/organisations/${orgId}/webhooks`);
+      return { params: { orgId, webhookId }, body: { description: 'Renamed' }, token: u.accessToken, success: 200, actor: u.userId };
+    },
+    createPlatformWebhook: async () => {
+      const admin = await makeAdmin();
+      return { body: { url: 'https://receiver.example/hook', events: ['user.created'] }, token: admin.accessToken, success: 201, actor: admin.userId };
+    },
+    updatePlatformWebhook: async () => {
+      const admin = await makeAdmin();
+      const webhookId = await disabledWebhook(admin.accessToken, '/api/admin/webhooks');
+      return { params: { webhookId }, body: { description: 'Renamed' }, token: admin.accessToken, success: 200, actor: admin.userId };
+    },
   };
+
+  /** A webhook endpoint, disabled at once: the suite's snapshots see no deliveries come and go. */
+  async function disabledWebhook(token: string, collection: string): Promise<string> {
+    const created = await ok(send('POST', collection, { token, body: { url: 'https://receiver.example/hook', events: ['*'] } }), 201);
+    const webhookId = created.body.data.webhookId as string;
+    await ok(send('PATCH', `${collection}/${webhookId}`, { token, body: { enabled: false } }));
+    return webhookId;
+  }
 
   /** A user with an organisation of her own, a member, a custom role and a pending invitation. */
   async function tenant(name: string) {
@@ -416,8 +445,9 @@ function tenancySuite(h: () => Harness) {
     await addMember(app(), owner.accessToken, orgId, member.userId);
     const role = await ok(send('POST', `/api/organisations/${orgId}/roles`, { token: owner.accessToken, body: { name: 'Auditor', permissions: ['org:read', 'audit:read'] } }), 201);
     const invitation = await ok(send('POST', `/api/organisations/${orgId}/invitations`, { token: owner.accessToken, body: { email: uniqueEmail('pending') } }), 201);
+    const webhookId = await disabledWebhook(owner.accessToken, `/api/organisations/${orgId}/webhooks`);
     const username = (await ok(send('GET', '/api/users/me', { token: owner.accessToken }))).body.data.username as string;
-    return { owner, member, orgId, name, username, roleId: role.body.data.roleId as string, invitationId: invitation.body.data.invitationId as string };
+    return { owner, member, orgId, name, username, webhookId, roleId: role.body.data.roleId as string, invitationId: invitation.body.data.invitationId as string };
   }
 
   const sessionOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')).sid as string;
@@ -493,6 +523,8 @@ function tenancySuite(h: () => Harness) {
       invitationId: a.invitationId,
       sessionId: sessionOf(a.owner.accessToken),
       username: a.username,
+      webhookId: a.webhookId,
+      deliveryId: '1',
     };
     const bodies: Record<string, Json> = {
       updateOrganisation: { name: 'Hijacked' },
@@ -504,6 +536,8 @@ function tenancySuite(h: () => Harness) {
       createInvitation: { email: uniqueEmail('hijack'), role: 'owner' },
       userApiUpdateUser: { first_name: 'Hijacked' },
       adminUpdateUser: { platformRole: 'admin' },
+      updateWebhook: { url: 'https://attacker.example/hook', enabled: true },
+      updatePlatformWebhook: { url: 'https://attacker.example/hook' },
     };
     const ops = (await operations(h())).filter((op) => op.path.includes('{'));
     assert.ok(ops.length > 0);
@@ -532,16 +566,16 @@ function tenancySuite(h: () => Harness) {
     assert.equal((await send('GET', `/api/organisations/${a.orgId}/roles`, { token: a.owner.accessToken })).body.data.roles.length, 4);
   });
 
-  it('answers 404 to an organisation’s own owner naming another organisation’s member, role or invitation', async () => {
+  it('answers 404 to an organisation’s own owner naming another organisation’s member, role, invitation or webhook', async () => {
     const [a, b] = [await tenant('Tenant A'), await tenant('Tenant B')];
-    const bodies: Record<string, Json> = { changeMemberRole: { role: 'member' }, setMemberStatus: { status: 'suspended' }, updateRole: { name: 'Hijacked' } };
-    const mixed = (await operations(h())).filter((op) => op.path.startsWith('/api/organisations/{orgId}/') && /\{(userId|roleId|invitationId)\}/.test(op.path));
+    const bodies: Record<string, Json> = { changeMemberRole: { role: 'member' }, setMemberStatus: { status: 'suspended' }, updateRole: { name: 'Hijacked' }, updateWebhook: { enabled: true } };
+    const mixed = (await operations(h())).filter((op) => op.path.startsWith('/api/organisations/{orgId}/') && /\{(userId|roleId|invitationId|webhookId)\}/.test(op.path));
     assert.ok(mixed.length >= 5, mixed.map((op) => op.operationId).join());
     await settled(db(), { failOnTimeout: true });
     let before = await fingerprint(db());
     for (const op of mixed) {
       for (const userId of [a.member.userId, a.owner.userId]) {
-        const url = fill(op.path, { orgId: b.orgId, userId, roleId: a.roleId, invitationId: a.invitationId });
+        const url = fill(op.path, { orgId: b.orgId, userId, roleId: a.roleId, invitationId: a.invitationId, webhookId: a.webhookId, deliveryId: '1' });
         const answer = await send(op.method, url, { token: b.owner.accessToken, body: bodies[op.operationId] });
         assertErrorEnvelope(answer, 404);
         const after = await fingerprint(db());

@@ -28,6 +28,8 @@ export interface Config {
   readonly passwordBlocklist: 'off' | 'common';
   readonly requireVerifiedEmail: boolean;
   readonly loginAlerts: LoginAlerts;
+  /** Webhook endpoints may be on private, loopback and link-local addresses (a test, a private network). */
+  readonly webhooksAllowPrivate: boolean;
   readonly logLevel: LogLevel;
   /** `pretty` for a person at a terminal, `json` (one object a line) for a log collector. */
   readonly logFormat: LogFormat;
@@ -113,6 +115,7 @@ export function loadConfig(env: Env = readEnvironment()): Config {
     passwordMin: integer('GATEHOUSE_PASSWORD_MIN', value('GATEHOUSE_PASSWORD_MIN'), 8, 8, 256),
     passwordBlocklist: oneOf('GATEHOUSE_PASSWORD_BLOCKLIST', value('GATEHOUSE_PASSWORD_BLOCKLIST') ?? 'off', ['off', 'common'] as const),
     requireVerifiedEmail: boolean('GATEHOUSE_REQUIRE_VERIFIED_EMAIL', value('GATEHOUSE_REQUIRE_VERIFIED_EMAIL'), false),
+    webhooksAllowPrivate: boolean('GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE', value('GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE'), false),
     loginAlerts: oneOf('GATEHOUSE_LOGIN_ALERTS', value('GATEHOUSE_LOGIN_ALERTS') ?? 'new-device', ['all', 'new-device', 'off'] as const),
     logLevel: oneOf('LOG_LEVEL', value('LOG_LEVEL') ?? 'info', LOG_LEVELS),
     // Unset: pretty when a person reads standard output at a terminal, JSON when it goes to a pipe or a file.

@@ -159,6 +159,52 @@ export interface AuditEventsTable extends Timestamps {
   after: ColumnType<Record<string, unknown> | null, string | null | undefined, never>;
 }
 
+export interface WebhookEndpointsTable extends Timestamps {
+  id: Generated<string>;
+  /** null: the platform's own endpoint, for every organisation's events and the user events. */
+  organisation_id: string | null;
+  url: string;
+  description: Generated<string>;
+  events: string[];
+  enabled: Generated<boolean>;
+  secret: string;
+  previous_secret: string | null;
+  previous_secret_until: Date | null;
+  failing_since: Date | null;
+  disabled_reason: string | null;
+  created_by: string | null;
+}
+
+export interface WebhookMessagesTable {
+  id: string;
+  type: string;
+  organisation_id: string | null;
+  subject_id: string;
+  /** The exact text that is signed and sent. */
+  body: string;
+  created_at: CreatedAt;
+}
+
+export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+export interface WebhookDeliveriesTable {
+  id: Generated<number>;
+  message_id: string;
+  endpoint_id: string;
+  subject_id: string;
+  status: ColumnType<WebhookDeliveryStatus, WebhookDeliveryStatus | undefined, WebhookDeliveryStatus>;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  locked_until: Date | null;
+  response_status: number | null;
+  response_body: string | null;
+  error: string | null;
+  duration_ms: number | null;
+  attempted_at: Date | null;
+  delivered_at: Date | null;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   users: UsersTable;
   organisations: OrganisationsTable;
@@ -173,6 +219,9 @@ export interface Database {
   signing_keys: SigningKeysTable;
   outbox: OutboxTable;
   audit_events: AuditEventsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_messages: WebhookMessagesTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export type User = Selectable<UsersTable>;

@@ -31,6 +31,8 @@ export const ERRORS = {
   ROLE_NOT_FOUND: { status: 404, message: 'Role not found' },
   INVITATION_NOT_FOUND: { status: 404, message: 'Invitation not found' },
   ORGANISATION_NOT_FOUND: { status: 404, message: 'Organisation not found' },
+  WEBHOOK_NOT_FOUND: { status: 404, message: 'Webhook not found' },
+  DELIVERY_NOT_FOUND: { status: 404, message: 'Delivery not found' },
   ALREADY_MEMBER: { status: 409, message: 'The user is already a member of this organisation' },
   PERSONAL_ORGANISATION: { status: 409, message: 'A personal organisation cannot be deleted' },
   NO_EMAIL: { status: 409, message: 'This account has no email address, so it cannot use email links' },

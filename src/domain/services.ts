@@ -24,6 +24,7 @@ import { policyFactory } from './policy/policy.ts';
 import { accessTokensFactory } from './sessions/access-tokens.ts';
 import { sessionsServiceFactory } from './sessions/sessions.service.ts';
 import { statsServiceFactory } from './stats/stats.service.ts';
+import { webhooksServiceFactory } from './webhooks/webhooks.service.ts';
 import type { ThrottleStore } from './throttle/throttle.ts';
 import { throttlesFactory, type ThrottlePolicy } from './throttle/throttles.ts';
 
@@ -33,6 +34,8 @@ export interface ServiceDeps {
   config: Config;
   /** Wakes the outbox worker after an event queued mail; without one, mail waits for its poll. */
   mailQueued?: () => void;
+  /** Wakes the webhook delivery worker likewise. */
+  webhooksQueued?: () => void;
   /** Where the throttles keep their counters; in this process by default. */
   throttleStore?: ThrottleStore;
   throttlePolicy?: ThrottlePolicy;
@@ -40,9 +43,9 @@ export interface ServiceDeps {
   passwordHashing?: PasswordHashing;
 }
 
-export function createServices({ db, clock, config, mailQueued = () => {}, throttleStore = { redis: null, keyPrefix: 'gatehouse' }, throttlePolicy, passwordHashing }: ServiceDeps) {
+export function createServices({ db, clock, config, mailQueued = () => {}, webhooksQueued = () => {}, throttleStore = { redis: null, keyPrefix: 'gatehouse' }, throttlePolicy, passwordHashing }: ServiceDeps) {
   const policy = policyFactory({ db });
-  const events = eventStreamFactory({ clock, publicUrl: config.publicUrl, mailQueued });
+  const events = eventStreamFactory({ clock, publicUrl: config.publicUrl, mailQueued, webhooksQueued });
   const throttles = throttlesFactory(throttleStore, throttlePolicy);
   const passwords = passwordHasher(passwordHashing);
   const passwordPolicy = passwordPolicyFactory({ min: config.passwordMin, blocklist: config.passwordBlocklist });
@@ -69,8 +72,9 @@ export function createServices({ db, clock, config, mailQueued = () => {}, throt
   const audit = auditServiceFactory({ db, policy });
   const stats = statsServiceFactory({ db, policy });
   const admin = adminServiceFactory({ db, clock, policy, events });
-  const health = healthServiceFactory({ db });
-  return { policy, events, health, throttles, passwordPolicy, accessTokens, sessions, organisations, accounts, recovery, invitations, memberships, roles, audit, stats, admin };
+  const health = healthServiceFactory({ db, clock });
+  const webhooks = webhooksServiceFactory({ db, clock, policy, events, allowPrivate: config.webhooksAllowPrivate, webhooksQueued });
+  return { policy, events, health, throttles, passwordPolicy, accessTokens, sessions, organisations, accounts, recovery, invitations, memberships, roles, audit, stats, admin, webhooks };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -1,11 +1,12 @@
 // Prometheus metrics at GET /metrics: requests by route and status with their durations, argon2id
-// work, the outbox's backlog and the process's own figures. Each app has its own registry.
+// work, the outbox's backlog, webhook deliveries and their backlog, and the process's own figures. Each app has its own registry.
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { passwordWork } from '../domain/accounts/passwords.ts';
 import type { HealthService } from '../domain/operations/health.service.ts';
+import type { DeliveryCounts } from '../domain/webhooks/delivery-worker.ts';
 
-export function installMetrics(app: FastifyInstance, health: HealthService): Registry {
+export function installMetrics(app: FastifyInstance, health: HealthService, webhookDeliveries: Readonly<DeliveryCounts>): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -45,6 +46,39 @@ export function installMetrics(app: FastifyInstance, health: HealthService): Reg
       const backlog = await health.outboxBacklog();
       this.reset();
       for (const status of ['pending', 'failed'] as const) this.set({ status }, backlog[status]);
+    },
+  });
+
+  new Counter({
+    name: 'gatehouse_webhook_deliveries_total',
+    help: 'Webhook delivery attempts made by this process, by outcome (retrying: failed, to be tried again)',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const outcome of ['delivered', 'retrying', 'failed'] as const) this.inc({ outcome }, webhookDeliveries[outcome]);
+    },
+  });
+  let webhookBacklog: Promise<{ pending: number; failed: number; oldestPendingSeconds: number }> | null = null;
+  /** Both webhook gauges from one query per scrape. */
+  const readWebhookBacklog = () => (webhookBacklog ??= health.webhookBacklog().finally(() => setImmediate(() => (webhookBacklog = null))));
+  new Gauge({
+    name: 'gatehouse_webhook_deliveries',
+    help: 'Webhook deliveries not yet made, by status (pending includes those waiting to be retried; failed: given up)',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      const backlog = await readWebhookBacklog();
+      this.reset();
+      for (const status of ['pending', 'failed'] as const) this.set({ status }, backlog[status]);
+    },
+  });
+  new Gauge({
+    name: 'gatehouse_webhook_oldest_pending_seconds',
+    help: 'Age of the oldest webhook delivery not yet made (0 when none is pending)',
+    registers: [registry],
+    async collect() {
+      this.set((await readWebhookBacklog()).oldestPendingSeconds);
     },
   });
 

@@ -58,6 +58,8 @@ export interface HarnessOptions {
   throttles?: ThrottlePolicy;
   /** Hash new passwords at Gatehouse's own argon2id costs instead of CHEAP_PASSWORD_HASHING. */
   realPasswordCosts?: boolean;
+  /** How long a webhook receiver has to answer; Gatehouse's 5 s by default. */
+  webhookTimeoutMs?: number;
 }
 
 /** The Redis the PostgreSQL target shares its throttling counters through, as in production. */
@@ -72,7 +74,7 @@ export async function startHarness(target: Target, env: Record<string, string> =
   const database = openDatabase(config.database, { poolSize: 20 });
   const clock = new TestClock();
   const passwordHashing = options.realPasswordCosts ? undefined : CHEAP_PASSWORD_HASHING;
-  const app = await buildApp({ config, database, clock, logger: false, throttlePolicy: options.throttles ?? ROOMY_THROTTLES, passwordHashing });
+  const app = await buildApp({ config, database, clock, logger: false, throttlePolicy: options.throttles ?? ROOMY_THROTTLES, passwordHashing, webhookTimeoutMs: options.webhookTimeoutMs });
   await app.ready();
   return {
     target,
@@ -107,7 +109,7 @@ export function forEachDatabase(title: string, suite: (harness: () => Harness) =
   }
 }
 
-const TABLES = ['users', 'organisations', 'roles', 'members', 'invitations', 'sessions', 'refresh_tokens', 'one_time_tokens', 'signing_keys', 'outbox', 'audit_events'];
+const TABLES = ['users', 'organisations', 'roles', 'members', 'invitations', 'sessions', 'refresh_tokens', 'one_time_tokens', 'signing_keys', 'outbox', 'audit_events', 'webhook_endpoints', 'webhook_messages', 'webhook_deliveries'];
 
 /**
  * Waits (a few seconds at most) until no mail is due: the outbox worker marks mail sent in the

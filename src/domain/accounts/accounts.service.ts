@@ -111,6 +111,8 @@ export const accountsServiceFactory = ({ db, clock, policy, events, sessions, in
         client,
         subject: { type: 'user', id: account.id },
         data: {},
+        // What a webhook receiver needs to provision the account without asking again.
+        after: { email: account.email, username: account.username, firstName: account.firstName, lastName: account.lastName },
         notify: email !== undefined && verifyToken ? { kind: 'email_verification', to: email, name: account.firstName, token: verifyToken } : undefined,
       });
       const orgCreated = events.rows({
@@ -141,6 +143,7 @@ export const accountsServiceFactory = ({ db, clock, policy, events, sessions, in
           : await registrationRepo.create(db, registration);
       // The verification mail may have been held back by its cap: a wake with nothing due costs one look.
       events.written(registered, true);
+      events.written(orgCreated, false);
       return { ...(await signedIn(user, opening, client)), organisationId: organisation.id };
     },
 
@@ -275,6 +278,7 @@ export const accountsServiceFactory = ({ db, clock, policy, events, sessions, in
           data: { name, personal: true },
         });
         await organisationsRepo.create(trx, { id: organisationId, name, description: '', personal: true, ownerId: user.id }, [created]);
+        events.written(created, false);
       });
       return { created: true, userId: account.id };
     },

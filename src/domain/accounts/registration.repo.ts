@@ -4,7 +4,7 @@
 import type { Executor } from '../../db/database.ts';
 import { writeTogetherReturning } from '../../db/one-statement.ts';
 import type { EventRows } from '../events/event-stream.ts';
-import { auditWrites, mailWrite } from '../events/events.repo.ts';
+import { eventWrites, mailWrite } from '../events/events.repo.ts';
 import { organisationsRepo, type NewOrganisation } from '../organisations/organisations.repo.ts';
 import { sessionsRepo, type Opening } from '../sessions/sessions.repo.ts';
 import { oneTimeTokensRepo, type NewOneTimeToken } from './one-time-tokens.repo.ts';
@@ -28,7 +28,7 @@ export const registrationRepo = {
       return write ? [write] : [];
     });
     const writes = [
-      ...auditWrites(db, registration.events),
+      ...eventWrites(db, registration.events),
       organisation.main,
       ...organisation.writes,
       ...(registration.verification ? [oneTimeTokensRepo.insertion(db, registration.verification)] : []),

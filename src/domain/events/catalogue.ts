@@ -1,6 +1,6 @@
 // The closed catalogue of what happens in Gatehouse. Every change records exactly one of these, in
 // the transaction of the change (./event-stream.ts); the audit log and mail are readers of it, and so
-// will webhooks be. A new kind of change adds its type here, with the data it carries: TypeScript then
+// so are webhooks (src/domain/webhooks/catalogue.ts names what receivers are told of). A new kind of change adds its type here, with the data it carries: TypeScript then
 // refuses an event that does not match, and the audit log shows it under this name.
 import type { ClientInfo } from '../principal.ts';
 import type { Notice } from './notices.ts';
@@ -8,7 +8,7 @@ import type { Notice } from './notices.ts';
 /** Who caused an event: a person, or Gatehouse itself (the command line, a job). */
 export type Actor = { type: 'user'; id: string } | { type: 'system'; id: null };
 
-export type SubjectType = 'user' | 'organisation' | 'invitation' | 'role';
+export type SubjectType = 'user' | 'organisation' | 'invitation' | 'role' | 'webhook';
 export interface Subject {
   type: SubjectType;
   id: string;
@@ -44,6 +44,11 @@ export interface EventTypes {
   'role.updated': { subject: 'role'; data: Fields };
   'role.deleted': { subject: 'role'; data: { name: string } };
   'admin.user_updated': { subject: 'user'; data: Fields & { status?: string; platformRole?: string } };
+  'webhook.created': { subject: 'webhook'; data: { url: string; events: string[] } };
+  'webhook.updated': { subject: 'webhook'; data: Fields };
+  'webhook.deleted': { subject: 'webhook'; data: { url: string } };
+  'webhook.secret_rotated': { subject: 'webhook'; data: { previousValidUntil: string } };
+  'webhook.disabled': { subject: 'webhook'; data: { url: string; reason: string } };
   'admin.user_deleted': { subject: 'user'; data: { email: string | null; username: string | null; organisationsDeleted: number } };
 }
 
@@ -71,8 +76,8 @@ export type DomainEvent<T extends EventType = EventType> = {
     /** For changes: the subject as it was and as it is now (the fields that changed). */
     before?: Record<string, unknown>;
     after?: Record<string, unknown>;
-    /** The mail this event sends; its rendering, caps and delivery are the event stream's. */
-    notify?: Notice;
+    /** The mail this event sends (or mails: to each owner); its rendering, caps and delivery are the event stream's. */
+    notify?: Notice | readonly Notice[];
   };
 }[T];
 

@@ -11,7 +11,8 @@ export type Notice =
   | { kind: 'invitation'; to: string; inviter: string; organisation: string; role: string; token: string }
   | { kind: 'password_changed'; to: string; name: string; at: Date; ip: string | null }
   | { kind: 'login_alert'; to: string; name: string; at: Date; ip: string | null; device: string | null; newDeviceOnly: boolean }
-  | { kind: 'welcome'; to: string; name: string; organisation: string; role: string };
+  | { kind: 'welcome'; to: string; name: string; organisation: string; role: string }
+  | { kind: 'webhook_disabled'; to: string; name: string; url: string; organisation: string | null; since: Date };
 
 /**
  * Mails of each kind one address may be sent in an hour, whoever causes them. Past it the request is
@@ -25,6 +26,7 @@ export const MAILS_PER_HOUR: Readonly<Record<Notice['kind'], number>> = Object.f
   password_changed: 5,
   login_alert: 10,
   welcome: 10,
+  webhook_disabled: 10,
 });
 
 /** Invitation mails one organisation may send in an hour, to whomever: an account's new organisation cannot mail the world. */
@@ -60,5 +62,7 @@ export function render(notice: Notice, publicUrl: string): OutgoingMail {
       return messages.loginAlert({ to: notice.to, name: notice.name, when: notice.at, ip: notice.ip, device: notice.device });
     case 'welcome':
       return messages.welcome({ to: notice.to, name: notice.name, organisation: notice.organisation, role: notice.role });
+    case 'webhook_disabled':
+      return messages.webhookDisabled({ to: notice.to, name: notice.name, url: notice.url, organisation: notice.organisation, since: notice.since });
   }
 }

@@ -60,6 +60,17 @@ export const messages = {
       ],
     }),
 
+  webhookDisabled: ({ to, name, url, organisation, since }: { to: string; name: string; url: string; organisation: string | null; since: Date }) =>
+    compose('webhook_disabled', {
+      to,
+      subject: organisation ? `A webhook of ${subjectName(organisation, { fallback: 'your organisation' })} was disabled` : 'A platform webhook was disabled',
+      paragraphs: [
+        greeting(name),
+        `Every delivery to the webhook endpoint ${bodyName(url).slice(0, 300)}${organisation ? ` of ${bodyName(organisation)}` : ''} has failed since ${since.toUTCString()}, so Gatehouse has disabled it and sends it nothing more.`,
+        'Once the endpoint answers again, enable it (PATCH with enabled: true) and retry the deliveries it missed from its delivery log.',
+      ],
+    }),
+
   loginAlert: ({ to, name, when, ip, device }: { to: string; name: string; when: Date; ip: string | null; device: string | null }) =>
     compose('login_alert', {
       to,

@@ -1,21 +1,17 @@
-// Delivers the outbox. Every process runs one; leases make sure each mail has one sender at a time.
-// A failed delivery is retried with exponential back-off and marked failed after MAX_ATTEMPTS, so an
-// SMTP outage delays mail but loses none.
+// Delivers the mail outbox, on the claim-and-lease loop it shares with webhooks
+// (src/domain/outbox/worker-loop.ts). Leases make sure each mail has one sender at a time. A failed
+// delivery is retried with exponential back-off and marked failed after MAX_ATTEMPTS, so an SMTP outage
+// delays mail but loses none.
 import type { Logger } from 'pino';
 import type { Db } from '../../db/database.ts';
 import { addSeconds, type Clock } from '../clock.ts';
+import { workerLoop } from '../outbox/worker-loop.ts';
 import { outboxRepo } from './outbox.repo.ts';
 import type { MailTransport } from './transport.ts';
 
 export const MAX_ATTEMPTS = 10;
 const LEASE_SECONDS = 60;
 const BATCH = 20;
-/**
- * How long a wake waits before looking: mail queued by a burst of requests is claimed and marked
- * sent in one batch (two statements) rather than two statements per mail.
- */
-export const WAKE_DELAY_MS = 50;
-
 /** 5 s, 10 s, 20 s … capped at one hour. */
 export const backoffSeconds = (attempts: number) => Math.min(3600, 5 * 2 ** Math.max(0, attempts - 1));
 
@@ -30,12 +26,6 @@ interface Deps {
 }
 
 export function outboxWorkerFactory({ db, clock, transport, from, logger, pollMs = 500 }: Deps) {
-  let timer: NodeJS.Timeout | null = null;
-  let waking: NodeJS.Timeout | null = null;
-  let running: Promise<void> | null = null;
-  let stopped = true;
-  let again = false;
-
   /**
    * Sends what is due now; resolves when the batch is done. The mails sent are marked in one
    * statement at the end: a process that dies mid-batch sends them again once their lease runs out.
@@ -63,61 +53,7 @@ export function outboxWorkerFactory({ db, clock, transport, from, logger, pollMs
     return claimed.length;
   }
 
-  async function cycle() {
-    do {
-      again = false;
-      try {
-        // A full batch means more may be waiting: go again at once.
-        while (!stopped && (await deliverDue()) === BATCH);
-      } catch (error) {
-        logger.warn({ err: error }, 'outbox worker could not reach the database');
-      }
-    } while (again && !stopped);
-  }
-
-  function run() {
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = cycle().finally(() => {
-      running = null;
-      schedule();
-    });
-    return running;
-  }
-
-  function schedule() {
-    if (stopped) return;
-    timer = setTimeout(() => void run(), pollMs);
-    timer.unref();
-  }
-
-  return {
-    start() {
-      if (!stopped) return;
-      stopped = false;
-      schedule();
-    },
-    /** Looks for mail shortly (WAKE_DELAY_MS) rather than at the next poll: called after a request queued some. */
-    wake() {
-      if (stopped || waking) return;
-      waking = setTimeout(() => {
-        waking = null;
-        void run();
-      }, WAKE_DELAY_MS);
-      waking.unref();
-    },
-    /** Stops polling and waits for a delivery in progress to finish. */
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      if (waking) clearTimeout(waking);
-      waking = null;
-      await running;
-    },
-    deliverDue,
-  };
+  return { ...workerLoop({ name: 'outbox', round: deliverDue, batch: BATCH, logger, pollMs }), deliverDue };
 }
 
 export type OutboxWorker = ReturnType<typeof outboxWorkerFactory>;

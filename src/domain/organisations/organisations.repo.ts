@@ -4,7 +4,7 @@ import { nothingToChange } from '../../db/changes.ts';
 import type { Executor } from '../../db/database.ts';
 import { writeTogetherReturning, type Write } from '../../db/one-statement.ts';
 import type { EventRows } from '../events/event-stream.ts';
-import { auditWrites } from '../events/events.repo.ts';
+import { eventWrites } from '../events/events.repo.ts';
 import { BUILT_IN_ROLES, OWNER_ROLE } from '../policy/permissions.ts';
 import { sessionsRepo } from '../sessions/sessions.repo.ts';
 import { membersRepo } from './members.repo.ts';
@@ -52,7 +52,7 @@ export const organisationsRepo = {
   /** Creates an organisation with its built-in roles, its owner and its event's rows, in one statement. */
   async create(db: Executor, org: NewOrganisation, events: readonly EventRows[]): Promise<Organisation> {
     const { main, writes } = organisationsRepo.creationWrites(db, org);
-    const [row] = await writeTogetherReturning(db, [...writes, ...auditWrites(db, events)], main);
+    const [row] = await writeTogetherReturning(db, [...writes, ...eventWrites(db, events)], main);
     if (!row) throw new Error('The organisation was not created');
     return toOrganisation(row);
   },

@@ -38,7 +38,9 @@ export const organisationsServiceFactory = ({ db, clock, policy, events }: Deps)
       data: { name: input.name, personal: false },
       after: { name: input.name, description },
     });
-    return organisationsRepo.create(db, { id, name: input.name, description, personal: false, ownerId: user.userId }, [created]);
+    const organisation = await organisationsRepo.create(db, { id, name: input.name, description, personal: false, ownerId: user.userId }, [created]);
+    events.written(created, false);
+    return organisation;
   },
 
   /** The organisations the caller belongs to, with their role in each; a token holder's session is checked in the same statement. */

@@ -4,7 +4,7 @@ import { writeTogether, writeTogetherReturning } from '../../db/one-statement.ts
 import type { User } from '../accounts/types.ts';
 import { toUser } from '../accounts/users.repo.ts';
 import type { EventRows } from '../events/event-stream.ts';
-import { auditWrites, mailWrite } from '../events/events.repo.ts';
+import { eventWrites, mailWrite } from '../events/events.repo.ts';
 import type { SessionInfo } from './types.ts';
 
 export interface NewSession {
@@ -67,7 +67,7 @@ export const sessionsRepo = {
    * the statement sees the sessions as they were before it). Answers whether an alert was queued.
    */
   async openForSignIn(db: Executor, opening: Opening, event: EventRows): Promise<{ mailed: boolean }> {
-    const writes = [...sessionsRepo.openingWrites(db, opening), ...auditWrites(db, [event])];
+    const writes = [...sessionsRepo.openingWrites(db, opening), ...eventWrites(db, [event])];
     const alert = mailWrite(db, event, event.mail?.newDeviceOnly ? sql<SqlBool>`not ${seenDevice(db, opening.session)}` : undefined);
     if (!alert) {
       await writeTogether(db, writes);
