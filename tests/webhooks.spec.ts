@@ -7,7 +7,9 @@ import { system } from '../src/domain/principal.ts';
 import { SYSTEM_ACTOR } from '../src/domain/events/catalogue.ts';
 import { addMember, assertErrorEnvelope, call, createOrganisation, registerUser, team, type TestUser } from './helpers/api.ts';
 import { forEachDatabase } from './helpers/harness.ts';
-import { Receiver } from './helpers/receiver.ts';
+import { Receiver, type Received } from './helpers/receiver.ts';
+import Ajv2020 from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 
 forEachDatabase(
   'webhooks',
@@ -35,6 +37,20 @@ forEachDatabase(
       const answer = await call(app(), 'POST', collection, { token, body });
       assert.equal(answer.status, 201, JSON.stringify(answer.body));
       return answer.body.data as { webhookId: string; secret: string; url: string; events: string[] };
+    }
+
+    /** Checks a delivered payload against the schema of its type in the OpenAPI document's `webhooks`. */
+    async function assertDocumented(requests: Received[]) {
+      const document = (await call(app(), 'GET', '/openapi.json')).body;
+      const ajv = new Ajv2020.default({ strict: false, allErrors: true });
+      addFormats.default(ajv);
+      for (const request of requests) {
+        const operation = document.webhooks?.[request.payload.type]?.post;
+        assert.ok(operation, `${request.payload.type} is not in the OpenAPI document's webhooks`);
+        const validate = ajv.compile(operation.requestBody.content['application/json'].schema);
+        assert.ok(validate(request.payload), `${request.payload.type}: ${JSON.stringify(validate.errors)}`);
+        assert.deepEqual(operation.parameters.map((p: { name: string }) => p.name), ['webhook-id', 'webhook-timestamp', 'webhook-signature']);
+      }
     }
 
     /** Waits until no delivery is due or being sent: the worker has marked what the receiver got. */
@@ -140,6 +156,7 @@ forEachDatabase(
       assert.deepEqual(added!.data, { organisationId: orgId, actor: { type: 'user', id: owner.userId }, subject: { type: 'user', id: newcomer.userId }, role: 'member', ...(added!.data.after ? { after: added!.data.after } : {}) });
       assert.deepEqual(changed!.data, { organisationId: orgId, actor: { type: 'user', id: owner.userId }, subject: { type: 'user', id: member.userId }, from: 'member', to: 'admin', before: { role: 'member' }, after: { role: 'admin' } });
       assert.equal(left!.data.reason, 'left');
+      await assertDocumented(got);
       assert.deepEqual(left!.data.actor, { type: 'user', id: newcomer.userId });
       assert.ok(Math.abs(Date.parse(changed!.timestamp) - Date.now()) < 60_000);
 
@@ -172,6 +189,7 @@ forEachDatabase(
       assert.deepEqual(at('/own').map((r) => [r.payload.type, r.payload.data.organisationId]), [['organisation.updated', orgId]]);
       assert.deepEqual(Receiver.verify(at('/own')[0]!, own.secret), at('/own')[0]!.payload);
       assert.equal(at('/own')[0]!.payload.data.after.description, 'Engines');
+      await assertDocumented([...at('/platform'), ...at('/own')]);
     });
 
     it('signs with both secrets for 24 hours after a rotation, then with the new one only', async () => {
@@ -217,6 +235,7 @@ forEachDatabase(
       assert.equal(at('/tested')[0]!.id, test.body.data.eventId);
       assert.ok(Receiver.verify(at('/tested')[0]!, hook.secret));
       assert.equal(at('/untested').length, 0);
+      await assertDocumented(at('/tested'));
 
       const [logged] = await log(owner.accessToken, collection, hook.webhookId);
       assert.deepEqual([logged!.deliveryId, logged!.status, logged!.attempt, logged!.responseStatus], [test.body.data.deliveryId, 'delivered', 1, 200]);

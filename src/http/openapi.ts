@@ -1,5 +1,6 @@
 import type { SwaggerOptions } from '@fastify/swagger';
 import type { Config } from '../config/config.ts';
+import { webhookDocs } from './webhook-docs.ts';
 
 export function openapiInfo(config: Config): SwaggerOptions {
   return {
@@ -13,6 +14,7 @@ export function openapiInfo(config: Config): SwaggerOptions {
           'Errors: `{status, message, statusCode, code, requestId}`; validation errors: 422 `{errors: [{field, message}]}`.',
       },
       servers: [{ url: config.publicUrl }],
+      webhooks: webhookDocs(),
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     },
   };

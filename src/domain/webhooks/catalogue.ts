@@ -41,7 +41,7 @@ const USER_TYPES: ReadonlySet<WebhookEventType> = new Set(['user.created', 'user
 export const ORGANISATION_EVENT_TYPES = WEBHOOK_EVENT_TYPES.filter((type) => !USER_TYPES.has(type));
 
 /** The test message `POST …/webhooks/:webhookId/test` sends, to that endpoint alone. */
-export const TEST_EVENT_TYPE = 'webhook.test';
+export const TEST_EVENT_TYPE = 'webhook.test' as const;
 
 /** The webhook type of each domain event that receivers are told of, and what more it says. */
 const SENT: Partial<Record<EventType, { type: WebhookEventType; extra?: Record<string, unknown> }>> = {
