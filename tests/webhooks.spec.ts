@@ -178,7 +178,8 @@ forEachDatabase(
       assert.equal((await call(app(), 'PATCH', `/api/organisations/${orgId}`, { token: someone.accessToken, body: { description: 'Engines' } })).status, 200);
 
       const at = (path: string) => receiver.requests.filter((r) => r.path === path);
-      await receiver.waitFor(() => at('/platform').length >= 7 && at('/own').length >= 1, 'the platform’s and the organisation’s events');
+      // Two accounts, five organisations (two personal), one deletion.
+      await receiver.waitFor(() => at('/platform').length >= 8 && at('/own').length >= 1, 'the platform’s and the organisation’s events');
       const created = at('/platform').find((r) => r.payload.type === 'user.created' && r.payload.data.subject.id === someone.userId);
       assert.ok(created, 'user.created');
       assert.deepEqual(Receiver.verify(created, platform.secret), created.payload);

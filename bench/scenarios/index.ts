@@ -3,6 +3,7 @@ import { healthz, login, me, refresh, register } from './accounts.ts';
 import { mixed } from './mixed.ts';
 import { members, organisations, organisationsAmongMany, organisationsEmbedded } from './organisations.ts';
 import type { Scenario } from './scenario.ts';
+import { membersWrite, webhooksFanout } from './webhooks.ts';
 import { statsFiltered, statsMembersByOrganisation, statsOwner, statsUsersByOrganisationRole, statsUsersByRole } from './stats.ts';
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -13,6 +14,8 @@ export const SCENARIOS: readonly Scenario[] = [
   me,
   organisations,
   members,
+  membersWrite,
+  webhooksFanout,
   statsUsersByRole,
   statsMembersByOrganisation,
   statsUsersByOrganisationRole,

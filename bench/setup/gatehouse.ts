@@ -78,6 +78,8 @@ export async function startGatehouse({ name, databaseUrl, root = ROOT }: StartGa
       // The defaults, whatever the shell or a .env file says: counters in the process, mail to the log.
       REDIS_URL: '',
       SMTP_URL: '',
+      // The webhook scenarios' receiver listens on loopback.
+      GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE: 'true',
     },
   });
 }

@@ -232,7 +232,9 @@ export const webhooksRepo = {
         qb
           .updateTable('webhook_deliveries')
           .set({ locked_until: leaseUntil, attempts: sql`attempts + 1` })
-          .where('id', 'in', due)
+          // = any(array(…)) rather than in (…): the planner then finds the claimed rows by key instead
+          // of hashing the whole table, however long the delivery log grows.
+          .where('id', '=', sql<number>`any(array(${due}))`)
           .returning(['id', 'message_id', 'endpoint_id', 'attempts']),
       )
       .selectFrom('claimed as c')
@@ -255,13 +257,16 @@ export const webhooksRepo = {
 
   /** Marks a batch of deliveries delivered, each with its answer, in one statement. */
   async markDelivered(db: Executor, rows: ReadonlyArray<{ id: number; status: number; body: string; durationMs: number }>, at: Date): Promise<void> {
+    const ids = rows.map((row) => row.id);
+    // `d.id = any(…)` as well as the join: the planner then finds the rows by key, however long the log.
     await sql`
       update webhook_deliveries d
          set status = 'delivered', delivered_at = ${at}, attempted_at = ${at}, locked_until = null, error = null,
-             response_status = v.status, response_body = v.body, duration_ms = v."durationMs"
-        from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(id bigint, status int, body text, "durationMs" int)
-       where d.id = v.id`.execute(db);
+             response_status = v.status, response_body = v.body, duration_ms = v.duration_ms
+        from unnest(${ids}::bigint[], ${rows.map((row) => row.status)}::int[], ${rows.map((row) => row.body)}::text[], ${rows.map((row) => row.durationMs)}::int[]) as v(id, status, body, duration_ms)
+       where d.id = v.id and d.id = any(${ids}::bigint[])`.execute(db);
   },
+
 
   /** Records a failed attempt: due again at `nextAttemptAt`, or failed for good. Also: delivered, due again at `nextAttemptAt`, or failed for good. */
   async recordAttempt(
