@@ -147,6 +147,25 @@ forEachDatabase(
       h().clock.reset();
     });
 
+    it('sends again at once on a new connection when the receiver closed a kept-alive one just as it was reused', async () => {
+      h().clock.reset();
+      const { owner, member, orgId } = await team(app());
+      const created = await call(app(), 'POST', `/api/organisations/${orgId}/webhooks`, { token: owner.accessToken, body: { url: receiver.url('/kept-alive'), events: ['member.role_changed'] } });
+      const { webhookId } = created.body.data as { webhookId: string };
+      await call(app(), 'PATCH', `/api/organisations/${orgId}/members/${member.userId}`, { token: owner.accessToken, body: { role: 'admin' } });
+      assert.equal(await drain(app()), 1);
+      receiver.mode = 'drop-reused';
+      try {
+        await call(app(), 'PATCH', `/api/organisations/${orgId}/members/${member.userId}`, { token: owner.accessToken, body: { role: 'member' } });
+        assert.equal(await drain(app()), 1);
+      } finally {
+        receiver.mode = 'ok';
+      }
+      const rows = await deliveriesOf(webhookId);
+      assert.deepEqual(rows.map((d) => [d.status, d.attempts]), [['delivered', 1], ['delivered', 1]], `no attempt was spent on the closed connection: ${rows[1]?.error}`);
+      assert.equal(receiver.accepted().filter((r) => r.path === '/kept-alive').length, 2);
+    });
+
     const signIn = async (user: TestUser) => {
       const answer = await call(app(), 'POST', '/auth/login', { body: { email: user.email, password: user.password } });
       assert.equal(answer.status, 200, JSON.stringify(answer.body));

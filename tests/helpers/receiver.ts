@@ -1,12 +1,13 @@
 // A webhook receiver as a customer would run one: a real HTTP server that verifies every delivery
 // with the `standardwebhooks` package's own verifier, and that the tests can make refuse connections,
-// answer 500, hang past the timeout, or answer a redirect.
+// answer 500, hang past the timeout, answer a redirect, or close a kept-alive connection as a request
+// arrives on it (what a receiver's idle timeout does when it fires just as the connection is reused).
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 
-export type ReceiverMode = 'ok' | 'error' | 'hang' | 'redirect';
+export type ReceiverMode = 'ok' | 'error' | 'hang' | 'redirect' | 'drop-reused';
 
 export interface Received {
   id: string;
@@ -27,10 +28,17 @@ export class Receiver {
   private server: Server | null = null;
   private port = 0;
   private readonly hanging = new Set<() => void>();
+  private readonly usedSockets = new WeakSet<object>();
 
   /** Starts listening (again, on the same port after `down`). */
   async up(): Promise<void> {
     const server = createServer((request, response) => {
+      const reused = this.usedSockets.has(request.socket);
+      this.usedSockets.add(request.socket);
+      if (this.mode === 'drop-reused' && reused) {
+        request.socket.destroy();
+        return;
+      }
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
@@ -46,7 +54,7 @@ export class Receiver {
           answered: mode,
           path: request.url ?? '',
         });
-        if (mode === 'ok') response.writeHead(200, { 'content-type': 'text/plain' }).end('thanks');
+        if (mode === 'ok' || mode === 'drop-reused') response.writeHead(200, { 'content-type': 'text/plain' }).end('thanks');
         else if (mode === 'error') response.writeHead(500).end('x'.repeat(5000));
         else if (mode === 'redirect') response.writeHead(302, { location: '/elsewhere' }).end();
         else this.hanging.add(() => response.destroy());
@@ -74,7 +82,7 @@ export class Receiver {
 
   /** The requests the receiver answered 2xx. */
   accepted(): Received[] {
-    return this.requests.filter((r) => r.answered === 'ok');
+    return this.requests.filter((r) => r.answered === 'ok' || r.answered === 'drop-reused');
   }
 
   /** Verifies a request as a customer's receiver does; throws when the signature does not hold for the secret. */

@@ -46,6 +46,8 @@ export function webhookSender({ allowPrivate, timeoutMs = WEBHOOK_TIMEOUT_MS, us
     const elapsed = () => Math.round(performance.now() - started);
     return new Promise((resolve) => {
       let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      let current: http.ClientRequest | null = null;
       const finish = (result: SendResult) => {
         if (settled) return;
         settled = true;
@@ -63,34 +65,44 @@ export function webhookSender({ allowPrivate, timeoutMs = WEBHOOK_TIMEOUT_MS, us
         return fail(error);
       }
       const client = url.protocol === 'https:' ? https : http;
-      const request = client.request(url, {
-        method: 'POST',
-        agent: url.protocol === 'https:' ? agents.https : agents.http,
-        headers: { 'content-type': 'application/json', 'user-agent': userAgent, ...signatureHeaders(outgoing) },
-      });
-      const timer = setTimeout(() => {
+      const headers = { 'content-type': 'application/json', 'user-agent': userAgent, ...signatureHeaders(outgoing) };
+      timer = setTimeout(() => {
         fail(new Error(`no answer within ${timeoutMs / 1000} s`));
-        request.destroy();
+        current?.destroy();
       }, timeoutMs);
-      request.on('error', (error) => fail(error));
-      request.on('response', (response) => {
-        const chunks: Buffer[] = [];
-        let kept = 0;
-        response.on('data', (chunk: Buffer) => {
-          if (kept < RESPONSE_BODY_LIMIT) {
-            chunks.push(chunk.subarray(0, RESPONSE_BODY_LIMIT - kept));
-            kept += Math.min(chunk.length, RESPONSE_BODY_LIMIT - kept);
-          }
+
+      const post = (retry: boolean) => {
+        // The retry takes a connection of its own: the pool may hold more that the receiver has closed.
+        const agent = retry ? (url.protocol === 'https:' ? agents.https : agents.http) : false;
+        const request = client.request(url, { method: 'POST', agent, lookup, headers });
+        current = request;
+        let answered = false;
+        request.on('error', (error: NodeJS.ErrnoException) => {
+          // A kept-alive connection the receiver closed just as it was reused: once more, on a new one.
+          if (retry && !settled && !answered && request.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE')) return post(false);
+          fail(error);
         });
-        response.on('error', (error) => fail(error));
-        response.on('end', () => {
-          const status = response.statusCode ?? 0;
-          const body = truncateUtf8(Buffer.concat(chunks));
-          if (status >= 200 && status < 300) finish({ ok: true, status, body, durationMs: elapsed() });
-          else fail(new Error(status >= 300 && status < 400 ? `redirect (${status}) not followed` : `answered ${status}`), status, body);
+        request.on('response', (response) => {
+          answered = true;
+          const chunks: Buffer[] = [];
+          let kept = 0;
+          response.on('data', (chunk: Buffer) => {
+            if (kept < RESPONSE_BODY_LIMIT) {
+              chunks.push(chunk.subarray(0, RESPONSE_BODY_LIMIT - kept));
+              kept += Math.min(chunk.length, RESPONSE_BODY_LIMIT - kept);
+            }
+          });
+          response.on('error', (error) => fail(error));
+          response.on('end', () => {
+            const status = response.statusCode ?? 0;
+            const body = truncateUtf8(Buffer.concat(chunks));
+            if (status >= 200 && status < 300) finish({ ok: true, status, body, durationMs: elapsed() });
+            else fail(new Error(status >= 300 && status < 400 ? `redirect (${status}) not followed` : `answered ${status}`), status, body);
+          });
         });
-      });
-      request.end(outgoing.body);
+        request.end(outgoing.body);
+      };
+      post(true);
     });
   }
 
