@@ -46,7 +46,6 @@ export function webhookSender({ allowPrivate, timeoutMs = WEBHOOK_TIMEOUT_MS, us
     const elapsed = () => Math.round(performance.now() - started);
     return new Promise((resolve) => {
       let settled = false;
-      let timer: NodeJS.Timeout | undefined;
       let current: http.ClientRequest | null = null;
       const finish = (result: SendResult) => {
         if (settled) return;
@@ -56,6 +55,10 @@ export function webhookSender({ allowPrivate, timeoutMs = WEBHOOK_TIMEOUT_MS, us
       };
       const fail = (error: unknown, status: number | null = null, body: string | null = null) =>
         finish({ ok: false, status, body, error: error instanceof Error ? error.message : String(error), durationMs: elapsed() });
+      const timer = setTimeout(() => {
+        fail(new Error(`no answer within ${timeoutMs / 1000} s`));
+        current?.destroy();
+      }, timeoutMs);
 
       let url: URL;
       try {
@@ -66,10 +69,6 @@ export function webhookSender({ allowPrivate, timeoutMs = WEBHOOK_TIMEOUT_MS, us
       }
       const client = url.protocol === 'https:' ? https : http;
       const headers = { 'content-type': 'application/json', 'user-agent': userAgent, ...signatureHeaders(outgoing) };
-      timer = setTimeout(() => {
-        fail(new Error(`no answer within ${timeoutMs / 1000} s`));
-        current?.destroy();
-      }, timeoutMs);
 
       const post = (retry: boolean) => {
         // The retry takes a connection of its own: the pool may hold more that the receiver has closed.
