@@ -15,7 +15,7 @@ import { logTransport, smtpTransport } from './domain/mail/transport.ts';
 import { createServices, type Services } from './domain/services.ts';
 import type { ThrottlePolicy } from './domain/throttle/throttles.ts';
 import type { PasswordHashing } from './domain/accounts/passwords.ts';
-import { openRedis } from './db/redis.ts';
+import { openRedis, redisRevocations } from './db/redis.ts';
 import { installAuth } from './http/auth.ts';
 import { basicRoutes } from './http/compat/basic.routes.ts';
 import { saasRoutes } from './http/compat/saas.routes.ts';
@@ -27,6 +27,9 @@ import { loggerOptions } from './http/logging.ts';
 import { installMetrics } from './http/metrics.ts';
 import { authRoutes } from './http/routes/auth.routes.ts';
 import { adminRoutes } from './http/routes/admin.routes.ts';
+import { apiKeysRoutes } from './http/routes/api-keys.routes.ts';
+import { applicationsRoutes } from './http/routes/applications.routes.ts';
+import { oauthRoutes } from './http/routes/oauth.routes.ts';
 import { auditRoutes } from './http/routes/audit.routes.ts';
 import { invitationsRoutes } from './http/routes/invitations.routes.ts';
 import { membersRoutes } from './http/routes/members.routes.ts';
@@ -79,6 +82,7 @@ export async function buildApp({ config, database, clock = systemClock, logger =
   const transport = config.smtpUrl ? await smtpTransport(config.smtpUrl) : logTransport(app.log);
   const outbox = outboxWorkerFactory({ db: database.db, clock, transport, from: config.mailFrom, logger: app.log });
   const redis = config.redisUrl ? await openRedis(config.redisUrl, app.log) : null;
+  const revocations = redis ? redisRevocations(redis, `${config.redisKeyPrefix}:revocations`, app.log) : null;
   const services = createServices({
     db: database.db,
     clock,
@@ -87,16 +91,19 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     throttleStore: { redis, keyPrefix: `${config.redisKeyPrefix}:throttle` },
     throttlePolicy,
     passwordHashing,
+    ...(revocations ? { revocations } : {}),
   });
   app.addHook('onReady', async () => {
     // Unreachable at start is not fatal: the 'error' listener says so and the client keeps trying.
     await redis?.connect().catch(() => {});
+    revocations?.start();
     await services.passwordPolicy.ready();
     outbox.start();
   });
   app.addHook('onClose', async () => {
     await outbox.stop();
     transport.close();
+    revocations?.close();
     redis?.disconnect();
   });
 
@@ -148,6 +155,9 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     await api.register(auditRoutes, { services });
     await api.register(statsRoutes, { services });
     await api.register(adminRoutes, { services });
+    await api.register(apiKeysRoutes, { services });
+    await api.register(applicationsRoutes, { services, config });
+    await api.register(oauthRoutes, { services });
   });
 
   app.decorate('services', services);

@@ -5,10 +5,13 @@
 import type { ClientInfo } from '../principal.ts';
 import type { Notice } from './notices.ts';
 
-/** Who caused an event: a person, or Gatehouse itself (the command line, a job). */
-export type Actor = { type: 'user'; id: string } | { type: 'system'; id: null };
+/**
+ * Who caused an event: a person, an API key (`userId`: the person it belongs to, who answers for it),
+ * a machine client, or Gatehouse itself (the command line, a job).
+ */
+export type Actor = { type: 'user'; id: string } | { type: 'api_key'; id: string; userId: string } | { type: 'application'; id: string } | { type: 'system'; id: null };
 
-export type SubjectType = 'user' | 'organisation' | 'invitation' | 'role';
+export type SubjectType = 'user' | 'organisation' | 'invitation' | 'role' | 'api_key' | 'application';
 export interface Subject {
   type: SubjectType;
   id: string;
@@ -43,6 +46,11 @@ export interface EventTypes {
   'role.created': { subject: 'role'; data: { name: string; permissions: string[] } };
   'role.updated': { subject: 'role'; data: Fields };
   'role.deleted': { subject: 'role'; data: { name: string } };
+  'api_key.created': { subject: 'api_key'; data: { name: string; permissions: string[]; personal: boolean; expiresAt: string | null } };
+  'api_key.revoked': { subject: 'api_key'; data: { name: string; personal: boolean } };
+  'application.created': { subject: 'application'; data: { name: string; clientId: string; permissions: string[] } };
+  'application.deleted': { subject: 'application'; data: { name: string; clientId: string } };
+  'application.secret_rotated': { subject: 'application'; data: { clientId: string; previousSecretExpiresAt: string } };
   'admin.user_updated': { subject: 'user'; data: Fields & { status?: string; platformRole?: string } };
   'admin.user_deleted': { subject: 'user'; data: { email: string | null; username: string | null; organisationsDeleted: number } };
 }

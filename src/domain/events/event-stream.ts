@@ -43,7 +43,8 @@ export const eventStreamFactory = ({ clock, publicUrl, mailQueued }: Deps) => {
         : {
             organisationId: event.organisationId ?? null,
             actorType: event.actor.type,
-            actorUserId: event.actor.id,
+            actorUserId: event.actor.type === 'api_key' ? event.actor.userId : event.actor.type === 'user' ? event.actor.id : null,
+            actorId: event.actor.id,
             action: event.type,
             targetType: event.subject.type,
             targetId: event.subject.id,
