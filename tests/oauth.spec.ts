@@ -221,7 +221,7 @@ forEachDatabase(
     });
 
     it('makes clients only for people with applications:manage, with permissions they hold; a client or key cannot make one', async () => {
-      const { orgId, owner, member, clientId, clientSecret } = await organisationWithClient(['org:read', 'members:read', 'applications:manage']);
+      const { orgId, owner, member, clientId, clientSecret } = await organisationWithClient(['org:read', 'members:read', 'applications:manage', 'invitations:create']);
       const asMember = await call(app(), 'POST', `/api/organisations/${orgId}/applications`, { token: member.accessToken, body: { name: 'Mine', permissions: ['org:read'] } });
       assert.equal(asMember.status, 403);
       const admin = await registerUser(app());
@@ -231,6 +231,9 @@ forEachDatabase(
       const machine = (await grant(clientId, clientSecret)).body.access_token as string;
       const byMachine = await call(app(), 'POST', `/api/organisations/${orgId}/applications`, { token: machine, body: { name: 'Child', permissions: ['org:read'] } });
       assert.deepEqual([byMachine.status, byMachine.body.code], [403, 'PERSON_REQUIRED']);
+      // An invitation names a person whose right to grant its role is checked again at acceptance: a client has none.
+      const invited = await call(app(), 'POST', `/api/organisations/${orgId}/invitations`, { token: machine, body: { email: 'machine-invite@example.com' } });
+      assert.deepEqual([invited.status, invited.body.code], [403, 'PERSON_REQUIRED']);
       for (const [body, field] of [
         [{ permissions: ['org:read'] }, 'name'],
         [{ name: ' ', permissions: ['org:read'] }, 'name'],
