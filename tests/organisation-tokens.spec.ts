@@ -142,7 +142,9 @@ function organisationTokensSuite(h: () => Harness) {
     const audit = await call(app(), 'GET', `/api/organisations/${orgId}/audit-log`, { token: owner.accessToken });
     const byKey = (audit.body.data.events as Array<{ action: string; actor: { type: string; id: string }; actorUserId: string }>).find((e) => e.action === 'invitation.created');
     assert.deepEqual(byKey?.actor, { type: 'api_key', id: inviter.apiKeyId });
-    assert.equal(byKey?.actorUserId, owner.userId);
+    assert.equal(byKey?.actorUserId, null);
+    // The key names the person it acts for.
+    assert.equal((await db().selectFrom('api_keys').select('user_id').where('id', '=', inviter.apiKeyId).executeTakeFirstOrThrow()).user_id, owner.userId);
     const rows = await db().selectFrom('audit_events').select(['action', 'actor_type', 'actor_id', 'actor_user_id']).where('organisation_id', '=', orgId).where('action', 'like', 'api_key.%').execute();
     assert.deepEqual(rows.map((r) => [r.action, r.actor_type, r.actor_user_id]), [
       ['api_key.created', 'user', owner.userId],

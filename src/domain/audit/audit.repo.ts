@@ -8,7 +8,7 @@ import type { AuditEntry } from './types.ts';
 export interface AuditRow {
   organisationId: string | null;
   actorType: ActorType;
-  /** The person accountable: the acting user, or the owner of an acting API key. */
+  /** The acting person; null for an API key, a machine client or the system. */
   actorUserId: string | null;
   /** The acting user, API key or machine client. */
   actorId: string | null;

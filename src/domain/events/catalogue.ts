@@ -6,10 +6,10 @@ import type { ClientInfo } from '../principal.ts';
 import type { Notice } from './notices.ts';
 
 /**
- * Who caused an event: a person, an API key (`userId`: the person it belongs to, who answers for it),
- * a machine client, or Gatehouse itself (the command line, a job).
+ * Who caused an event: a person, an API key, a machine client (their ids), or Gatehouse itself (the
+ * command line, a job). An API key's owner is the key's `user_id`: the key names them.
  */
-export type Actor = { type: 'user'; id: string } | { type: 'api_key'; id: string; userId: string } | { type: 'application'; id: string } | { type: 'system'; id: null };
+export type Actor = { type: 'user'; id: string } | { type: 'api_key'; id: string } | { type: 'application'; id: string } | { type: 'system'; id: null };
 
 export type SubjectType = 'user' | 'organisation' | 'invitation' | 'role' | 'api_key' | 'application';
 export interface Subject {

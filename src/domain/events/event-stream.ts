@@ -43,7 +43,7 @@ export const eventStreamFactory = ({ clock, publicUrl, mailQueued }: Deps) => {
         : {
             organisationId: event.organisationId ?? null,
             actorType: event.actor.type,
-            actorUserId: event.actor.type === 'api_key' ? event.actor.userId : event.actor.type === 'user' ? event.actor.id : null,
+            actorUserId: event.actor.type === 'user' ? event.actor.id : null,
             actorId: event.actor.id,
             action: event.type,
             targetType: event.subject.type,

@@ -151,7 +151,7 @@ export const policyFactory = ({ db }: { db: Db }) => {
         case 'user':
           return { actor: userActor(principal.userId), client: principal.client, userId: principal.userId };
         case 'api_key':
-          return { actor: { type: 'api_key', id: principal.apiKeyId, userId: principal.userId }, client: principal.client, userId: principal.userId };
+          return { actor: { type: 'api_key', id: principal.apiKeyId }, client: principal.client, userId: principal.userId };
         case 'application':
           return { actor: { type: 'application', id: principal.applicationId }, client: principal.client, userId: null };
         default:
