@@ -17,7 +17,7 @@ import { deliveryWorkerFactory, type DeliveryWorker } from './domain/webhooks/de
 import { webhookSender } from './domain/webhooks/sender.ts';
 import type { ThrottlePolicy } from './domain/throttle/throttles.ts';
 import type { PasswordHashing } from './domain/accounts/passwords.ts';
-import { openRedis } from './db/redis.ts';
+import { openRedis, redisRevocations } from './db/redis.ts';
 import { installAuth } from './http/auth.ts';
 import { basicRoutes } from './http/compat/basic.routes.ts';
 import { saasRoutes } from './http/compat/saas.routes.ts';
@@ -29,6 +29,9 @@ import { loggerOptions } from './http/logging.ts';
 import { installMetrics } from './http/metrics.ts';
 import { authRoutes } from './http/routes/auth.routes.ts';
 import { adminRoutes } from './http/routes/admin.routes.ts';
+import { apiKeysRoutes } from './http/routes/api-keys.routes.ts';
+import { applicationsRoutes } from './http/routes/applications.routes.ts';
+import { oauthRoutes } from './http/routes/oauth.routes.ts';
 import { auditRoutes } from './http/routes/audit.routes.ts';
 import { invitationsRoutes } from './http/routes/invitations.routes.ts';
 import { membersRoutes } from './http/routes/members.routes.ts';
@@ -87,6 +90,7 @@ export async function buildApp({ config, database, clock = systemClock, logger =
   const sender = webhookSender({ allowPrivate: config.webhooksAllowPrivate, timeoutMs: webhookTimeoutMs });
   // The worker needs the service (to disable an endpoint that keeps failing), the service wakes the worker.
   let deliveries: DeliveryWorker | null = null;
+  const revocations = redis ? redisRevocations(redis, `${config.redisKeyPrefix}:revocations`, app.log) : null;
   const services = createServices({
     db: database.db,
     clock,
@@ -96,12 +100,14 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     throttleStore: { redis, keyPrefix: `${config.redisKeyPrefix}:throttle` },
     throttlePolicy,
     passwordHashing,
+    ...(revocations ? { revocations } : {}),
   });
   const webhookDeliveries = deliveryWorkerFactory({ db: database.db, clock, sender, logger: app.log, endpointFailing: (id, since) => services.webhooks.endpointFailing(id, since) });
   deliveries = webhookDeliveries;
   app.addHook('onReady', async () => {
     // Unreachable at start is not fatal: the 'error' listener says so and the client keeps trying.
     await redis?.connect().catch(() => {});
+    revocations?.start();
     await services.passwordPolicy.ready();
     outbox.start();
     webhookDeliveries.start();
@@ -110,6 +116,7 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     await Promise.all([outbox.stop(), webhookDeliveries.stop()]);
     transport.close();
     sender.close();
+    revocations?.close();
     redis?.disconnect();
   });
 
@@ -162,6 +169,9 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     await api.register(statsRoutes, { services });
     await api.register(adminRoutes, { services });
     await api.register(webhooksRoutes, { services });
+    await api.register(apiKeysRoutes, { services });
+    await api.register(applicationsRoutes, { services, config });
+    await api.register(oauthRoutes, { services });
   });
 
   app.decorate('services', services);

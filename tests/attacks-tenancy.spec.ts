@@ -403,6 +403,20 @@ function tenancySuite(h: () => Harness) {
       const token = await invitationToken(owner, orgId, invitee.email);
       return { body: { token }, token: invitee.accessToken, success: 200, actor: invitee.userId, allowed: { joins: [[orgId, invitee.userId, 'member']] } };
     },
+    createApiKey: async () => {
+      const u = await registerUser(app());
+      const orgId = await createOrganisation(app(), u.accessToken, 'Mass');
+      return { params: { orgId }, body: { name: 'Mass', permissions: ['org:read'] }, token: u.accessToken, success: 201, actor: u.userId };
+    },
+    createPersonalApiKey: async () => {
+      const u = await registerUser(app());
+      return { body: { name: 'Mass', permissions: ['org:read'] }, token: u.accessToken, success: 201, actor: u.userId };
+    },
+    createApplication: async () => {
+      const u = await registerUser(app());
+      const orgId = await createOrganisation(app(), u.accessToken, 'Mass');
+      return { params: { orgId }, body: { name: 'Mass', permissions: ['org:read'] }, token: u.accessToken, success: 201, actor: u.userId };
+    },
     adminUpdateUser: async () => {
       const [admin, target] = await Promise.all([makeAdmin(), registerUser(app())]);
       return { params: { id: target.userId }, body: { firstName: 'Renamed' }, token: admin.accessToken, success: 200, actor: admin.userId };
@@ -447,7 +461,27 @@ function tenancySuite(h: () => Harness) {
     const invitation = await ok(send('POST', `/api/organisations/${orgId}/invitations`, { token: owner.accessToken, body: { email: uniqueEmail('pending') } }), 201);
     const webhookId = await disabledWebhook(owner.accessToken, `/api/organisations/${orgId}/webhooks`);
     const username = (await ok(send('GET', '/api/users/me', { token: owner.accessToken }))).body.data.username as string;
-    return { owner, member, orgId, name, username, webhookId, roleId: role.body.data.roleId as string, invitationId: invitation.body.data.invitationId as string };
+    // The owner's key holds everything the owner does; the machine client every permission it may have.
+    const everything = [...PERMISSIONS];
+    const apiKey = await ok(send('POST', `/api/organisations/${orgId}/api-keys`, { token: owner.accessToken, body: { name: 'Everything', permissions: everything } }), 201);
+    const application = await ok(send('POST', `/api/organisations/${orgId}/applications`, { token: owner.accessToken, body: { name: 'Everything', permissions: everything } }), 201);
+    const { clientId, clientSecret } = application.body.data as { clientId: string; clientSecret: string };
+    const grant = await app().inject({ method: 'POST', url: '/oauth/token', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret }).toString() });
+    assert.equal(grant.statusCode, 200, grant.body);
+    return {
+      owner,
+      member,
+      orgId,
+      name,
+      username,
+      webhookId,
+      roleId: role.body.data.roleId as string,
+      invitationId: invitation.body.data.invitationId as string,
+      apiKeyId: apiKey.body.data.apiKeyId as string,
+      apiKey: apiKey.body.data.key as string,
+      applicationId: application.body.data.applicationId as string,
+      machineToken: (JSON.parse(grant.body) as { access_token: string }).access_token,
+    };
   }
 
   const sessionOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')).sid as string;
@@ -525,6 +559,8 @@ function tenancySuite(h: () => Harness) {
       username: a.username,
       webhookId: a.webhookId,
       deliveryId: '1',
+      apiKeyId: a.apiKeyId,
+      applicationId: a.applicationId,
     };
     const bodies: Record<string, Json> = {
       updateOrganisation: { name: 'Hijacked' },
@@ -534,6 +570,8 @@ function tenancySuite(h: () => Harness) {
       createRole: { name: 'Hijacker', permissions: ['org:read'] },
       updateRole: { name: 'Hijacked', permissions: ['org:read', 'org:delete'] },
       createInvitation: { email: uniqueEmail('hijack'), role: 'owner' },
+      createApiKey: { name: 'Hijacker', permissions: ['org:read'] },
+      createApplication: { name: 'Hijacker', permissions: ['org:read'] },
       userApiUpdateUser: { first_name: 'Hijacked' },
       adminUpdateUser: { platformRole: 'admin' },
       updateWebhook: { url: 'https://attacker.example/hook', enabled: true },
@@ -566,16 +604,54 @@ function tenancySuite(h: () => Harness) {
     assert.equal((await send('GET', `/api/organisations/${a.orgId}/roles`, { token: a.owner.accessToken })).body.data.roles.length, 4);
   });
 
-  it('answers 404 to an organisation’s own owner naming another organisation’s member, role, invitation or webhook', async () => {
+  it('answers organisation A’s API key and machine token 404 on every route of organisation B, changing nothing', async () => {
+    const [a, b] = [await tenant('Tenant A'), await tenant('Tenant B')];
+    const ids: Record<string, string> = { orgId: b.orgId, userId: b.member.userId, roleId: b.roleId, invitationId: b.invitationId, apiKeyId: b.apiKeyId, applicationId: b.applicationId, webhookId: b.webhookId, deliveryId: '1' };
+    const orgRoutes = (await operations(h())).filter((op) => op.path.startsWith('/api/organisations/{orgId}'));
+    assert.ok(orgRoutes.length >= 20, `${orgRoutes.length} organisation routes`);
+    const bodies: Record<string, Json> = {
+      updateOrganisation: { name: 'Hijacked' },
+      addOrganisationUser: { userId: a.owner.userId, role: 'owner' },
+      changeMemberRole: { role: 'owner' },
+      setMemberStatus: { status: 'suspended' },
+      createRole: { name: 'Hijacker', permissions: ['org:read'] },
+      updateRole: { name: 'Hijacked' },
+      createInvitation: { email: uniqueEmail('hijack'), role: 'owner' },
+      createApiKey: { name: 'Hijacker', permissions: ['org:read'] },
+      createApplication: { name: 'Hijacker', permissions: ['org:read'] },
+      createWebhook: { url: 'https://attacker.example/hook', events: ['*'] },
+      updateWebhook: { url: 'https://attacker.example/hook', enabled: true },
+    };
+    for (const [label, credential] of [
+      ['API key', a.apiKey],
+      ['machine token', a.machineToken],
+    ] as const) {
+      // The credential works in its own organisation (and its use is recorded now, not below): the refusals are tenancy's doing.
+      assert.equal((await send('GET', `/api/organisations/${a.orgId}/members`, { token: credential })).status, 200, label);
+      await settled(db(), { failOnTimeout: true });
+      let before = await fingerprint(db());
+      for (const op of orgRoutes) {
+        const url = fill(op.path, ids);
+        const answer = await send(op.method, url, { token: credential, body: bodies[op.operationId] ?? (op.bodyFields ? {} : undefined) });
+        assertErrorEnvelope(answer, 404, 'ORGANISATION_NOT_FOUND');
+        assert.ok(!JSON.stringify(answer.body).includes(b.name), `${label} ${op.method} ${url} tells the organisation's name`);
+        const after = await fingerprint(db());
+        assert.equal(after, before, `${label} ${op.method} ${url} changed the database`);
+        before = after;
+      }
+    }
+  });
+
+  it('answers 404 to an organisation’s own owner naming another organisation’s member, role, invitation, key, client or webhook', async () => {
     const [a, b] = [await tenant('Tenant A'), await tenant('Tenant B')];
     const bodies: Record<string, Json> = { changeMemberRole: { role: 'member' }, setMemberStatus: { status: 'suspended' }, updateRole: { name: 'Hijacked' }, updateWebhook: { enabled: true } };
-    const mixed = (await operations(h())).filter((op) => op.path.startsWith('/api/organisations/{orgId}/') && /\{(userId|roleId|invitationId|webhookId)\}/.test(op.path));
+    const mixed = (await operations(h())).filter((op) => op.path.startsWith('/api/organisations/{orgId}/') && /\{(userId|roleId|invitationId|apiKeyId|applicationId|webhookId)\}/.test(op.path));
     assert.ok(mixed.length >= 5, mixed.map((op) => op.operationId).join());
     await settled(db(), { failOnTimeout: true });
     let before = await fingerprint(db());
     for (const op of mixed) {
       for (const userId of [a.member.userId, a.owner.userId]) {
-        const url = fill(op.path, { orgId: b.orgId, userId, roleId: a.roleId, invitationId: a.invitationId, webhookId: a.webhookId, deliveryId: '1' });
+        const url = fill(op.path, { orgId: b.orgId, userId, roleId: a.roleId, invitationId: a.invitationId, webhookId: a.webhookId, deliveryId: '1', apiKeyId: a.apiKeyId, applicationId: a.applicationId });
         const answer = await send(op.method, url, { token: b.owner.accessToken, body: bodies[op.operationId] });
         assertErrorEnvelope(answer, 404);
         const after = await fingerprint(db());

@@ -190,7 +190,7 @@ function tokenSuite(h: () => Harness) {
     }
     forgeries.push(['no kid, real key', signEd25519({ alg: 'EdDSA', typ: 'JWT' }, claims, key)]);
     // The same forging works with the right kid: the refusals above are the kid's doing.
-    assert.equal((await me(signEd25519({ alg: 'EdDSA', typ: 'JWT', kid: realKid }, claims, key))).status, 200);
+    assert.equal((await me(signEd25519({ alg: 'EdDSA', typ: 'at+jwt', kid: realKid }, claims, key))).status, 200);
     await expectForgeriesRefused(forgeries, user.accessToken);
   });
 

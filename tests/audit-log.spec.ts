@@ -78,7 +78,7 @@ forEachDatabase('audit log', (h) => {
       expected,
     );
     for (const e of events) {
-      assert.deepEqual(Object.keys(e).sort(), ['action', 'actorUserId', 'createdAt', 'data', 'eventId', 'ip', 'organisationId', 'targetId', 'targetType']);
+      assert.deepEqual(Object.keys(e).sort(), ['action', 'actor', 'actorUserId', 'createdAt', 'data', 'eventId', 'ip', 'organisationId', 'targetId', 'targetType']);
       assert.equal(e.organisationId, orgId, e.action);
       assert.equal(e.actorUserId, owner.userId, e.action);
       assert.ok(Number.isInteger(e.eventId));

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { sql } from 'kysely';
+import { PERMISSIONS } from '../src/domain/policy/permissions.ts';
 import { assertErrorEnvelope, call, PASSWORD, registerUser, uniqueEmail } from './helpers/api.ts';
 import { fingerprint, forEachDatabase } from './helpers/harness.ts';
 import { expectAuthenticationRequired } from './helpers/matrix.ts';
@@ -49,9 +50,9 @@ forEachDatabase('auth', (h) => {
     assert.deepEqual(
       roles.map((r) => [r.name, r.built_in, r.permissions.length]),
       [
-        ['admin', true, 10],
+        ['admin', true, PERMISSIONS.length - 1],
         ['member', true, 2],
-        ['owner', true, 11],
+        ['owner', true, PERMISSIONS.length],
       ],
     );
     assert.ok(!roles.find((r) => r.name === 'admin')!.permissions.includes('org:delete'));

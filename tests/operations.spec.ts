@@ -15,6 +15,7 @@ interface Operation {
   requestBody?: unknown;
   responses: Record<string, unknown>;
   'x-permission'?: string;
+  tags?: string[];
 }
 const METHODS: Method[] = ['GET', 'POST', 'PATCH', 'PUT', 'DELETE'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -78,7 +79,7 @@ forEachDatabase('operations', (h) => {
     const answer = await call(h().app, 'GET', '/openapi.json');
     assert.equal(answer.status, 200);
     assert.equal(answer.body.openapi, '3.1.0');
-    assert.deepEqual(answer.body.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+    assert.deepEqual({ ...answer.body.components.securitySchemes.bearerAuth, description: undefined }, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: undefined });
     const documented = documentedOperations(answer.body).map(({ method, path }) => `${method} ${path}`);
     const served = registeredRoutes(h().app)
       .filter((route) => !hidden(route))
@@ -117,7 +118,9 @@ forEachDatabase('operations', (h) => {
         const stranger = await call(h().app, method, fill(path), { body, token: user.accessToken });
         assert.equal(stranger.status, 404, `${where} for an organisation the caller is not in answered ${stranger.status}`);
       }
-      if (operation.requestBody) assert.ok(operation.responses['422'], `${where} takes a body but documents no 422`);
+      // OAuth 2.0 endpoints refuse bad input as RFC 6749's 400 invalid_request, never 422.
+      const oauth = (operation.tags ?? []).includes('OAuth 2.0');
+      if (operation.requestBody && !oauth) assert.ok(operation.responses['422'], `${where} takes a body but documents no 422`);
       assert.ok(Object.keys(operation.responses).some((status) => /^2\d\d$/.test(status)), `${where} documents no success answer`);
     }
   });

@@ -67,6 +67,11 @@ forEachDatabase('query parameters', (h) => {
       if (MAILED_PAGES.has(op.operationId)) {
         assert.equal(answer.status, 200, where);
         assert.match(String(answer.headers['content-type']), /text\/html/, where);
+      } else if (op.oauth) {
+        // RFC 6749 §3.1: an OAuth endpoint ignores parameters it does not know, and answers about its own.
+        assert.ok(answer.status === 400 || answer.status === 401, where);
+        assert.ok(['invalid_request', 'invalid_client'].includes(answer.body.error), where);
+        assert.ok(!JSON.stringify(answer.body).includes(PROBE), where);
       } else if (op.compat) {
         assert.ok(answer.status === 422 || answer.status === 400, where);
         assert.deepEqual(Object.values(answer.body), [PROBE_MESSAGE], where);

@@ -1,5 +1,6 @@
 // Two Gatehouse processes on one PostgreSQL database and one Redis, as a cluster runs: they share the
-// throttling counters, a refresh token spent on one is spent for both, and each mail leaves once.
+// throttling counters, a refresh token spent on one is spent for both, each mail leaves once, and an
+// API key or machine token revoked on one is refused on the other within 5 seconds (Redis pub/sub).
 // Needs the real servers, so it runs when TEST_DATABASE_URL and TEST_REDIS_URL are set (CI sets both).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -101,6 +102,49 @@ describe('two nodes on one PostgreSQL and one Redis', { skip }, () => {
     // Reuse revoked the session: the successor and its access token stop working on both nodes.
     assert.equal((await send(a, 'POST', '/auth/refresh', { refreshToken: rotated.body.data.refreshToken })).status, 401);
     for (const node of [a, b]) assert.equal((await send(node, 'GET', '/api/users/me', undefined, { token: rotated.body.data.accessToken })).status, 401);
+  });
+
+  /** Polls until `refused` holds, for at most the 5 seconds a revocation may take to reach every node (SPEC §6.2). */
+  async function refusedWithin5s(what: string, refused: () => Promise<boolean>) {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      if (await refused()) return;
+      if (Date.now() > deadline) assert.fail(`${what} was still accepted 5 s after its revocation`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  it('refuses on one node an API key revoked on the other, within 5 seconds', async () => {
+    const [a, b] = nodes as [GatehouseProcess, GatehouseProcess];
+    const user = await register(a);
+    const orgs = await send(a, 'GET', '/api/organisations', undefined, { token: user.accessToken });
+    const orgId = orgs.body.data.organisations[0].orgId as string;
+    const created = await send(a, 'POST', `/api/organisations/${orgId}/api-keys`, { name: 'Both nodes', permissions: ['members:read'] }, { token: user.accessToken });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const { key, apiKeyId } = created.body.data as { key: string; apiKeyId: string };
+    // Both nodes have the key in their caches now.
+    for (const node of [a, b]) assert.equal((await send(node, 'GET', `/api/organisations/${orgId}/members`, undefined, { token: key })).status, 200);
+    assert.equal((await send(a, 'DELETE', `/api/organisations/${orgId}/api-keys/${apiKeyId}`, undefined, { token: user.accessToken })).status, 200);
+    assert.equal((await send(a, 'GET', `/api/organisations/${orgId}/members`, undefined, { token: key })).status, 401, 'refused at once where it was revoked');
+    await refusedWithin5s('the revoked key', async () => (await send(b, 'GET', `/api/organisations/${orgId}/members`, undefined, { token: key })).status === 401);
+    const row = await database.db.selectFrom('api_keys').select('revoked_at').where('id', '=', apiKeyId).executeTakeFirstOrThrow();
+    assert.ok(row.revoked_at);
+  });
+
+  it('refuses on one node a machine token revoked (RFC 7009) on the other, within 5 seconds', async () => {
+    const [a, b] = nodes as [GatehouseProcess, GatehouseProcess];
+    const user = await register(a);
+    const orgId = (await send(a, 'GET', '/api/organisations', undefined, { token: user.accessToken })).body.data.organisations[0].orgId as string;
+    const client = await send(a, 'POST', `/api/organisations/${orgId}/applications`, { name: 'Both nodes', permissions: ['members:read'] }, { token: user.accessToken });
+    assert.equal(client.status, 201, JSON.stringify(client.body));
+    const credentials = new URLSearchParams({ client_id: client.body.data.clientId, client_secret: client.body.data.clientSecret });
+    const form = (node: GatehouseProcess, path: string, params: Record<string, string>) =>
+      fetch(`${node.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams([...credentials, ...Object.entries(params)]) });
+    const granted = (await (await form(b, '/oauth/token', { grant_type: 'client_credentials' })).json()) as { access_token: string };
+    const token = granted.access_token;
+    for (const node of [a, b]) assert.equal((await send(node, 'GET', `/api/organisations/${orgId}/members`, undefined, { token })).status, 200);
+    assert.equal((await form(a, '/oauth/revoke', { token })).status, 200);
+    await refusedWithin5s('the revoked machine token', async () => (await send(b, 'GET', `/api/organisations/${orgId}/members`, undefined, { token })).status === 401);
   });
 
   it('sends each mail once although both nodes run an outbox worker', async () => {

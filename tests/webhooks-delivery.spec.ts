@@ -98,6 +98,11 @@ forEachDatabase(
       assert.deepEqual(rows.map((d) => d.attempts), [1, 1, 1, 0, 0, 0, 0, 0, 0]);
       assert.ok(rows.slice(0, 3).every((d) => d.status === 'pending' && d.response_status === null && /ECONNREFUSED/.test(d.error ?? '')), JSON.stringify(rows[0]));
       assert.ok(rows.slice(0, 3).every((d) => d.next_attempt_at.getTime() - h().clock.now().getTime() >= 4000), 'backed off');
+      // What waits behind a failed delivery of its subject waits until that one's next attempt.
+      for (const follower of rows.slice(3)) {
+        const head = rows.slice(0, 3).find((d) => d.subject_id === follower.subject_id)!;
+        assert.ok(follower.next_attempt_at.getTime() >= head.next_attempt_at.getTime(), 'a follower is due before its head');
+      }
 
       // 500s, with a long answer of which 1 KiB is kept.
       await receiver.up();

@@ -85,28 +85,38 @@ export const login: Scenario = {
   },
 };
 
+/**
+ * The refresh load. A refresh token is spent by its use: each answer's new one goes back to the pool,
+ * which lives as long as the run, so that every scenario measuring refreshes (refresh, oauth-token)
+ * draws live tokens. A request cut off when a round ends strands its session (presenting its token
+ * again would end the session by design), so the pool holds a spare session per connection per round.
+ */
+const refreshPools = new WeakMap<object, string[]>();
+export async function refreshLoad(context: Parameters<Scenario['plan']>[0], label = 'Gatehouse') {
+  const { server, refreshTokens } = await context.small();
+  let pool = refreshPools.get(context);
+  if (!pool) refreshPools.set(context, (pool = [...refreshTokens]));
+  const live = pool;
+  const request: Request = {
+    method: 'POST',
+    path: '/auth/refresh',
+    setupRequest: (request) => {
+      // Should the pool run dry (failed refreshes), the answers say so as errors.
+      const refreshToken = live.shift() ?? 'the-pool-ran-dry';
+      return { ...request, headers: { ...request.headers, ...JSON_HEADERS }, body: JSON.stringify({ refreshToken }) };
+    },
+    onResponse: (status, body) => {
+      if (status === 200) live.push((JSON.parse(body) as { data: { refreshToken: string } }).data.refreshToken);
+    },
+  };
+  return httpLoad({ label, server, connections: context.options.connections, requests: [request] });
+}
+
 export const refresh: Scenario = {
   name: 'refresh',
   title: 'POST /auth/refresh',
   async plan(context) {
-    const { server, refreshTokens } = await context.small();
-    // A refresh token is spent by its use: each answer's new one goes back to the pool. A request cut
-    // off when a round ends strands its session (presenting its token again would end the session by
-    // design), so the pool holds a spare session per connection per round.
-    const pool = [...refreshTokens];
-    const request: Request = {
-      method: 'POST',
-      path: '/auth/refresh',
-      setupRequest: (request) => {
-        // Should the pool run dry (failed refreshes), the answers say so as errors.
-        const refreshToken = pool.shift() ?? 'the-pool-ran-dry';
-        return { ...request, headers: { ...request.headers, ...JSON_HEADERS }, body: JSON.stringify({ refreshToken }) };
-      },
-      onResponse: (status, body) => {
-        if (status === 200) pool.push((JSON.parse(body) as { data: { refreshToken: string } }).data.refreshToken);
-      },
-    };
-    return { subject: httpLoad({ label: 'Gatehouse', server, connections: context.options.connections, requests: [request] }), references: [] };
+    return { subject: await refreshLoad(context), references: [] };
   },
 };
 

@@ -1,5 +1,6 @@
 // Every scenario, in the order they run and print.
 import { healthz, login, me, refresh, register } from './accounts.ts';
+import { membersWithApiKey, oauthToken } from './credentials.ts';
 import { mixed } from './mixed.ts';
 import { members, organisations, organisationsAmongMany, organisationsEmbedded } from './organisations.ts';
 import type { Scenario } from './scenario.ts';
@@ -11,11 +12,13 @@ export const SCENARIOS: readonly Scenario[] = [
   register,
   login,
   refresh,
+  oauthToken,
   me,
   organisations,
   members,
   membersWrite,
   webhooksFanout,
+  membersWithApiKey,
   statsUsersByRole,
   statsMembersByOrganisation,
   statsUsersByOrganisationRole,

@@ -21,7 +21,11 @@ export interface Config {
   readonly redisUrl: string | null;
   /** Starts every Redis key, so that several deployments can share one Redis. */
   readonly redisKeyPrefix: string;
+  /** The `aud` of every access token (RFC 9068): what resource servers check they are meant to accept. */
+  readonly audience: string;
   readonly accessTokenTtlSeconds: number;
+  /** How long a machine client's previous secret keeps working after a rotation. */
+  readonly secretOverlapSeconds: number;
   readonly refreshTokenTtlSeconds: number;
   readonly compat: readonly CompatSet[];
   readonly passwordMin: number;
@@ -108,7 +112,9 @@ export function loadConfig(env: Env = readEnvironment()): Config {
     mailFrom: value('MAIL_FROM') ?? `Gatehouse <no-reply@${new URL(publicUrl).hostname}>`,
     redisUrl: optionalUrl('REDIS_URL', value('REDIS_URL'), ['redis:', 'rediss:']),
     redisKeyPrefix: keyPrefix('REDIS_KEY_PREFIX', value('REDIS_KEY_PREFIX') ?? 'gatehouse'),
+    audience: audience(value('GATEHOUSE_AUDIENCE') ?? publicUrl),
     accessTokenTtlSeconds: duration('ACCESS_TOKEN_TTL', value('ACCESS_TOKEN_TTL') ?? '15m'),
+    secretOverlapSeconds: duration('GATEHOUSE_SECRET_OVERLAP', value('GATEHOUSE_SECRET_OVERLAP') ?? '24h', { zero: true }),
     refreshTokenTtlSeconds: duration('REFRESH_TOKEN_TTL', value('REFRESH_TOKEN_TTL') ?? '30d'),
     compat: Object.freeze(compat(value('GATEHOUSE_COMPAT') ?? 'all')),
     // Never below 8: shorter passwords fall to guessing however well they are hashed.
@@ -164,6 +170,12 @@ function boolean(name: string, raw: string | undefined, fallback: boolean): bool
   if (['true', '1', 'yes'].includes(lowered)) return true;
   if (['false', '0', 'no'].includes(lowered)) return false;
   throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+/** A token audience: a URI or a plain name, without spaces or control characters. */
+function audience(raw: string): string {
+  if (!/^[\x21-\x7e]{1,200}$/.test(raw)) throw new ConfigError('GATEHOUSE_AUDIENCE', `must be 1 to 200 printable characters without spaces, got "${raw}"`);
+  return raw;
 }
 
 function keyPrefix(name: string, raw: string): string {

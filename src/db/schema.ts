@@ -96,6 +96,8 @@ export interface SessionsTable extends Timestamps {
   expires_at: Date;
   revoked_at: Date | null;
   revoked_reason: string | null;
+  /** The active organisation its access tokens name (migration 0009). */
+  organisation_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface RefreshTokensTable extends Timestamps {
@@ -154,7 +156,9 @@ export interface AuditEventsTable extends Timestamps {
   ip: string | null;
   user_agent: string | null;
   data: Json;
-  actor_type: ColumnType<'user' | 'system', 'user' | 'system' | undefined, never>;
+  actor_type: ColumnType<ActorType, ActorType | undefined, never>;
+  /** The acting user, API key or machine client (migration 0009); null for the system and older rows. */
+  actor_id: ColumnType<string | null, string | null | undefined, never>;
   before: ColumnType<Record<string, unknown> | null, string | null | undefined, never>;
   after: ColumnType<Record<string, unknown> | null, string | null | undefined, never>;
 }
@@ -205,6 +209,45 @@ export interface WebhookDeliveriesTable {
   created_at: CreatedAt;
 }
 
+export type ActorType = 'user' | 'system' | 'api_key' | 'application';
+
+export interface ApiKeysTable extends Timestamps {
+  id: Generated<string>;
+  /** Null for a personal key. */
+  organisation_id: string | null;
+  user_id: string;
+  name: string;
+  prefix: string;
+  key_hash: string;
+  permissions: string[];
+  expires_at: Date | null;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+}
+
+export interface ApplicationsTable extends Timestamps {
+  id: Generated<string>;
+  organisation_id: string;
+  client_id: string;
+  name: string;
+  permissions: string[];
+  created_by: string | null;
+}
+
+export interface ApplicationSecretsTable extends Timestamps {
+  id: Generated<string>;
+  application_id: string;
+  secret_hash: string;
+  /** Null for the current secret; a rotated-out one works until then. */
+  expires_at: Date | null;
+}
+
+export interface RevokedTokensTable {
+  jti: string;
+  expires_at: Date;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   users: UsersTable;
   organisations: OrganisationsTable;
@@ -222,6 +265,10 @@ export interface Database {
   webhook_endpoints: WebhookEndpointsTable;
   webhook_messages: WebhookMessagesTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  api_keys: ApiKeysTable;
+  applications: ApplicationsTable;
+  application_secrets: ApplicationSecretsTable;
+  revoked_tokens: RevokedTokensTable;
 }
 
 export type User = Selectable<UsersTable>;

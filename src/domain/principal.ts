@@ -5,6 +5,7 @@
 import type { PlatformRole } from '../db/schema.ts';
 import type { User } from './accounts/types.ts';
 import type { Membership } from './organisations/types.ts';
+import type { Permission } from './policy/permissions.ts';
 
 /** Where a request came from: for throttling, sign-in alerts and the audit log. */
 export interface ClientInfo {
@@ -39,6 +40,39 @@ export interface TokenPrincipal {
   client: ClientInfo;
 }
 
+/**
+ * The holder of an API key (`gh_…`), checked against the key cache (src/domain/credentials/): an
+ * organisation's key acts in that organisation only; a personal key (`organisationId` null) acts as
+ * its owner in the organisations they are an active member of. Either reaches organisation routes
+ * only, never a person's own routes (profile, password, sessions, keys).
+ */
+export interface ApiKeyPrincipal {
+  kind: 'api_key';
+  apiKeyId: string;
+  organisationId: string | null;
+  /** The person the key belongs to: its creator, who answers for it. */
+  userId: string;
+  /**
+   * An organisation key: its permissions that its creator still holds (as of the cache entry's
+   * filling). A personal key: its own, narrowed in each organisation to its owner's role there.
+   */
+  permissions: readonly Permission[];
+  client: ClientInfo;
+  /** A personal key's owner's memberships, resolved once per request, as for a person. */
+  readonly memberships: Map<string, Membership | null>;
+}
+
+/** A machine client, with an access token from the client-credentials grant: its organisation only. */
+export interface ApplicationPrincipal {
+  kind: 'application';
+  applicationId: string;
+  clientId: string;
+  organisationId: string;
+  /** The token's scope, as far as the client still holds it. */
+  permissions: readonly Permission[];
+  client: ClientInfo;
+}
+
 /** Gatehouse itself: the command line and background jobs, for the actions the policy grants it. */
 export interface SystemPrincipal {
   kind: 'system';
@@ -53,7 +87,12 @@ export interface AnonymousPrincipal {
   client: ClientInfo;
 }
 
-export type Principal = UserPrincipal | TokenPrincipal | SystemPrincipal | AnonymousPrincipal;
+export type Principal = UserPrincipal | TokenPrincipal | ApiKeyPrincipal | ApplicationPrincipal | SystemPrincipal | AnonymousPrincipal;
+
+/** Software acting with a credential of its own: an API key or a machine client. */
+export type CredentialPrincipal = ApiKeyPrincipal | ApplicationPrincipal;
+
+export const isCredential = (principal: Principal): principal is CredentialPrincipal => principal.kind === 'api_key' || principal.kind === 'application';
 
 const NO_CLIENT: ClientInfo = { ip: null, userAgent: null };
 

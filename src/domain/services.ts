@@ -14,6 +14,11 @@ import { recoveryServiceFactory } from './accounts/recovery.service.ts';
 import { adminServiceFactory } from './admin/admin.service.ts';
 import { auditServiceFactory } from './audit/audit.service.ts';
 import type { Clock } from './clock.ts';
+import { apiKeysServiceFactory } from './credentials/api-keys.service.ts';
+import { applicationsServiceFactory } from './credentials/applications.service.ts';
+import { bearerServiceFactory } from './credentials/bearer.service.ts';
+import { localRevocations, type RevocationChannel } from './credentials/credential-cache.ts';
+import { oauthServiceFactory } from './credentials/oauth.service.ts';
 import { eventStreamFactory } from './events/event-stream.ts';
 import { healthServiceFactory } from './operations/health.service.ts';
 import { invitationsServiceFactory } from './organisations/invitations.service.ts';
@@ -41,15 +46,27 @@ export interface ServiceDeps {
   throttlePolicy?: ThrottlePolicy;
   /** argon2id's parameters for new hashes; OWASP's (passwords.ts) unless a test makes them cheaper. */
   passwordHashing?: PasswordHashing;
+  /** How revoked API keys and machine tokens reach every node's caches: Redis pub/sub, or this process only. */
+  revocations?: RevocationChannel;
 }
 
-export function createServices({ db, clock, config, mailQueued = () => {}, webhooksQueued = () => {}, throttleStore = { redis: null, keyPrefix: 'gatehouse' }, throttlePolicy, passwordHashing }: ServiceDeps) {
+export function createServices({
+  db,
+  clock,
+  config,
+  mailQueued = () => {},
+  webhooksQueued = () => {},
+  throttleStore = { redis: null, keyPrefix: 'gatehouse' },
+  throttlePolicy,
+  passwordHashing,
+  revocations = localRevocations(),
+}: ServiceDeps) {
   const policy = policyFactory({ db });
   const events = eventStreamFactory({ clock, publicUrl: config.publicUrl, mailQueued, webhooksQueued });
   const throttles = throttlesFactory(throttleStore, throttlePolicy);
   const passwords = passwordHasher(passwordHashing);
   const passwordPolicy = passwordPolicyFactory({ min: config.passwordMin, blocklist: config.passwordBlocklist });
-  const accessTokens = accessTokensFactory({ db, clock, issuer: config.publicUrl, ttlSeconds: config.accessTokenTtlSeconds });
+  const accessTokens = accessTokensFactory({ db, clock, issuer: config.publicUrl, audience: config.audience, ttlSeconds: config.accessTokenTtlSeconds });
   const sessions = sessionsServiceFactory({ db, clock, policy, accessTokens, refreshTtlSeconds: config.refreshTokenTtlSeconds });
   const organisations = organisationsServiceFactory({ db, clock, policy, events });
   const recovery = recoveryServiceFactory({ db, clock, policy, events, throttles, passwordPolicy, passwords });
@@ -74,7 +91,11 @@ export function createServices({ db, clock, config, mailQueued = () => {}, webho
   const admin = adminServiceFactory({ db, clock, policy, events });
   const health = healthServiceFactory({ db, clock });
   const webhooks = webhooksServiceFactory({ db, clock, policy, events, allowPrivate: config.webhooksAllowPrivate, webhooksQueued });
-  return { policy, events, health, throttles, passwordPolicy, accessTokens, sessions, organisations, accounts, recovery, invitations, memberships, roles, audit, stats, admin, webhooks };
+  const apiKeys = apiKeysServiceFactory({ db, clock, policy, events, revocations });
+  const applications = applicationsServiceFactory({ db, clock, policy, events, revocations, secretOverlapSeconds: config.secretOverlapSeconds });
+  const oauth = oauthServiceFactory({ db, clock, accessTokens, applications });
+  const bearer = bearerServiceFactory({ accessTokens, sessions, apiKeys, applications });
+  return { policy, apiKeys, applications, oauth, bearer, events, health, throttles, passwordPolicy, accessTokens, sessions, organisations, accounts, recovery, invitations, memberships, roles, audit, stats, admin, webhooks };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -1,7 +1,8 @@
 // Authentication and authorization, declared by every route in its config:
 //   auth: 'public'   – anyone
 //         'optional' – a Bearer token is used when sent (and refused when invalid)
-//         'user'     – a valid access token of a live session
+//         'user'     – a valid access token of a live session; on a route with a permission, also an
+//                      API key or a machine client's token (SPEC §6.2), as the policy allows
 //         'admin'    – the same, held by a platform admin
 //   permission       – a permission of the catalogue in the organisation named by :orgId
 //   sessionInQuery   – with auth 'user': the hook checks the token and the service's one statement
@@ -30,6 +31,8 @@ declare module 'fastify' {
     compat?: 'message' | 'msg';
     /** Counted by a throttle (SECURITY.md): may answer 429 with Retry-After. */
     throttled?: boolean;
+    /** An OAuth 2.0 endpoint: form bodies, and errors in RFC 6749 §5.2's shape (src/http/routes/oauth.routes.ts). */
+    oauth?: boolean;
     /** With auth 'user': the service's query checks the session (the principal is a token holder). */
     sessionInQuery?: boolean;
   }
@@ -59,7 +62,7 @@ export function principalOf(request: FastifyRequest): Principal {
 
 export function installAuth(app: FastifyInstance, services: Services) {
   app.decorateRequest('principal', null);
-  const { policy, sessions } = services;
+  const { policy, sessions, bearer } = services;
 
   // Refusals are thrown, so that each route set's error handler renders them in its own shape.
   app.addHook('onRequest', async (request) => {
@@ -74,8 +77,10 @@ export function installAuth(app: FastifyInstance, services: Services) {
       request.principal = await sessions.tokenHolder(token, clientInfo(request));
       return;
     }
-    const principal = await sessions.authenticate(token, clientInfo(request));
+    const principal = await bearer.authenticate(token, clientInfo(request));
     request.principal = principal;
+    // API keys and machine clients reach organisation routes (those that declare a permission) only.
+    policy.credentialReaches(principal, permission !== undefined);
     if (auth === 'admin') policy.platformAdmin(principal);
     if (permission) {
       const params = request.params as Record<string, string | undefined>;

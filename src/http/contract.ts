@@ -9,6 +9,7 @@
 // with `additionalProperties: true` on its querystring schema.
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import { compatErrorBody } from './compat/compat-errors.ts';
+import { OAuthErrorBody } from './routes/oauth.routes.ts';
 import { ErrorBody, ValidationErrorBody } from './schemas.ts';
 
 type Documented = FastifySchema & { security?: unknown[]; description?: string; operationId?: string; hide?: boolean; produces?: string[]; 'x-permission'?: string };
@@ -34,8 +35,9 @@ export function enforceContracts(api: FastifyInstance) {
     };
     const permission = route.config?.permission;
     // A seed-compatible route answers its errors in the seed's own shape.
-    const ErrorShape = route.config?.compat ? compatErrorBody(route.config.compat) : ErrorBody;
-    const Invalid = route.config?.compat ? ErrorShape : ValidationErrorBody;
+    // An OAuth 2.0 endpoint answers RFC 6749's, and refuses bad input as 400 invalid_request, never 422.
+    const ErrorShape = route.config?.oauth ? OAuthErrorBody : route.config?.compat ? compatErrorBody(route.config.compat) : ErrorBody;
+    const Invalid = route.config?.oauth ? null : route.config?.compat ? ErrorShape : ValidationErrorBody;
     if (auth !== 'public') {
       schema.security = auth === 'optional' ? [{}, { bearerAuth: [] }] : [{ bearerAuth: [] }];
       add(401, ErrorShape);
@@ -57,7 +59,7 @@ export function enforceContracts(api: FastifyInstance) {
       add(400, ErrorShape);
       add(413, ErrorShape);
     }
-    if (schema.body || schema.querystring || schema.params) add(422, Invalid);
+    if (Invalid && (schema.body || schema.querystring || schema.params)) add(422, Invalid);
     add(500, ErrorShape);
     add(503, ErrorShape);
   });

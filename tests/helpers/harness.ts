@@ -109,7 +109,26 @@ export function forEachDatabase(title: string, suite: (harness: () => Harness) =
   }
 }
 
-const TABLES = ['users', 'organisations', 'roles', 'members', 'invitations', 'sessions', 'refresh_tokens', 'one_time_tokens', 'signing_keys', 'outbox', 'audit_events', 'webhook_endpoints', 'webhook_messages', 'webhook_deliveries'];
+const TABLES = [
+  'users',
+  'organisations',
+  'roles',
+  'members',
+  'invitations',
+  'sessions',
+  'refresh_tokens',
+  'one_time_tokens',
+  'signing_keys',
+  'outbox',
+  'audit_events',
+  'webhook_endpoints',
+  'webhook_messages',
+  'webhook_deliveries',
+  'api_keys',
+  'applications',
+  'application_secrets',
+  'revoked_tokens',
+];
 
 /**
  * Waits (a few seconds at most) until no mail is due: the outbox worker marks mail sent in the

@@ -7,7 +7,7 @@ import { SignJWT, createLocalJWKSet, decodeJwt, decodeProtectedHeader, importJWK
 import { openDatabase, type DatabaseHandle, type Db } from '../../src/db/database.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
 import type { Clock } from '../../src/domain/clock.ts';
-import { accessTokensFactory } from '../../src/domain/sessions/access-tokens.ts';
+import { accessTokensFactory, type UserClaims } from '../../src/domain/sessions/access-tokens.ts';
 import { algNone, tamper } from '../helpers/matrix.ts';
 
 const ISSUER = 'https://gatehouse.test';
@@ -42,7 +42,7 @@ async function activePrivateKey(db: Db): Promise<{ kid: string; key: CryptoKey; 
 
 async function forge(db: Db, claims: Record<string, unknown>, header: Record<string, unknown> = {}) {
   const { kid, key } = await activePrivateKey(db);
-  return new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA', kid, ...header }).sign(key);
+  return new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA', kid, typ: 'at+jwt', ...header }).sign(key);
 }
 
 const refused = (promise: Promise<unknown>) => assert.rejects(promise, (error: Error & { code?: string }) => error.code === 'INVALID_TOKEN');
@@ -80,8 +80,48 @@ describe('access tokens', () => {
     assert.equal(claims.exp, start + TTL);
     const verified = await node.verify(token);
     assert.equal(verified.sub, who.userId);
-    assert.equal(verified.sid, who.sessionId);
+    assert.equal((verified as UserClaims).sid, who.sessionId);
     assert.equal(verified.iss, ISSUER);
+  });
+
+  it('follows RFC 9068: typ at+jwt, aud, jti and client_id; an active organisation adds org_id, org_role and org_permissions', async () => {
+    const who = subject();
+    const { token } = await node.issue(who);
+    assert.equal(decodeProtectedHeader(token).typ, 'at+jwt');
+    const claims = decodeJwt(token);
+    assert.equal(claims.aud, ISSUER);
+    assert.equal(claims.client_id, 'gatehouse');
+    assert.match(String(claims.jti), /^[0-9a-f-]{36}$/);
+    assert.ok(!('org_id' in claims) && !('scope' in claims));
+    const orgId = randomUUID();
+    const withOrg = decodeJwt((await node.issue({ ...who, organisation: { id: orgId, role: 'admin', permissions: ['org:read', 'members:read'] } })).token);
+    assert.deepEqual([withOrg.org_id, withOrg.org_role, withOrg.org_permissions], [orgId, 'admin', ['org:read', 'members:read']]);
+    assert.notEqual(withOrg.jti, claims.jti);
+  });
+
+  it('issues a machine client’s token with sub = client_id, org_id and a space-separated scope, and verifies it as one', async () => {
+    const orgId = randomUUID();
+    const issued = await node.issueForClient({ clientId: 'ghc_test', organisationId: orgId, scope: ['org:read', 'members:read'] });
+    const claims = decodeJwt(issued.token);
+    assert.deepEqual([claims.sub, claims.client_id, claims.org_id, claims.scope, claims.jti, claims.aud], ['ghc_test', 'ghc_test', orgId, 'org:read members:read', issued.jti, ISSUER]);
+    assert.ok(!('sid' in claims));
+    assert.equal((await node.verify(issued.token)).sub, 'ghc_test');
+    // A token with neither a session nor a client's organisation and scope is no access token of ours.
+    await refused(node.verify(await forge(db, { sub: 'ghc_test', client_id: 'ghc_test', iss: ISSUER, aud: ISSUER, jti: randomUUID(), iat: clock.seconds, exp: clock.seconds + TTL })));
+  });
+
+  it('refuses a token for another audience, of another type, or without jti or client_id, signed with the real key', async () => {
+    const claims = { sub: randomUUID(), userId: randomUUID(), sid: randomUUID(), iss: ISSUER, aud: ISSUER, jti: randomUUID(), client_id: 'gatehouse', iat: clock.seconds, exp: clock.seconds + TTL };
+    await node.verify(await forge(db, claims));
+    await refused(node.verify(await forge(db, { ...claims, aud: 'https://elsewhere.example' })));
+    await refused(node.verify(await forge(db, claims, { typ: 'JWT' })));
+    await refused(node.verify(await forge(db, claims, { typ: undefined })));
+    const { jti: _jti, ...noJti } = claims;
+    await refused(node.verify(await forge(db, noJti)));
+    const { client_id: _client, ...noClient } = claims;
+    await refused(node.verify(await forge(db, noClient)));
+    const other = accessTokensFactory({ db, clock, issuer: ISSUER, audience: 'https://api.example', ttlSeconds: TTL });
+    await refused(node.verify((await other.issue(subject())).token));
   });
 
   it('leaves the email claim out when the user has none', async () => {
@@ -142,7 +182,7 @@ describe('access tokens', () => {
 
   it('refuses a token that is not yet valid (nbf beyond 30 s ahead)', async () => {
     clock.seconds = start;
-    const claims = { sub: randomUUID(), userId: randomUUID(), sid: randomUUID(), iss: ISSUER, iat: start, exp: start + TTL };
+    const claims = { sub: randomUUID(), userId: randomUUID(), sid: randomUUID(), iss: ISSUER, aud: ISSUER, jti: randomUUID(), client_id: 'gatehouse', iat: start, exp: start + TTL };
     await node.verify(await forge(db, { ...claims, nbf: start + 10 }));
     await refused(node.verify(await forge(db, { ...claims, nbf: start + 120 })));
   });

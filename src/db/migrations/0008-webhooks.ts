@@ -65,7 +65,8 @@ export const webhooks: Migration = {
       constraint webhook_deliveries_once unique (message_id, endpoint_id),
       constraint webhook_deliveries_response_body_length check (octet_length(response_body) <= 1024)
     )`,
-    `create index webhook_deliveries_due_idx on webhook_deliveries (next_attempt_at) where status = 'pending'`,
+    // Claims walk the oldest due deliveries in this order.
+    `create index webhook_deliveries_due_idx on webhook_deliveries (next_attempt_at, id) where status = 'pending'`,
     // Deliveries of one subject to one endpoint go in order: the earliest pending one goes first.
     `create index webhook_deliveries_subject_idx on webhook_deliveries (endpoint_id, subject_id, id) where status = 'pending'`,
     `create index webhook_deliveries_endpoint_idx on webhook_deliveries (endpoint_id, id desc)`,

@@ -7,6 +7,17 @@ import { auditActorAndChanges } from './0005-audit-actor-and-changes.ts';
 import { outboxOrganisation } from './0006-outbox-organisation.ts';
 import { integrationPermissions } from './0007-integration-permissions.ts';
 import { webhooks } from './0008-webhooks.ts';
+import { apiKeysAndApplications } from './0009-api-keys-and-applications.ts';
 import type { Migration } from './migration.ts';
 
-export const MIGRATIONS: readonly Migration[] = [initial, outboxRecipientIndex, keepAnOwner, membershipCounts, auditActorAndChanges, outboxOrganisation, integrationPermissions, webhooks];
+export const MIGRATIONS: readonly Migration[] = [
+  initial,
+  outboxRecipientIndex,
+  keepAnOwner,
+  membershipCounts,
+  auditActorAndChanges,
+  outboxOrganisation,
+  integrationPermissions,
+  webhooks,
+  apiKeysAndApplications,
+];

@@ -14,6 +14,7 @@ import type { Policy } from '../policy/policy.ts';
 import { userPrincipal, type ClientInfo, type Principal, type UserPrincipal } from '../principal.ts';
 import { hashOpaqueToken, newOpaqueToken } from '../sessions/opaque-tokens.ts';
 import { sessionsRepo } from '../sessions/sessions.repo.ts';
+import type { ActiveOrganisation } from '../sessions/access-tokens.ts';
 import type { SessionsService } from '../sessions/sessions.service.ts';
 import type { Throttles } from '../throttle/throttles.ts';
 import type { PasswordPolicy } from './password-policy.ts';
@@ -75,8 +76,8 @@ export const personalOrganisationName = (user: { firstName: string; username: st
 
 export const accountsServiceFactory = ({ db, clock, policy, events, sessions, invitations, throttles, passwordPolicy, passwords, loginAlerts, requireVerifiedEmail }: Deps) => {
   /** Signs the access token of a session that was just written, and the principal it makes. */
-  async function signedIn(user: User, opening: { session: { id: string }; refreshToken: string }, client: ClientInfo): Promise<SignedIn> {
-    const access = await sessions.accessTokenFor(user, opening.session.id);
+  async function signedIn(user: User, opening: { session: { id: string }; refreshToken: string }, client: ClientInfo, organisation: ActiveOrganisation | null = null): Promise<SignedIn> {
+    const access = await sessions.accessTokenFor(user, opening.session.id, organisation);
     return { accessToken: access.token, refreshToken: opening.refreshToken, expiresIn: access.expiresIn, user, principal: userPrincipal({ user, sessionId: opening.session.id, client }) };
   }
 
@@ -148,7 +149,8 @@ export const accountsServiceFactory = ({ db, clock, policy, events, sessions, in
     },
 
     /** The same answer, after the same work, for an unknown account, a wrong password or a disabled user. */
-    async login(principal: Principal, input: { email?: string; username?: string; password: string }): Promise<SignedIn> {
+    /** `orgId` chooses the active organisation the tokens name: one the user is an active member of, or it is not found. */
+    async login(principal: Principal, input: { email?: string; username?: string; password: string; orgId?: string | null }): Promise<SignedIn> {
       const { client } = principal;
       const found = await usersRepo.findCredentials(db, input.email !== undefined ? { email: input.email } : { username: input.username ?? '' });
       // Counted before the password check, so parallel guesses cannot get more checks than the limit.
@@ -160,7 +162,8 @@ export const accountsServiceFactory = ({ db, clock, policy, events, sessions, in
       // Only after the password matched: a stranger learns nothing about the account from this.
       if (requireVerifiedEmail && found.email && !found.emailVerifiedAt) throw new AppError('EMAIL_NOT_VERIFIED');
       const { passwordHash: _hash, ...user } = found;
-      const opening = sessions.opening(user.id, client);
+      const organisation = await sessions.chosenOrganisation(user.id, input.orgId);
+      const opening = sessions.opening(user.id, client, organisation?.id ?? null);
       const event = events.rows({
         type: 'user.signed_in',
         actor: userActor(user.id),
@@ -175,7 +178,7 @@ export const accountsServiceFactory = ({ db, clock, policy, events, sessions, in
       // The session, its refresh token, the audit row and any alert: one statement.
       const { mailed } = await sessionsRepo.openForSignIn(db, opening, event);
       events.written(event, mailed);
-      return signedIn(user, opening, client);
+      return signedIn(user, opening, client, organisation);
     },
 
     /**

@@ -1,13 +1,17 @@
 // The audit log's rows. Written only by the event stream (src/domain/events/event-stream.ts), in the
 // transaction of the change it records, so the log never misses or invents one.
 import type { Executor } from '../../db/database.ts';
+import type { ActorType } from '../../db/schema.ts';
 import type { AuditEntry } from './types.ts';
 
 /** One audit row as the event stream writes it. Never a secret: no password, token or hash. */
 export interface AuditRow {
   organisationId: string | null;
-  actorType: 'user' | 'system';
+  actorType: ActorType;
+  /** The acting person; null for an API key, a machine client or the system. */
   actorUserId: string | null;
+  /** The acting user, API key or machine client. */
+  actorId: string | null;
   action: string;
   targetType: string;
   targetId: string;
@@ -18,12 +22,14 @@ export interface AuditRow {
   after: Record<string, unknown> | null;
 }
 
-const COLUMNS = ['id', 'organisation_id', 'actor_user_id', 'action', 'target_type', 'target_id', 'ip', 'data', 'created_at'] as const;
+const COLUMNS = ['id', 'organisation_id', 'actor_user_id', 'actor_type', 'actor_id', 'action', 'target_type', 'target_id', 'ip', 'data', 'created_at'] as const;
 
-const toEntry = (row: { id: number; organisation_id: string | null; actor_user_id: string | null; action: string; target_type: string | null; target_id: string | null; ip: string | null; data: Record<string, unknown>; created_at: Date }): AuditEntry => ({
+const toEntry = (row: { id: number; organisation_id: string | null; actor_user_id: string | null; actor_type: ActorType; actor_id: string | null; action: string; target_type: string | null; target_id: string | null; ip: string | null; data: Record<string, unknown>; created_at: Date }): AuditEntry => ({
   id: row.id,
   organisationId: row.organisation_id,
   actorUserId: row.actor_user_id,
+  actorType: row.actor_type,
+  actorId: row.actor_id,
   action: row.action,
   targetType: row.target_type,
   targetId: row.target_id,
@@ -43,6 +49,7 @@ export const auditRepo = {
       organisation_id: row.organisationId,
       actor_type: row.actorType,
       actor_user_id: row.actorUserId,
+      actor_id: row.actorId,
       action: row.action,
       target_type: row.targetType,
       target_id: row.targetId,

@@ -5,10 +5,13 @@
 import type { ClientInfo } from '../principal.ts';
 import type { Notice } from './notices.ts';
 
-/** Who caused an event: a person, or Gatehouse itself (the command line, a job). */
-export type Actor = { type: 'user'; id: string } | { type: 'system'; id: null };
+/**
+ * Who caused an event: a person, an API key, a machine client (their ids), or Gatehouse itself (the
+ * command line, a job). An API key's owner is the key's `user_id`: the key names them.
+ */
+export type Actor = { type: 'user'; id: string } | { type: 'api_key'; id: string } | { type: 'application'; id: string } | { type: 'system'; id: null };
 
-export type SubjectType = 'user' | 'organisation' | 'invitation' | 'role' | 'webhook';
+export type SubjectType = 'user' | 'organisation' | 'invitation' | 'role' | 'webhook' | 'api_key' | 'application';
 export interface Subject {
   type: SubjectType;
   id: string;
@@ -43,6 +46,11 @@ export interface EventTypes {
   'role.created': { subject: 'role'; data: { name: string; permissions: string[] } };
   'role.updated': { subject: 'role'; data: Fields };
   'role.deleted': { subject: 'role'; data: { name: string } };
+  'api_key.created': { subject: 'api_key'; data: { name: string; permissions: string[]; personal: boolean; expiresAt: string | null } };
+  'api_key.revoked': { subject: 'api_key'; data: { name: string; personal: boolean } };
+  'application.created': { subject: 'application'; data: { name: string; clientId: string; permissions: string[] } };
+  'application.deleted': { subject: 'application'; data: { name: string; clientId: string } };
+  'application.secret_rotated': { subject: 'application'; data: { clientId: string; previousSecretExpiresAt: string } };
   'admin.user_updated': { subject: 'user'; data: Fields & { status?: string; platformRole?: string } };
   'webhook.created': { subject: 'webhook'; data: { url: string; events: string[] } };
   'webhook.updated': { subject: 'webhook'; data: Fields };

@@ -57,7 +57,8 @@ export const eventStreamFactory = ({ clock, publicUrl, mailQueued, webhooksQueue
     return {
       organisationId: event.organisationId ?? null,
       actorType: event.actor.type,
-      actorUserId: event.actor.id,
+      actorUserId: event.actor.type === 'user' ? event.actor.id : null,
+      actorId: event.actor.id,
       action: event.type,
       targetType: event.subject.type,
       targetId: event.subject.id,

@@ -14,7 +14,7 @@ import { INVITATION_TTL_SECONDS } from '../lifetimes.ts';
 import { DEFAULT_PAGE_SIZE, decodeCursor, page, type PageRequest } from '../pagination.ts';
 import { DEFAULT_MEMBER_ROLE } from '../policy/permissions.ts';
 import type { Policy } from '../policy/policy.ts';
-import type { ClientInfo, Principal, UserPrincipal } from '../principal.ts';
+import type { ClientInfo, Principal } from '../principal.ts';
 import { hashOpaqueToken, newOpaqueToken } from '../sessions/opaque-tokens.ts';
 import type { Throttles } from '../throttle/throttles.ts';
 import { invitationsRepo } from './invitations.repo.ts';
@@ -52,9 +52,11 @@ interface Deps {
 
 export const invitationsServiceFactory = ({ db, clock, policy, events, throttles }: Deps) => {
   /** The inviter's notice of a fresh link, for the event that issues it. */
-  async function invitationNotice(trx: Executor, inviter: UserPrincipal, invitation: { email: string; organisationId: string; role: string }, token: string) {
+  async function invitationNotice(trx: Executor, inviter: Principal, invitation: { email: string; organisationId: string; role: string }, token: string) {
     const org = await organisationsRepo.findById(trx, invitation.organisationId);
-    const inviterName = `${inviter.user.firstName} ${inviter.user.lastName}`.trim();
+    // An API key invites in its owner's name.
+    const person = inviter.kind === 'user' ? inviter.user : inviter.kind === 'api_key' ? await usersRepo.findById(trx, inviter.userId) : undefined;
+    const inviterName = person ? `${person.firstName} ${person.lastName}`.trim() : '';
     return { kind: 'invitation' as const, to: invitation.email, inviter: inviterName, organisation: org?.name ?? '', role: invitation.role, token };
   }
 
@@ -91,7 +93,7 @@ export const invitationsServiceFactory = ({ db, clock, policy, events, throttles
     /** Invites an email with a role no higher than the inviter's own; inviting again resends. */
     async create(principal: Principal, { organisationId, ...input }: { organisationId: string; email: string; role?: string }): Promise<IssuedInvitation & { created: boolean }> {
       const granter = await policy.member(principal, organisationId, 'invitations:create');
-      const inviter = policy.signedIn(principal);
+      const inviter = policy.onBehalfOf(principal);
       await throttles.invite(inviter.userId, inviter.client.ip);
       const org = granter.organisationId;
       const token = newOpaqueToken();
@@ -113,13 +115,13 @@ export const invitationsServiceFactory = ({ db, clock, policy, events, throttles
         }
         await events.record(trx, {
           type: pending ? 'invitation.resent' : 'invitation.created',
-          actor: userActor(inviter.userId),
+          actor: inviter.actor,
           client: inviter.client,
           organisationId: org,
           subject: { type: 'invitation', id: invitationId },
           data: { email: input.email, role: role.name },
           after: { email: input.email, role: role.name, status: 'pending', expiresAt: expiresAt.toISOString() },
-          notify: await invitationNotice(trx, inviter, { email: input.email, organisationId: org, role: role.name }, token),
+          notify: await invitationNotice(trx, principal, { email: input.email, organisationId: org, role: role.name }, token),
         });
         return { invitationId, email: input.email, role: role.name, status: 'pending' as const, expiresAt, created: !pending };
       });
@@ -136,7 +138,7 @@ export const invitationsServiceFactory = ({ db, clock, policy, events, throttles
 
     async revoke(principal: Principal, { organisationId, invitationId }: { organisationId: string; invitationId: string }): Promise<void> {
       const { organisationId: org } = await policy.member(principal, organisationId, 'invitations:create');
-      const user = policy.signedIn(principal);
+      const acting = policy.acting(principal);
       await db.transaction().execute(async (trx) => {
         await invitationsRepo.expireDue(trx, clock.now(), org);
         const invitation = isUuid(invitationId) ? await invitationsRepo.findById(trx, org, invitationId) : undefined;
@@ -144,8 +146,8 @@ export const invitationsServiceFactory = ({ db, clock, policy, events, throttles
         if (!(await invitationsRepo.revoke(trx, invitationId, clock.now()))) throw new AppError('INVITATION_NOT_PENDING');
         await events.record(trx, {
           type: 'invitation.revoked',
-          actor: userActor(user.userId),
-          client: user.client,
+          actor: acting.actor,
+          client: acting.client,
           organisationId: org,
           subject: { type: 'invitation', id: invitationId },
           data: { email: invitation.email },
@@ -158,7 +160,7 @@ export const invitationsServiceFactory = ({ db, clock, policy, events, throttles
     /** A new link (the old one stops working) and seven more days, for a pending or expired invitation. */
     async resend(principal: Principal, { organisationId, invitationId }: { organisationId: string; invitationId: string }): Promise<IssuedInvitation> {
       const granter = await policy.member(principal, organisationId, 'invitations:create');
-      const inviter = policy.signedIn(principal);
+      const inviter = policy.onBehalfOf(principal);
       await throttles.invite(inviter.userId, inviter.client.ip);
       const org = granter.organisationId;
       const token = newOpaqueToken();
@@ -174,14 +176,14 @@ export const invitationsServiceFactory = ({ db, clock, policy, events, throttles
         if (!(await invitationsRepo.reissue(trx, invitationId, { tokenHash: hashOpaqueToken(token), expiresAt, invitedBy: inviter.userId }))) throw new AppError('INVITATION_NOT_PENDING');
         await events.record(trx, {
           type: 'invitation.resent',
-          actor: userActor(inviter.userId),
+          actor: inviter.actor,
           client: inviter.client,
           organisationId: org,
           subject: { type: 'invitation', id: invitationId },
           data: { email: invitation.email },
           before: { status: invitation.status, expiresAt: invitation.expiresAt.toISOString() },
           after: { status: 'pending', expiresAt: expiresAt.toISOString() },
-          notify: await invitationNotice(trx, inviter, { email: invitation.email, organisationId: org, role: role.name }, token),
+          notify: await invitationNotice(trx, principal, { email: invitation.email, organisationId: org, role: role.name }, token),
         });
         return { invitationId, email: invitation.email, role: role.name, status: 'pending' as const, expiresAt };
       });

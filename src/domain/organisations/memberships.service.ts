@@ -2,7 +2,6 @@
 // a member whose role is above their own, nor grants more than they hold (the policy decides); the
 // database keeps an owner in every organisation.
 import type { Db } from '../../db/database.ts';
-import { userActor } from '../events/catalogue.ts';
 import type { EventStream } from '../events/event-stream.ts';
 import { AppError, fieldError } from '../errors.ts';
 import { isUuid } from '../ids.ts';
@@ -21,7 +20,7 @@ interface Deps {
 export const membershipsServiceFactory = ({ db, policy, events }: Deps) => ({
   async changeRole(principal: Principal, { organisationId, userId, role: roleName }: { organisationId: string; userId: string; role: string }): Promise<{ userId: string; role: string }> {
     const granter = await policy.member(principal, organisationId, 'members:update-role');
-    const user = policy.signedIn(principal);
+    const acting = policy.acting(principal);
     const org = granter.organisationId;
     if (!isUuid(userId)) throw new AppError('MEMBER_NOT_FOUND');
     return db.transaction().execute(async (trx) => {
@@ -35,8 +34,8 @@ export const membershipsServiceFactory = ({ db, policy, events }: Deps) => ({
         await membersRepo.setRole(trx, { organisationId: org, userId, roleId: role.id });
         await events.record(trx, {
           type: 'member.role_changed',
-          actor: userActor(user.userId),
-          client: user.client,
+          actor: acting.actor,
+          client: acting.client,
           organisationId: org,
           subject: { type: 'user', id: userId },
           data: { from: target.role.name, to: role.name },
@@ -54,8 +53,8 @@ export const membershipsServiceFactory = ({ db, policy, events }: Deps) => ({
    */
   async setStatus(principal: Principal, { organisationId, userId, status }: { organisationId: string; userId: string; status: MembershipStatus }): Promise<{ userId: string; role: string; status: MembershipStatus }> {
     const granter = await policy.member(principal, organisationId, 'members:remove');
-    const user = policy.signedIn(principal);
-    if (userId === user.userId) throw new AppError('CANNOT_SUSPEND_SELF');
+    const acting = policy.acting(principal);
+    if (userId === acting.userId) throw new AppError('CANNOT_SUSPEND_SELF');
     if (!isUuid(userId)) throw new AppError('MEMBER_NOT_FOUND');
     const org = granter.organisationId;
     return db.transaction().execute(async (trx) => {
@@ -66,8 +65,8 @@ export const membershipsServiceFactory = ({ db, policy, events }: Deps) => ({
         await membersRepo.setStatus(trx, { organisationId: org, userId, status });
         await events.record(trx, {
           type: status === 'suspended' ? 'member.suspended' : 'member.reinstated',
-          actor: userActor(user.userId),
-          client: user.client,
+          actor: acting.actor,
+          client: acting.client,
           organisationId: org,
           subject: { type: 'user', id: userId },
           data: { role: target.role.name },
@@ -82,9 +81,10 @@ export const membershipsServiceFactory = ({ db, policy, events }: Deps) => ({
   /** Removes a member, or lets a member leave (`userId` is the caller's own). */
   async remove(principal: Principal, { organisationId, userId }: { organisationId: string; userId: string }): Promise<void> {
     const granter = await policy.member(principal, organisationId, 'members:remove', { actingOn: userId });
-    const user = policy.signedIn(principal);
+    const acting = policy.acting(principal);
     const org = granter.organisationId;
-    const leaving = userId === user.userId;
+    // Only a person leaves: a key naming its owner removes them, with the permission to.
+    const leaving = principal.kind === 'user' && userId === acting.userId;
     if (!isUuid(userId)) throw new AppError('MEMBER_NOT_FOUND');
     await db.transaction().execute(async (trx) => {
       const target = await membersRepo.findMembership(trx, org, userId);
@@ -93,8 +93,8 @@ export const membershipsServiceFactory = ({ db, policy, events }: Deps) => ({
       await membersRepo.remove(trx, org, userId);
       await events.record(trx, {
         type: leaving ? 'member.left' : 'member.removed',
-        actor: userActor(user.userId),
-        client: user.client,
+        actor: acting.actor,
+        client: acting.client,
         organisationId: org,
         subject: { type: 'user', id: userId },
         data: { role: target.role.name },

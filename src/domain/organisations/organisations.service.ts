@@ -66,15 +66,15 @@ export const organisationsServiceFactory = ({ db, clock, policy, events }: Deps)
 
   async update(principal: Principal, { organisationId, changes }: { organisationId: string; changes: { name?: string; description?: string } }): Promise<Organisation> {
     const { organisationId: id } = await policy.member(principal, organisationId, 'org:update');
-    const user = policy.signedIn(principal);
+    const acting = policy.acting(principal);
     return db.transaction().execute(async (trx) => {
       const before = await organisationsRepo.findById(trx, id);
       const org = await organisationsRepo.update(trx, id, changes);
       if (!before || !org) throw new AppError('ORGANISATION_NOT_FOUND');
       await events.record(trx, {
         type: 'organisation.updated',
-        actor: userActor(user.userId),
-        client: user.client,
+        actor: acting.actor,
+        client: acting.client,
         organisationId: id,
         subject: { type: 'organisation', id },
         data: { fields: Object.keys(changes) },
@@ -88,7 +88,7 @@ export const organisationsServiceFactory = ({ db, clock, policy, events }: Deps)
   /** A personal organisation belongs to its user's account and goes only with it. */
   async delete(principal: Principal, organisationId: string): Promise<void> {
     const { organisationId: id } = await policy.member(principal, organisationId, 'org:delete');
-    const user = policy.signedIn(principal);
+    const acting = policy.acting(principal);
     await db.transaction().execute(async (trx) => {
       const org = await organisationsRepo.findById(trx, id);
       if (!org) throw new AppError('ORGANISATION_NOT_FOUND');
@@ -96,8 +96,8 @@ export const organisationsServiceFactory = ({ db, clock, policy, events }: Deps)
       await organisationsRepo.delete(trx, id);
       await events.record(trx, {
         type: 'organisation.deleted',
-        actor: userActor(user.userId),
-        client: user.client,
+        actor: acting.actor,
+        client: acting.client,
         organisationId: id,
         subject: { type: 'organisation', id },
         data: { name: org.name },
@@ -109,7 +109,7 @@ export const organisationsServiceFactory = ({ db, clock, policy, events }: Deps)
   /** Adds an existing user with a role no higher than the granter's own, and welcomes them by mail. */
   async addUser(principal: Principal, { organisationId, ...input }: { organisationId: string; userId: string; role?: string }): Promise<{ userId: string; orgId: string; role: string }> {
     const granter = await policy.member(principal, organisationId, 'members:add');
-    const user = policy.signedIn(principal);
+    const acting = policy.acting(principal);
     const org = granter.organisationId;
     return db.transaction().execute(async (trx) => {
       const added = await usersRepo.findById(trx, input.userId);
@@ -121,8 +121,8 @@ export const organisationsServiceFactory = ({ db, clock, policy, events }: Deps)
       const organisation = await organisationsRepo.findById(trx, org);
       await events.record(trx, {
         type: 'member.added',
-        actor: userActor(user.userId),
-        client: user.client,
+        actor: acting.actor,
+        client: acting.client,
         organisationId: org,
         subject: { type: 'user', id: added.id },
         data: { role: role.name },

@@ -1,7 +1,6 @@
 // Custom roles. Built-in roles are fixed; a custom role holds only permissions its author holds too,
 // and a role members hold cannot be deleted (the database refuses; its members must move first).
 import type { Db, Executor } from '../../db/database.ts';
-import { userActor } from '../events/catalogue.ts';
 import type { EventStream } from '../events/event-stream.ts';
 import { AppError, fieldError } from '../errors.ts';
 import { isUuid } from '../ids.ts';
@@ -61,15 +60,15 @@ export const rolesServiceFactory = ({ db, policy, events }: Deps) => {
 
     async create(principal: Principal, { organisationId, ...input }: RoleInput & { organisationId: string }): Promise<Role> {
       const granter = await policy.member(principal, organisationId, 'roles:manage');
-      const user = policy.signedIn(principal);
+      const acting = policy.acting(principal);
       policy.mayGrantPermissions(granter, input.permissions);
       return db.transaction().execute(async (trx) => {
         const name = await distinctName(trx, { organisationId: granter.organisationId, name: input.name });
         const role = await rolesRepo.insert(trx, { organisationId: granter.organisationId, name, description: input.description ?? '', permissions: [...new Set(input.permissions)] });
         await events.record(trx, {
           type: 'role.created',
-          actor: userActor(user.userId),
-          client: user.client,
+          actor: acting.actor,
+          client: acting.client,
           organisationId: granter.organisationId,
           subject: { type: 'role', id: role.id },
           data: { name: role.name, permissions: role.permissions },
@@ -81,7 +80,7 @@ export const rolesServiceFactory = ({ db, policy, events }: Deps) => {
 
     async update(principal: Principal, { organisationId, roleId, changes }: { organisationId: string; roleId: string; changes: Partial<RoleInput> }): Promise<Role> {
       const granter = await policy.member(principal, organisationId, 'roles:manage');
-      const user = policy.signedIn(principal);
+      const acting = policy.acting(principal);
       if (!isUuid(roleId)) throw new AppError('ROLE_NOT_FOUND');
       if (changes.permissions) policy.mayGrantPermissions(granter, changes.permissions);
       return db.transaction().execute(async (trx) => {
@@ -93,8 +92,8 @@ export const rolesServiceFactory = ({ db, policy, events }: Deps) => {
         if (Object.values(changes).some((value) => value !== undefined)) {
           await events.record(trx, {
             type: 'role.updated',
-            actor: userActor(user.userId),
-            client: user.client,
+            actor: acting.actor,
+            client: acting.client,
             organisationId: granter.organisationId,
             subject: { type: 'role', id: roleId },
             data: { fields: Object.keys(changes) },
@@ -108,15 +107,15 @@ export const rolesServiceFactory = ({ db, policy, events }: Deps) => {
 
     async delete(principal: Principal, { organisationId, roleId }: { organisationId: string; roleId: string }): Promise<void> {
       const granter = await policy.member(principal, organisationId, 'roles:manage');
-      const user = policy.signedIn(principal);
+      const acting = policy.acting(principal);
       if (!isUuid(roleId)) throw new AppError('ROLE_NOT_FOUND');
       await db.transaction().execute(async (trx) => {
         const role = await editable(trx, granter, roleId);
         await rolesRepo.delete(trx, granter.organisationId, roleId);
         await events.record(trx, {
           type: 'role.deleted',
-          actor: userActor(user.userId),
-          client: user.client,
+          actor: acting.actor,
+          client: acting.client,
           organisationId: granter.organisationId,
           subject: { type: 'role', id: roleId },
           data: { name: role.name },

@@ -13,8 +13,9 @@ import { AppError } from '../errors.ts';
 import { isUuid } from '../ids.ts';
 import { membersRepo } from '../organisations/members.repo.ts';
 import type { Membership, RoleGrant } from '../organisations/types.ts';
-import type { Principal, SystemPrincipal, TokenPrincipal, UserPrincipal } from '../principal.ts';
-import { canGrant, OWNER_ROLE, type Permission } from './permissions.ts';
+import { userActor, type Actor } from '../events/catalogue.ts';
+import { isCredential, type ClientInfo, type Principal, type SystemPrincipal, type TokenPrincipal, type UserPrincipal } from '../principal.ts';
+import { canGrant, OWNER_ROLE, PERMISSIONS, type Permission } from './permissions.ts';
 
 /** What a route or service needs of the caller's membership: a permission, or any active membership. */
 export type Need = Permission | 'member';
@@ -27,14 +28,55 @@ export const PLATFORM_ADMIN = 'admin' as const;
 /** The built-in role every organisation must keep one holder of. */
 export const OWNER = { name: OWNER_ROLE, builtIn: true } as const;
 
+/** Who acts in a change, for its event: the actor, where the request came from, and the person behind it (none for a machine client). */
+export interface Acting {
+  actor: Actor;
+  client: ClientInfo;
+  userId: string | null;
+}
+
+/**
+ * The role an API key or a machine client acts with: exactly its permissions, and never the owner
+ * role, so it acts on no owner and grants no ownership, whoever created it.
+ */
+const credentialRole = (name: 'api_key' | 'application', permissions: readonly string[]) => ({ id: '', name, description: '', builtIn: false, permissions: [...permissions] });
+
+/** The permissions of `wanted` that `held` grants too, in catalogue order. */
+export const narrowed = (wanted: readonly string[], held: readonly string[]): Permission[] => PERMISSIONS.filter((p) => wanted.includes(p) && held.includes(p));
+
 export const policyFactory = ({ db }: { db: Db }) => {
   /** The caller's membership of an organisation, resolved once per principal. */
-  async function membershipOf(principal: UserPrincipal, organisationId: string): Promise<Membership | null> {
+  async function membershipOf(principal: { userId: string; memberships: Map<string, Membership | null> }, organisationId: string): Promise<Membership | null> {
     const known = principal.memberships.get(organisationId);
     if (known !== undefined) return known;
     const found = (await membersRepo.findActiveMembership(db, organisationId, principal.userId)) ?? null;
     principal.memberships.set(organisationId, found);
     return found;
+  }
+
+  /**
+   * What a principal may do in an organisation, as a membership: a person's own; an API key's or a
+   * machine client's as its permissions allow, in its own organisation only (a personal key: in its
+   * owner's organisations, narrowed to the owner's role there). Null: not a member.
+   */
+  async function membershipFor(principal: Principal, organisationId: string): Promise<Membership | null> {
+    switch (principal.kind) {
+      case 'user':
+        return membershipOf(principal, organisationId);
+      case 'api_key': {
+        if (principal.organisationId !== null) {
+          if (principal.organisationId !== organisationId) return null;
+          return { organisationId, userId: principal.userId, status: 'active', role: credentialRole('api_key', principal.permissions) };
+        }
+        const owner = await membershipOf(principal, organisationId);
+        return owner && { ...owner, role: credentialRole('api_key', narrowed(principal.permissions, owner.role.permissions)) };
+      }
+      case 'application':
+        if (principal.organisationId !== organisationId) return null;
+        return { organisationId, userId: principal.clientId, status: 'active', role: credentialRole('application', principal.permissions) };
+      default:
+        throw new AppError('AUTHENTICATION_REQUIRED');
+    }
   }
 
   const isAdmin = (principal: Principal) => principal.kind === 'user' && principal.platformRole === PLATFORM_ADMIN;
@@ -76,13 +118,56 @@ export const policyFactory = ({ db }: { db: Db }) => {
      * names the member the action is about: acting on oneself (leaving) needs no permission.
      */
     async member(principal: Principal, organisationId: string | undefined, need: Need, options: { actingOn?: string } = {}): Promise<Membership> {
-      const user = policy.signedIn(principal);
+      if (principal.kind !== 'user' && !isCredential(principal)) throw new AppError('AUTHENTICATION_REQUIRED');
       if (!isUuid(organisationId)) throw new AppError('ORGANISATION_NOT_FOUND');
-      const membership = await membershipOf(user, organisationId);
+      const membership = await membershipFor(principal, organisationId);
       if (!membership) throw new AppError('ORGANISATION_NOT_FOUND');
-      const self = options.actingOn !== undefined && options.actingOn === user.userId;
+      // Only a person leaves: a key acting "on itself" is acting on its owner, which needs the permission.
+      const self = principal.kind === 'user' && options.actingOn !== undefined && options.actingOn === principal.userId;
       if (need !== 'member' && !self && !membership.role.permissions.includes(need)) throw new AppError('FORBIDDEN');
       return membership;
+    },
+
+    /**
+     * An API key or a machine client is a credential for organisation routes (those that declare a
+     * permission) and nothing else: a person's own routes, the platform's and the seed sets' refuse it.
+     */
+    credentialReaches(principal: Principal, organisationRoute: boolean): void {
+      if (isCredential(principal) && !organisationRoute) throw new AppError('CREDENTIAL_NOT_ACCEPTED');
+    },
+
+    /**
+     * A signed-in person, for what software must not do with a credential of its own: make or remove
+     * API keys and machine clients (a key cannot mint keys). Keys and clients are refused (403).
+     */
+    person(principal: Principal): UserPrincipal {
+      if (isCredential(principal)) throw new AppError('PERSON_REQUIRED');
+      return policy.signedIn(principal);
+    },
+
+    /** Who acts, for the event a change records: a person, an API key or a machine client. */
+    acting(principal: Principal): Acting {
+      switch (principal.kind) {
+        case 'user':
+          return { actor: userActor(principal.userId), client: principal.client, userId: principal.userId };
+        case 'api_key':
+          return { actor: { type: 'api_key', id: principal.apiKeyId }, client: principal.client, userId: principal.userId };
+        case 'application':
+          return { actor: { type: 'application', id: principal.applicationId }, client: principal.client, userId: null };
+        default:
+          throw new AppError('AUTHENTICATION_REQUIRED');
+      }
+    },
+
+    /**
+     * The person a change is made on behalf of, for what must name one (an invitation's inviter, whose
+     * right to grant its role is checked again at acceptance): a person, or an API key's owner. A
+     * machine client has no one behind it and is refused.
+     */
+    onBehalfOf(principal: Principal): Acting & { userId: string } {
+      const acting = policy.acting(principal);
+      if (acting.userId === null) throw new AppError('PERSON_REQUIRED');
+      return { ...acting, userId: acting.userId };
     },
 
     /** Nobody grants a role above their own, nor acts on a member whose role is above their own. */
@@ -93,6 +178,11 @@ export const policyFactory = ({ db }: { db: Db }) => {
     /** A custom role holds only permissions its author holds too. */
     mayGrantPermissions(granter: Membership, permissions: readonly string[]): void {
       policy.mayGrant(granter, { name: '', builtIn: false, permissions });
+    },
+
+    /** An API key or a machine client holds only permissions its maker holds (`held`). */
+    mayDelegate(held: readonly string[], permissions: readonly string[]): void {
+      if (!canGrant({ name: '', builtIn: false, permissions: held }, { name: '', builtIn: false, permissions })) throw new AppError('PERMISSIONS_ABOVE_OWN');
     },
 
     /** An invitation still admits its invitee while its inviter could grant its role today. */

@@ -1,5 +1,8 @@
-// Access tokens: EdDSA (Ed25519) JWTs. Keys are generated on first start and kept in the database,
-// so every node signs with the same key and any service can verify with the published key set.
+// Access tokens: EdDSA (Ed25519) JWTs in the profile of RFC 9068 (`typ: at+jwt`, `aud`, `jti`,
+// `client_id`, `scope` where one applies). Keys are generated on first start and kept in the
+// database, so every node signs with the same key and any service can verify with the published key
+// set. Two kinds: a person's (a session's: `sid`, optionally an active organisation) and a machine
+// client's (the client-credentials grant: `sub` = `client_id`, `org_id`, `scope`, no session).
 import { randomUUID } from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair, importJWK, jwtVerify, type CryptoKey, type JWK } from 'jose';
 import type { Db } from '../../db/database.ts';
@@ -8,6 +11,13 @@ import { AppError } from '../errors.ts';
 import { signingKeysRepo } from './signing-keys.repo.ts';
 
 const ALG = 'EdDSA';
+/**
+ * RFC 9068's media type. Required when verifying: a JWT of another kind signed with the same keys
+ * (an ID token, once Gatehouse issues them) is never taken for an access token.
+ */
+const TYP = 'at+jwt';
+/** The `client_id` of tokens issued to people through Gatehouse's own API (no OAuth client involved). */
+export const FIRST_PARTY_CLIENT_ID = 'gatehouse';
 /** Clock skew tolerated between Gatehouse and the services verifying its tokens. */
 const CLOCK_TOLERANCE_SECONDS = 30;
 /** An unknown kid reloads the keys (another node may have rotated), but at most this often. */
@@ -25,15 +35,43 @@ const REFRESH_INTERVAL_MS = 60_000;
  */
 const VERIFIED_CACHE_SIZE = 10_000;
 
-export interface AccessClaims {
+/** A person's active organisation, as their token carries it. */
+export interface ActiveOrganisation {
+  id: string;
+  role: string;
+  permissions: readonly string[];
+}
+
+interface CommonClaims {
+  iss: string;
+  aud: string | string[];
+  iat: number;
+  exp: number;
+  jti: string;
+  client_id: string;
+}
+
+/** A person's token: tied to a live session. */
+export interface UserClaims extends CommonClaims {
   sub: string;
   userId: string;
   email?: string;
   sid: string;
-  iat: number;
-  exp: number;
-  iss: string;
+  org_id?: string;
+  org_role?: string;
+  org_permissions?: string[];
 }
+
+/** A machine client's token: its organisation and the permissions granted, space-separated. */
+export interface ClientClaims extends CommonClaims {
+  sub: string;
+  org_id: string;
+  scope: string;
+}
+
+export type AccessClaims = UserClaims | ClientClaims;
+
+export const isClientToken = (claims: AccessClaims): claims is ClientClaims => !('sid' in claims) || typeof (claims as UserClaims).sid !== 'string';
 
 /** An Ed25519 public key as published in the JWKS. */
 export interface PublicJwk {
@@ -56,10 +94,12 @@ interface Deps {
   db: Db;
   clock: Clock;
   issuer: string;
+  /** The `aud` of every token; the issuer by default. */
+  audience?: string;
   ttlSeconds: number;
 }
 
-export const accessTokensFactory = ({ db, clock, issuer, ttlSeconds }: Deps) => {
+export const accessTokensFactory = ({ db, clock, issuer, audience = issuer, ttlSeconds }: Deps) => {
   let ring: Promise<KeyRing> | null = null;
   const verified = new Map<string, AccessClaims>();
 
@@ -113,24 +153,43 @@ export const accessTokensFactory = ({ db, clock, issuer, ttlSeconds }: Deps) => 
     return key;
   }
 
+  async function sign(subject: string, claims: Record<string, unknown>, jti: string = randomUUID()): Promise<{ token: string; expiresIn: number }> {
+    const { signing } = await keyRing();
+    const iat = Math.floor(clock.now().getTime() / 1000);
+    const token = await new SignJWT(claims)
+      .setProtectedHeader({ alg: ALG, kid: signing.kid, typ: TYP })
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setSubject(subject)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + ttlSeconds)
+      .setJti(jti)
+      .sign(signing.key);
+    return { token, expiresIn: ttlSeconds };
+  }
+
   return {
     /** Makes sure a signing key exists (generating one on first start) and loads the key ring. */
     async ready(): Promise<void> {
       await keyRing();
     },
 
-    async issue(subject: { userId: string; email: string | null; sessionId: string }): Promise<{ token: string; expiresIn: number }> {
-      const { signing } = await keyRing();
-      const iat = Math.floor(clock.now().getTime() / 1000);
-      const token = await new SignJWT({ userId: subject.userId, sid: subject.sessionId, ...(subject.email ? { email: subject.email } : {}) })
-        .setProtectedHeader({ alg: ALG, kid: signing.kid, typ: 'JWT' })
-        .setIssuer(issuer)
-        .setSubject(subject.userId)
-        .setIssuedAt(iat)
-        .setExpirationTime(iat + ttlSeconds)
-        .setJti(randomUUID())
-        .sign(signing.key);
-      return { token, expiresIn: ttlSeconds };
+    async issue(subject: { userId: string; email: string | null; sessionId: string; organisation?: ActiveOrganisation | null }): Promise<{ token: string; expiresIn: number }> {
+      const org = subject.organisation;
+      return sign(subject.userId, {
+        client_id: FIRST_PARTY_CLIENT_ID,
+        userId: subject.userId,
+        sid: subject.sessionId,
+        ...(subject.email ? { email: subject.email } : {}),
+        ...(org ? { org_id: org.id, org_role: org.role, org_permissions: [...org.permissions] } : {}),
+      });
+    },
+
+    /** A machine client's token (the client-credentials grant): its `jti` is what revocation names. */
+    async issueForClient(client: { clientId: string; organisationId: string; scope: readonly string[] }): Promise<{ token: string; expiresIn: number; jti: string; expiresAt: Date }> {
+      const jti = randomUUID();
+      const signed = await sign(client.clientId, { client_id: client.clientId, org_id: client.organisationId, scope: client.scope.join(' ') }, jti);
+      return { ...signed, jti, expiresAt: addSeconds(clock.now(), ttlSeconds) };
     },
 
     /** Verifies signature, algorithm, issuer and lifetime. Only EdDSA with a known kid passes. */
@@ -146,9 +205,13 @@ export const accessTokensFactory = ({ db, clock, issuer, ttlSeconds }: Deps) => 
           // Also refuses a token issued in the future (beyond the tolerance): jose checks iat only with this set.
           maxTokenAge: ttlSeconds,
           currentDate: clock.now(),
-          requiredClaims: ['sub', 'sid', 'iat', 'exp'],
+          audience,
+          typ: TYP,
+          requiredClaims: ['sub', 'iat', 'exp', 'jti', 'client_id'],
         });
-        if (typeof payload.sid !== 'string' || typeof payload.sub !== 'string') throw new AppError('INVALID_TOKEN');
+        const person = typeof payload.sid === 'string';
+        const machine = payload.sid === undefined && typeof payload.org_id === 'string' && typeof payload.scope === 'string' && payload.sub === payload.client_id;
+        if (typeof payload.sub !== 'string' || typeof payload.jti !== 'string' || (!person && !machine)) throw new AppError('INVALID_TOKEN');
         const claims = payload as unknown as AccessClaims;
         remember(token, claims);
         return claims;

@@ -14,6 +14,8 @@ export interface NewSession {
   userAgent: string | null;
   ip: string | null;
   expiresAt: Date;
+  /** The active organisation its access tokens name, if any. */
+  organisationId?: string | null;
 }
 
 /** A session to open, with the hash of its first refresh token. */
@@ -56,7 +58,7 @@ export const sessionsRepo = {
    */
   openingWrites(db: Executor, { session, refreshTokenHash }: Opening) {
     return [
-      db.insertInto('sessions').values({ id: session.id, user_id: session.userId, user_agent: deviceName(session.userAgent), ip: session.ip, expires_at: session.expiresAt }),
+      db.insertInto('sessions').values({ id: session.id, user_id: session.userId, user_agent: deviceName(session.userAgent), ip: session.ip, expires_at: session.expiresAt, organisation_id: session.organisationId ?? null }),
       db.insertInto('refresh_tokens').values({ session_id: session.id, parent_id: null, token_hash: refreshTokenHash, expires_at: session.expiresAt }),
     ];
   },
@@ -102,10 +104,11 @@ export const sessionsRepo = {
   },
 
   /** A live session with its user: one query answers "who is calling" and "who are they". */
-  async findLive(db: Executor, by: { sessionId: string; userId: string | null; now: Date }): Promise<{ sessionId: string; user: User } | undefined> {
+  async findLive(db: Executor, by: { sessionId: string; userId: string | null; now: Date }): Promise<{ sessionId: string; organisationId: string | null; user: User } | undefined> {
     const row = await live(db, by)
       .select([
         'sessions.id as session_id',
+        'sessions.organisation_id as session_organisation_id',
         'users.id',
         'users.email',
         'users.username',
@@ -118,11 +121,12 @@ export const sessionsRepo = {
         'users.created_at',
       ])
       .executeTakeFirst();
-    return row && { sessionId: row.session_id, user: toUser(row) };
+    return row && { sessionId: row.session_id, organisationId: row.session_organisation_id, user: toUser(row) };
   },
 
-  async extend(db: Executor, { sessionId, now, expiresAt }: { sessionId: string; now: Date; expiresAt: Date }): Promise<void> {
-    await db.updateTable('sessions').set({ last_used_at: now, expires_at: expiresAt }).where('id', '=', sessionId).execute();
+  /** Keeps a session going after a refresh, with the active organisation its new tokens name. */
+  async extend(db: Executor, { sessionId, now, expiresAt, organisationId }: { sessionId: string; now: Date; expiresAt: Date; organisationId: string | null }): Promise<void> {
+    await db.updateTable('sessions').set({ last_used_at: now, expires_at: expiresAt, organisation_id: organisationId }).where('id', '=', sessionId).execute();
   },
 
   async revoke(db: Executor, { sessionId, now, reason }: { sessionId: string; now: Date; reason: string }): Promise<void> {

@@ -65,6 +65,8 @@ const SENT: Partial<Record<EventType, { type: WebhookEventType; extra?: Record<s
   'role.created': { type: 'role.created' },
   'role.updated': { type: 'role.updated' },
   'role.deleted': { type: 'role.deleted' },
+  'api_key.created': { type: 'api_key.created' },
+  'api_key.revoked': { type: 'api_key.revoked' },
 };
 
 /** One event as receivers see it: `webhook-id` is its id, and `body` is what is signed. */

@@ -44,15 +44,12 @@ export function deliveryWorkerFactory({ db, clock, sender, logger, endpointFaili
   async function failed(delivery: DueDelivery, result: { status: number | null; body: string | null; error: string; durationMs: number }, at: Date) {
     const giveUp = delivery.attempts >= MAX_ATTEMPTS;
     const wait = RETRY_SCHEDULE[Math.min(delivery.attempts, RETRY_SCHEDULE.length) - 1] ?? RETRY_SCHEDULE[0];
-    await webhooksRepo.recordAttempt(db, delivery.id, {
-      status: giveUp ? 'failed' : 'pending',
-      at,
-      nextAttemptAt: giveUp ? undefined : addSeconds(at, withJitter(wait, random)),
-      responseStatus: result.status,
-      responseBody: result.body,
-      error: result.error,
-      durationMs: result.durationMs,
-    });
+    await webhooksRepo.recordFailure(
+      db,
+      delivery,
+      { at, nextAttemptAt: giveUp ? null : addSeconds(at, withJitter(wait, random)), responseStatus: result.status, responseBody: result.body, error: result.error },
+      result.durationMs,
+    );
     counts[giveUp ? 'failed' : 'retrying'] += 1;
     logger.warn({ deliveryId: delivery.id, endpointId: delivery.endpointId, attempts: delivery.attempts }, `webhook delivery ${giveUp ? 'failed for good' : 'failed, will retry'}: ${result.error}`);
     const since = await webhooksRepo.markFailing(db, delivery.endpointId, at);

@@ -42,6 +42,7 @@ export interface DueDelivery {
   id: number;
   messageId: string;
   endpointId: string;
+  subjectId: string;
   organisationId: string | null;
   attempts: number;
   body: string;

@@ -71,6 +71,9 @@ const toDelivery = (row: DeliveryRow): Delivery => ({
   createdAt: row.created_at,
 });
 
+/** How many of the oldest due deliveries a claim looks at, per delivery it may claim. */
+const CLAIM_WINDOW_FACTOR = 20;
+
 const inScope = (scope: EndpointScope) => (scope.organisationId === null ? sql<SqlBool>`organisation_id is null` : sql<SqlBool>`organisation_id = ${scope.organisationId}`);
 
 export const webhooksRepo = {
@@ -204,29 +207,29 @@ export const webhooksRepo = {
    * while an earlier one of its subject to its endpoint is pending, and while its endpoint is disabled.
    */
   async claimDue(db: Executor, { now, leaseUntil, limit }: { now: Date; leaseUntil: Date; limit: number }): Promise<DueDelivery[]> {
-    const due = db
-      .selectFrom('webhook_deliveries as d')
-      .innerJoin('webhook_endpoints as e', (join) => join.onRef('e.id', '=', 'd.endpoint_id').on('e.enabled', '=', true))
-      .select('d.id')
-      .where('d.status', '=', 'pending')
-      .where('d.next_attempt_at', '<=', now)
-      .where((eb) => eb.or([eb('d.locked_until', 'is', null), eb('d.locked_until', '<', now)]))
-      .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('webhook_deliveries as p')
-              .select('p.id')
-              .whereRef('p.endpoint_id', '=', 'd.endpoint_id')
-              .whereRef('p.subject_id', '=', 'd.subject_id')
-              .where('p.status', '=', 'pending')
-              .whereRef('p.id', '<', 'd.id'),
-          ),
-        ),
+    // The oldest due deliveries first, a bounded window of them read by the index on (next_attempt_at,
+    // id) before anything else is looked at (MATERIALIZED): the claim costs the same however long the
+    // queue. Deliveries that wait behind a failing one were moved to its next attempt (recordAttempt),
+    // so they are not due and take no room in the window.
+    const window = limit * CLAIM_WINDOW_FACTOR;
+    const due = sql<number>`
+      with candidates as materialized (
+        select id from webhook_deliveries
+         where status = 'pending' and next_attempt_at <= ${now} and (locked_until is null or locked_until < ${now})
+         order by next_attempt_at, id
+         limit ${window}
       )
-      .orderBy('d.id')
-      .limit(limit)
-      .forUpdate('d')
-      .skipLocked();
+      select d.id
+        from candidates c
+        join webhook_deliveries d on d.id = c.id
+        join webhook_endpoints e on e.id = d.endpoint_id and e.enabled
+       where d.status = 'pending'
+         and not exists (
+               select 1 from webhook_deliveries p
+                where p.endpoint_id = d.endpoint_id and p.subject_id = d.subject_id and p.status = 'pending' and p.id < d.id)
+       order by d.next_attempt_at, d.id
+       limit ${limit}
+       for update of d skip locked`;
     const rows = await db
       .with('claimed', (qb) =>
         qb
@@ -235,18 +238,19 @@ export const webhooksRepo = {
           // = any(array(…)) rather than in (…): the planner then finds the claimed rows by key instead
           // of hashing the whole table, however long the delivery log grows.
           .where('id', '=', sql<number>`any(array(${due}))`)
-          .returning(['id', 'message_id', 'endpoint_id', 'attempts']),
+          .returning(['id', 'message_id', 'endpoint_id', 'subject_id', 'attempts']),
       )
       .selectFrom('claimed as c')
       .innerJoin('webhook_messages as m', 'm.id', 'c.message_id')
       .innerJoin('webhook_endpoints as e', 'e.id', 'c.endpoint_id')
-      .select(['c.id', 'c.message_id', 'c.endpoint_id', 'c.attempts', 'm.body', 'e.url', 'e.secret', 'e.previous_secret', 'e.previous_secret_until', 'e.organisation_id'])
+      .select(['c.id', 'c.message_id', 'c.endpoint_id', 'c.subject_id', 'c.attempts', 'm.body', 'e.url', 'e.secret', 'e.previous_secret', 'e.previous_secret_until', 'e.organisation_id'])
       .orderBy('c.id')
       .execute();
     return rows.map((row) => ({
       id: row.id,
       messageId: row.message_id,
       endpointId: row.endpoint_id,
+      subjectId: row.subject_id,
       organisationId: row.organisation_id,
       attempts: row.attempts,
       body: row.body,
@@ -268,27 +272,40 @@ export const webhooksRepo = {
   },
 
 
-  /** Records a failed attempt: due again at `nextAttemptAt`, or failed for good. Also: delivered, due again at `nextAttemptAt`, or failed for good. */
-  async recordAttempt(
+  /**
+   * Records a failed attempt: due again at `nextAttemptAt` (the deliveries of its subject that wait
+   * behind it move there too, so that claims do not keep looking at them), or failed for good.
+   */
+  async recordFailure(
     db: Executor,
-    id: number,
-    outcome: { status: WebhookDeliveryStatus; at: Date; nextAttemptAt?: Date; responseStatus: number | null; responseBody: string | null; error: string | null; durationMs: number },
+    delivery: { id: number; endpointId: string; subjectId: string },
+    outcome: { at: Date; nextAttemptAt: Date | null; responseStatus: number | null; responseBody: string | null; error: string },
+    durationMs: number,
   ): Promise<void> {
     await db
       .updateTable('webhook_deliveries')
       .set({
-        status: outcome.status,
+        status: outcome.nextAttemptAt ? 'pending' : 'failed',
         locked_until: null,
         attempted_at: outcome.at,
-        delivered_at: outcome.status === 'delivered' ? outcome.at : null,
         ...(outcome.nextAttemptAt ? { next_attempt_at: outcome.nextAttemptAt } : {}),
         response_status: outcome.responseStatus,
         response_body: outcome.responseBody,
-        error: outcome.error?.slice(0, 1000) ?? null,
-        duration_ms: outcome.durationMs,
+        error: outcome.error.slice(0, 1000),
+        duration_ms: durationMs,
       })
-      .where('id', '=', id)
+      .where('id', '=', delivery.id)
       .execute();
+    if (outcome.nextAttemptAt) {
+      await db
+        .updateTable('webhook_deliveries')
+        .set({ next_attempt_at: sql`greatest(next_attempt_at, ${outcome.nextAttemptAt})` })
+        .where('endpoint_id', '=', delivery.endpointId)
+        .where('subject_id', '=', delivery.subjectId)
+        .where('status', '=', 'pending')
+        .where('id', '>', delivery.id)
+        .execute();
+    }
   },
 
   /** An endpoint answered: it is no longer failing. */

@@ -44,10 +44,15 @@ const newSecret = () => `whsec_${randomBytes(32).toString('base64')}`;
 
 export const webhooksServiceFactory = ({ db, clock, policy, events, allowPrivate, webhooksQueued = () => {} }: Deps) => {
   /** The caller may manage the scope's endpoints: who acts, and for which organisation. */
-  async function manager(principal: Principal, scope: EndpointScope): Promise<{ actor: Actor; organisationId: string | null }> {
-    if (scope.organisationId === null) return { actor: userActor(policy.platformAdmin(principal).userId), organisationId: null };
+  async function manager(principal: Principal, scope: EndpointScope): Promise<{ actor: Actor; userId: string | null; organisationId: string | null }> {
+    if (scope.organisationId === null) {
+      const admin = policy.platformAdmin(principal);
+      return { actor: userActor(admin.userId), userId: admin.userId, organisationId: null };
+    }
+    // A person, or an API key or machine client holding the permission in this organisation.
     const membership = await policy.member(principal, scope.organisationId, 'webhooks:manage');
-    return { actor: userActor(membership.userId), organisationId: membership.organisationId };
+    const { actor, userId } = policy.acting(principal);
+    return { actor, userId, organisationId: membership.organisationId };
   }
 
   async function endpointOf(scope: EndpointScope, webhookId: string, options?: { forUpdate?: boolean }, executor = db): Promise<Endpoint> {
@@ -83,12 +88,12 @@ export const webhooksServiceFactory = ({ db, clock, policy, events, allowPrivate
 
   const service = {
     async create(principal: Principal, scope: EndpointScope, input: EndpointInput): Promise<{ endpoint: Endpoint; secret: string }> {
-      const { actor, organisationId } = await manager(principal, scope);
+      const { actor, userId, organisationId } = await manager(principal, scope);
       const url = checkUrl(input.url);
       const types = checkEvents(input.events, organisationId !== null);
       const secret = newSecret();
       return db.transaction().execute(async (trx) => {
-        const endpoint = await webhooksRepo.insertEndpoint(trx, { organisationId, url, description: input.description ?? '', events: types, secret, createdBy: actor.id });
+        const endpoint = await webhooksRepo.insertEndpoint(trx, { organisationId, url, description: input.description ?? '', events: types, secret, createdBy: userId });
         await events.record(trx, { type: 'webhook.created', actor, client: principal.client, organisationId, subject: { type: 'webhook', id: endpoint.id }, data: { url, events: types } });
         return { endpoint, secret };
       });

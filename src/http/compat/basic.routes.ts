@@ -50,7 +50,7 @@ export const basicRoutes: FastifyPluginAsyncTypebox<{ services: Services; config
     async (request, reply) => {
       let result;
       try {
-        result = await services.accounts.login(principalOf(request), request.body);
+        result = await services.accounts.login(principalOf(request), { username: request.body.username, password: request.body.password });
       } catch (error) {
         if (error instanceof AppError && error.code === 'AUTHENTICATION_FAILED') throw new AppError('AUTHENTICATION_FAILED', 'Invalid credentials');
         throw error;

@@ -57,7 +57,7 @@ export const saasRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
       },
     },
     async (request) => {
-      const result = await services.accounts.login(principalOf(request), request.body);
+      const result = await services.accounts.login(principalOf(request), { email: request.body.email, password: request.body.password });
       return { access_token: result.accessToken, refresh_token: result.refreshToken, token_type: 'bearer' as const };
     },
   );

@@ -51,7 +51,7 @@ export const userApiRoutes: FastifyPluginAsyncTypebox<{ services: Services; conf
         response: { 200: Type.Object({ access_token: Type.String() }) },
       },
     },
-    async (request) => ({ access_token: (await services.accounts.login(principalOf(request), request.body)).accessToken }),
+    async (request) => ({ access_token: (await services.accounts.login(principalOf(request), { username: request.body.username, password: request.body.password })).accessToken }),
   );
 
   app.post(

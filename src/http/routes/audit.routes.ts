@@ -14,6 +14,10 @@ export const AuditEvent = Type.Object({
   organisationId: Nullable(Type.String()),
   action: Type.String(),
   actorUserId: Nullable(Type.String()),
+  actor: Type.Object(
+    { type: Type.String({ enum: ['user', 'system', 'api_key', 'application'] }), id: Nullable(Type.String()) },
+    { description: 'Who acted: a person, an API key, a machine client (their ids), or Gatehouse itself' },
+  ),
   targetType: Nullable(Type.String()),
   targetId: Nullable(Type.String()),
   ip: Nullable(Type.String()),
@@ -26,6 +30,7 @@ export const auditEvent = (e: AuditEntry) => ({
   organisationId: e.organisationId,
   action: e.action,
   actorUserId: e.actorUserId,
+  actor: { type: e.actorType, id: e.actorId ?? (e.actorType === 'user' ? e.actorUserId : null) },
   targetType: e.targetType,
   targetId: e.targetId,
   ip: e.ip,

@@ -13,6 +13,12 @@ const TAGS = ['Accounts and sessions'];
 const TokensAndUser = Type.Object({ accessToken: Type.String(), refreshToken: Type.String(), user: PublicUser });
 const TokenPair = Type.Object({ accessToken: Type.String(), refreshToken: Type.String() });
 const OpaqueToken = Type.String({ minLength: 1, maxLength: 200 });
+const ActiveOrganisation = Type.Optional(
+  Type.Union([Type.String({ format: 'uuid' }), Type.Null()], {
+    description:
+      'The organisation to act in: the access token then carries `org_id`, `org_role` and `org_permissions`, and later refreshes keep it while the membership lasts. `null` clears it. One you are not an active member of is 404 `ORGANISATION_NOT_FOUND`.',
+  }),
+);
 
 export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services; config: Config }> = async (app, { services, config }) => {
   const Password = Type.String({ minLength: config.passwordMin, maxLength: MAX_PASSWORD_LENGTH, description: `${config.passwordMin} to ${MAX_PASSWORD_LENGTH} characters` });
@@ -59,6 +65,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
             email: Type.Optional(Type.String({ format: 'email', maxLength: 254 })),
             username: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })),
             password: Type.String({ minLength: 1, maxLength: MAX_PASSWORD_LENGTH }),
+            orgId: ActiveOrganisation,
           },
           { if: { not: { required: ['username'] } }, then: { required: ['email'] } },
         ),
@@ -66,7 +73,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
       },
     },
     async (request) => {
-      const result = await services.accounts.login(principalOf(request), request.body);
+      const result = await services.accounts.login(principalOf(request), { email: request.body.email, username: request.body.username, password: request.body.password, orgId: request.body.orgId });
       return ok('Login successful', { accessToken: result.accessToken, refreshToken: result.refreshToken, user: publicUser(result.user) });
     },
   );
@@ -79,13 +86,14 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
         operationId: 'refreshTokens',
         tags: TAGS,
         summary: 'Trade a refresh token for a new pair',
-        description: 'The refresh token is spent. Presenting a spent one again ends the whole session.',
-        body: Type.Object({ refreshToken: OpaqueToken }),
+        description:
+          'The refresh token is spent. Presenting a spent one again ends the whole session. The session’s active organisation is kept (with the role of the day) while the membership lasts; once the member is removed or suspended, the new token has no organisation claims.',
+        body: Type.Object({ refreshToken: OpaqueToken, orgId: ActiveOrganisation }),
         response: { 200: success(TokenPair, 'New tokens') },
       },
     },
     async (request) => {
-      const pair = await services.sessions.refresh(principalOf(request), request.body.refreshToken);
+      const pair = await services.sessions.refresh(principalOf(request), request.body.refreshToken, request.body.orgId);
       return ok('Token refreshed successfully', { accessToken: pair.accessToken, refreshToken: pair.refreshToken });
     },
   );

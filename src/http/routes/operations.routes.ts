@@ -1,6 +1,7 @@
 // Liveness, readiness, the published keys and the API description.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import { PERMISSIONS } from '../../domain/policy/permissions.ts';
 import type { Config } from '../../config/config.ts';
 import type { Services } from '../../domain/services.ts';
 import type { Registry } from 'prom-client';
@@ -87,13 +88,44 @@ export const operationsRoutes: FastifyPluginAsyncTypebox<{ services: Services; c
       schema: {
         operationId: 'openidConfiguration',
         tags: ['Tokens'],
-        summary: 'Where the issuer publishes its keys',
-        response: { 200: Type.Object({ issuer: Type.String(), jwks_uri: Type.String(), id_token_signing_alg_values_supported: Type.Array(Type.String()) }) },
+        summary: 'Where the issuer publishes its keys, and its OAuth 2.0 endpoints for machine clients',
+        description:
+          'Only what exists: the key set, and the token (client credentials only), introspection and revocation endpoints with the client authentication they take. No authorization endpoint or ID tokens yet.',
+        response: {
+          200: Type.Object({
+            issuer: Type.String(),
+            jwks_uri: Type.String(),
+            id_token_signing_alg_values_supported: Type.Array(Type.String()),
+            token_endpoint: Type.String(),
+            grant_types_supported: Type.Array(Type.String()),
+            token_endpoint_auth_methods_supported: Type.Array(Type.String()),
+            introspection_endpoint: Type.String(),
+            introspection_endpoint_auth_methods_supported: Type.Array(Type.String()),
+            revocation_endpoint: Type.String(),
+            revocation_endpoint_auth_methods_supported: Type.Array(Type.String()),
+            scopes_supported: Type.Array(Type.String()),
+          }),
+        },
       },
     },
     async (_request, reply) => {
       reply.header('cache-control', 'public, max-age=300');
-      return { issuer: config.publicUrl, jwks_uri: `${config.publicUrl}/.well-known/jwks.json`, id_token_signing_alg_values_supported: ['EdDSA'] };
+      const base = config.publicUrl;
+      const clientAuth = ['client_secret_basic', 'client_secret_post'];
+      return {
+        issuer: base,
+        jwks_uri: `${base}/.well-known/jwks.json`,
+        id_token_signing_alg_values_supported: ['EdDSA'],
+        token_endpoint: `${base}/oauth/token`,
+        grant_types_supported: ['client_credentials'],
+        token_endpoint_auth_methods_supported: clientAuth,
+        introspection_endpoint: `${base}/oauth/introspect`,
+        introspection_endpoint_auth_methods_supported: clientAuth,
+        revocation_endpoint: `${base}/oauth/revoke`,
+        revocation_endpoint_auth_methods_supported: clientAuth,
+        // A machine client's scopes are the permissions it asks for.
+        scopes_supported: [...PERMISSIONS],
+      };
     },
   );
 

@@ -23,6 +23,8 @@ export interface Operation {
   responses: Record<string, { content?: Record<string, { schema?: Schema }> }>;
   /** The seed-compatible set it belongs to (SPEC §3), whose errors are `{message}` or `{msg}`. */
   compat: 'saas' | 'user-api' | 'basic' | null;
+  /** An OAuth 2.0 endpoint: form bodies, errors `{error, error_description}` (RFC 6749 §5.2). */
+  oauth: boolean;
 }
 
 export interface Answer {
@@ -78,6 +80,7 @@ export function operationsOf(document: Json): Operation[] {
         body: requestBody?.content?.['application/json']?.schema ?? null,
         responses: (op.responses as Operation['responses'] | undefined) ?? {},
         compat: compatSet(tags),
+        oauth: tags.includes('OAuth 2.0'),
       });
     }
   }
@@ -140,6 +143,14 @@ export function checkAnswer(op: Operation, answer: Answer) {
   }
   if (answer.status < 400) return;
   const body = parseJson(answer, where);
+  if (op.oauth) {
+    const error = body as Json | null;
+    assert.ok(error !== null && typeof error === 'object', `${where}: an error body must be an object`);
+    assert.deepEqual(Object.keys(error).sort(), ['error', 'error_description'], `${where}: not an RFC 6749 error`);
+    assert.match(String(error.error), /^[a-z_]+$/, `${where}: error is an RFC 6749 code`);
+    if (answer.status === 401) assert.ok(header(answer, 'www-authenticate'), `${where}: a 401 without WWW-Authenticate`);
+    return;
+  }
   if (op.compat) {
     // SPEC §3: the seed sets answer `{msg}` (user-api) or `{message}`; a path the router never
     // matched is answered by the core API's not-found handler, in its envelope.
