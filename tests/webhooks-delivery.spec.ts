@@ -230,7 +230,8 @@ forEachDatabase(
     });
   },
   { GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE: 'true' },
-  { webhookTimeoutMs: 300 },
+  // Long enough for a busy machine to answer, short enough that the hanging receiver costs little.
+  { webhookTimeoutMs: 1500 },
 );
 
 forEachDatabase('webhook addresses without GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE', (h) => {

@@ -16,6 +16,13 @@ export const MAX_NAMED_STATEMENTS = 500;
 /** Only these can be prepared; transaction control and the rest run as they are. */
 const PREPARABLE = /^\s*(select|insert|update|delete|with)\b/i;
 
+/**
+ * Starts a statement that must be planned for its values every time it runs: one whose best plan
+ * depends on how many rows match now (a queue's claim), where a generic plan can be a thousand times
+ * slower. It is never named, so PostgreSQL never settles on a generic plan for it.
+ */
+export const PLANNED_EACH_RUN = '/* planned each run */';
+
 export function statementNamer(limit = MAX_NAMED_STATEMENTS) {
   const names = new Map<string, string>();
   return (text: string): string | undefined => {

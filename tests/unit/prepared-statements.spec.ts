@@ -2,7 +2,7 @@
 // prepare, and no more than the limit, past which queries run unnamed.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { statementNamer } from '../../src/db/prepared-statements.ts';
+import { PLANNED_EACH_RUN, statementNamer } from '../../src/db/prepared-statements.ts';
 
 describe('statementNamer', () => {
   it('names each preparable text once, the same way every time, and two texts apart', () => {
@@ -19,6 +19,7 @@ describe('statementNamer', () => {
   it('leaves transaction control and other commands unnamed', () => {
     const name = statementNamer();
     for (const text of ['begin', 'commit', 'rollback', 'savepoint sp1', 'set local lock_timeout = 1000', 'create table x (a int)', 'selection', '']) assert.equal(name(text), undefined, text);
+    assert.equal(name(`${PLANNED_EACH_RUN} with claimed as (update "q" set "a" = 1 returning "id") select * from claimed`), undefined, 'a statement planned each run');
   });
 
   it('stops naming new texts past its limit, still naming those it knows', () => {

@@ -5,6 +5,7 @@
 import { sql, type SqlBool } from 'kysely';
 import type { Executor } from '../../db/database.ts';
 import type { Write } from '../../db/one-statement.ts';
+import { PLANNED_EACH_RUN } from '../../db/prepared-statements.ts';
 import type { WebhookDeliveryStatus } from '../../db/schema.ts';
 import { EVERY_EVENT, type WebhookMessage } from './catalogue.ts';
 import type { Delivery, DueDelivery, Endpoint, EndpointScope } from './types.ts';
@@ -207,47 +208,55 @@ export const webhooksRepo = {
    * while an earlier one of its subject to its endpoint is pending, and while its endpoint is disabled.
    */
   async claimDue(db: Executor, { now, leaseUntil, limit }: { now: Date; leaseUntil: Date; limit: number }): Promise<DueDelivery[]> {
-    // The oldest due deliveries first, a bounded window of them read by the index on (next_attempt_at,
-    // id) before anything else is looked at (MATERIALIZED): the claim costs the same however long the
-    // queue. Deliveries that wait behind a failing one were moved to its next attempt (recordAttempt),
-    // so they are not due and take no room in the window.
-    const window = limit * CLAIM_WINDOW_FACTOR;
-    const due = sql<number>`
+    // The oldest due deliveries first: a bounded window of them is read by the index on
+    // (next_attempt_at, id) before anything else is looked at (MATERIALIZED), so a claim costs the same
+    // however long the queue. Deliveries that wait behind a failing one were moved to its next attempt
+    // (recordFailure), so they are not due and take no room in the window. Planned each run: with a
+    // generic plan, PostgreSQL may join the whole table first and a claim takes seconds, not milliseconds.
+    const { rows } = await sql<{
+      id: number;
+      message_id: string;
+      endpoint_id: string;
+      subject_id: string;
+      attempts: number;
+      body: string;
+      url: string;
+      secret: string;
+      previous_secret: string | null;
+      previous_secret_until: Date | null;
+      organisation_id: string | null;
+    }>`${sql.raw(PLANNED_EACH_RUN)}
       with candidates as materialized (
         select id from webhook_deliveries
          where status = 'pending' and next_attempt_at <= ${now} and (locked_until is null or locked_until < ${now})
          order by next_attempt_at, id
-         limit ${window}
+         limit ${limit * CLAIM_WINDOW_FACTOR}
+      ),
+      due as (
+        select d.id
+          from candidates c
+          join webhook_deliveries d on d.id = c.id
+          join webhook_endpoints e on e.id = d.endpoint_id and e.enabled
+         where d.status = 'pending'
+           and not exists (
+                 select 1 from webhook_deliveries p
+                  where p.endpoint_id = d.endpoint_id and p.subject_id = d.subject_id and p.status = 'pending' and p.id < d.id)
+         order by d.next_attempt_at, d.id
+         limit ${limit}
+         for update of d skip locked
+      ),
+      claimed as (
+        update webhook_deliveries w set locked_until = ${leaseUntil}, attempts = w.attempts + 1
+          from due where w.id = due.id
+        returning w.id, w.message_id, w.endpoint_id, w.subject_id, w.attempts
       )
-      select d.id
-        from candidates c
-        join webhook_deliveries d on d.id = c.id
-        join webhook_endpoints e on e.id = d.endpoint_id and e.enabled
-       where d.status = 'pending'
-         and not exists (
-               select 1 from webhook_deliveries p
-                where p.endpoint_id = d.endpoint_id and p.subject_id = d.subject_id and p.status = 'pending' and p.id < d.id)
-       order by d.next_attempt_at, d.id
-       limit ${limit}
-       for update of d skip locked`;
-    const rows = await db
-      .with('claimed', (qb) =>
-        qb
-          .updateTable('webhook_deliveries')
-          .set({ locked_until: leaseUntil, attempts: sql`attempts + 1` })
-          // = any(array(…)) rather than in (…): the planner then finds the claimed rows by key instead
-          // of hashing the whole table, however long the delivery log grows.
-          .where('id', '=', sql<number>`any(array(${due}))`)
-          .returning(['id', 'message_id', 'endpoint_id', 'subject_id', 'attempts']),
-      )
-      .selectFrom('claimed as c')
-      .innerJoin('webhook_messages as m', 'm.id', 'c.message_id')
-      .innerJoin('webhook_endpoints as e', 'e.id', 'c.endpoint_id')
-      .select(['c.id', 'c.message_id', 'c.endpoint_id', 'c.subject_id', 'c.attempts', 'm.body', 'e.url', 'e.secret', 'e.previous_secret', 'e.previous_secret_until', 'e.organisation_id'])
-      .orderBy('c.id')
-      .execute();
+      select c.id, c.message_id, c.endpoint_id, c.subject_id, c.attempts, m.body, e.url, e.secret, e.previous_secret, e.previous_secret_until, e.organisation_id
+        from claimed c
+        join webhook_messages m on m.id = c.message_id
+        join webhook_endpoints e on e.id = c.endpoint_id
+       order by c.id`.execute(db);
     return rows.map((row) => ({
-      id: row.id,
+      id: Number(row.id),
       messageId: row.message_id,
       endpointId: row.endpoint_id,
       subjectId: row.subject_id,
@@ -255,7 +264,7 @@ export const webhooksRepo = {
       attempts: row.attempts,
       body: row.body,
       url: row.url,
-      secrets: row.previous_secret && row.previous_secret_until && row.previous_secret_until > now ? [row.secret, row.previous_secret] : [row.secret],
+      secrets: row.previous_secret && row.previous_secret_until && new Date(row.previous_secret_until) > now ? [row.secret, row.previous_secret] : [row.secret],
     }));
   },
 
