@@ -31,7 +31,8 @@ export const membershipsServiceFactory = ({ db, policy, events }: Deps) => ({
       policy.mayGrant(granter, target.role);
       policy.mayGrant(granter, role);
       if (role.id !== target.role.id) {
-        await membersRepo.setRole(trx, { organisationId: org, userId, roleId: role.id });
+        // The event first: the change takes the organisation's membership-count rows, which every
+        // membership change in the organisation waits for, so it comes last, just before the commit.
         await events.record(trx, {
           type: 'member.role_changed',
           actor: acting.actor,
@@ -42,6 +43,7 @@ export const membershipsServiceFactory = ({ db, policy, events }: Deps) => ({
           before: { role: target.role.name },
           after: { role: role.name },
         });
+        await membersRepo.setRole(trx, { organisationId: org, userId, roleId: role.id });
       }
       return { userId, role: role.name };
     });
@@ -62,7 +64,7 @@ export const membershipsServiceFactory = ({ db, policy, events }: Deps) => ({
       if (!target) throw new AppError('MEMBER_NOT_FOUND');
       policy.mayGrant(granter, target.role);
       if (target.status !== status) {
-        await membersRepo.setStatus(trx, { organisationId: org, userId, status });
+        // The event first, the contended membership-count rows last (see changeRole).
         await events.record(trx, {
           type: status === 'suspended' ? 'member.suspended' : 'member.reinstated',
           actor: acting.actor,
@@ -73,6 +75,7 @@ export const membershipsServiceFactory = ({ db, policy, events }: Deps) => ({
           before: { status: target.status },
           after: { status },
         });
+        await membersRepo.setStatus(trx, { organisationId: org, userId, status });
       }
       return { userId, role: target.role.name, status };
     });
@@ -90,7 +93,7 @@ export const membershipsServiceFactory = ({ db, policy, events }: Deps) => ({
       const target = await membersRepo.findMembership(trx, org, userId);
       if (!target) throw new AppError('MEMBER_NOT_FOUND');
       if (!leaving) policy.mayGrant(granter, target.role);
-      await membersRepo.remove(trx, org, userId);
+      // The event first, the contended membership-count rows last (see changeRole).
       await events.record(trx, {
         type: leaving ? 'member.left' : 'member.removed',
         actor: acting.actor,
@@ -100,6 +103,7 @@ export const membershipsServiceFactory = ({ db, policy, events }: Deps) => ({
         data: { role: target.role.name },
         before: { role: target.role.name, status: target.status },
       });
+      await membersRepo.remove(trx, org, userId);
     });
   },
 });
