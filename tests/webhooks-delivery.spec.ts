@@ -110,6 +110,8 @@ forEachDatabase(
       await untilDue(webhookId);
       assert.equal(await drain(app()), 3);
       rows = await deliveriesOf(webhookId);
+      const failing = await db().selectFrom('webhook_endpoints').select('failing_since').where('id', '=', webhookId).executeTakeFirstOrThrow();
+      assert.ok(failing.failing_since, 'failing since its first refusal');
       assert.ok(rows.slice(0, 3).every((d) => d.attempts === 2 && d.response_status === 500 && d.response_body === 'x'.repeat(1024) && d.error === 'answered 500'), JSON.stringify(rows[0]));
 
       // Hanging past the timeout.
@@ -133,6 +135,8 @@ forEachDatabase(
       assert.equal(await drain(app()), 9);
       rows = await deliveriesOf(webhookId);
       assert.deepEqual(rows.map((d) => [d.status, d.attempts]), [...Array(3).fill(['delivered', 5]), ...Array(6).fill(['delivered', 1])]);
+      const recovered = await db().selectFrom('webhook_endpoints').select(['failing_since', 'enabled']).where('id', '=', webhookId).executeTakeFirstOrThrow();
+      assert.deepEqual(recovered, { failing_since: null, enabled: true }, 'answering again, it is no longer failing');
       const accepted = receiver.accepted().filter((r) => r.path === '/faults');
       assert.deepEqual(accepted.map((r) => r.id).sort(), messages.map((m) => m.id).sort(), 'each message accepted exactly once');
       for (const request of accepted) assert.ok(Receiver.signedWith(request, secret), 'signed');

@@ -72,7 +72,9 @@ export function deliveryWorkerFactory({ db, clock, sender, logger, endpointFaili
     if (delivered.length > 0) {
       await webhooksRepo.markDelivered(db, delivered, at);
       counts.delivered += delivered.length;
-      await webhooksRepo.markAnswering(db, [...new Set(delivered.map(({ id }) => claimed.find((d) => d.id === id)!.endpointId))]);
+      // Endpoints that had been failing answer again (none, usually: no statement then).
+      const recovered = new Set(claimed.filter((d) => d.endpointFailing && delivered.some(({ id }) => id === d.id)).map((d) => d.endpointId));
+      await webhooksRepo.markAnswering(db, [...recovered]);
     }
     return claimed.length;
   }

@@ -47,5 +47,7 @@ export interface DueDelivery {
   attempts: number;
   body: string;
   url: string;
+  /** Its endpoint had been failing when the delivery was claimed. */
+  endpointFailing: boolean;
   secrets: string[];
 }

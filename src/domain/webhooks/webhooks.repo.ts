@@ -224,6 +224,7 @@ export const webhooksRepo = {
       secret: string;
       previous_secret: string | null;
       previous_secret_until: Date | null;
+      failing_since: Date | null;
       organisation_id: string | null;
     }>`${sql.raw(PLANNED_EACH_RUN)}
       with candidates as materialized (
@@ -250,7 +251,7 @@ export const webhooksRepo = {
           from due where w.id = due.id
         returning w.id, w.message_id, w.endpoint_id, w.subject_id, w.attempts
       )
-      select c.id, c.message_id, c.endpoint_id, c.subject_id, c.attempts, m.body, e.url, e.secret, e.previous_secret, e.previous_secret_until, e.organisation_id
+      select c.id, c.message_id, c.endpoint_id, c.subject_id, c.attempts, m.body, e.url, e.secret, e.previous_secret, e.previous_secret_until, e.failing_since, e.organisation_id
         from claimed c
         join webhook_messages m on m.id = c.message_id
         join webhook_endpoints e on e.id = c.endpoint_id
@@ -264,6 +265,7 @@ export const webhooksRepo = {
       attempts: row.attempts,
       body: row.body,
       url: row.url,
+      endpointFailing: row.failing_since !== null,
       secrets: row.previous_secret && row.previous_secret_until && new Date(row.previous_secret_until) > now ? [row.secret, row.previous_secret] : [row.secret],
     }));
   },
