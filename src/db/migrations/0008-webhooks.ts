@@ -45,6 +45,7 @@ export const webhooks: Migration = {
       created_at timestamptz(3) not null default now()
     )`,
 
+    // Room left on each page (fillfactor) lets a claim's lease be written in place, without new index entries.
     `create table webhook_deliveries (
       id bigint generated always as identity primary key,
       message_id uuid not null references webhook_messages (id) on delete cascade,
@@ -66,7 +67,6 @@ export const webhooks: Migration = {
       constraint webhook_deliveries_response_body_length check (octet_length(response_body) <= 1024)
     ) with (fillfactor = 70)`,
     // Claims walk the oldest due deliveries in this order.
-    // Room left on each page (fillfactor) lets a claim's lease be written in place, without new index entries.
     `create index webhook_deliveries_due_idx on webhook_deliveries (next_attempt_at, id) where status = 'pending'`,
     // Deliveries of one subject to one endpoint go in order: the earliest pending one goes first.
     `create index webhook_deliveries_subject_idx on webhook_deliveries (endpoint_id, subject_id, id) where status = 'pending'`,
