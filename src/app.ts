@@ -32,6 +32,9 @@ import { adminRoutes } from './http/routes/admin.routes.ts';
 import { apiKeysRoutes } from './http/routes/api-keys.routes.ts';
 import { applicationsRoutes } from './http/routes/applications.routes.ts';
 import { oauthRoutes } from './http/routes/oauth.routes.ts';
+import { oidcClientsRoutes } from './http/routes/oidc-clients.routes.ts';
+import { openidRoutes } from './http/routes/openid.routes.ts';
+import { providerPages } from './pages/openid-pages.ts';
 import { auditRoutes } from './http/routes/audit.routes.ts';
 import { invitationsRoutes } from './http/routes/invitations.routes.ts';
 import { membersRoutes } from './http/routes/members.routes.ts';
@@ -101,6 +104,8 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     throttlePolicy,
     passwordHashing,
     ...(revocations ? { revocations } : {}),
+    providerPages: providerPages(config.brand),
+    onServerError: (error) => app.log.error({ err: error }, 'the OpenID Provider failed'),
   });
   const webhookDeliveries = deliveryWorkerFactory({ db: database.db, clock, sender, logger: app.log, endpointFailing: (id, since) => services.webhooks.endpointFailing(id, since) });
   deliveries = webhookDeliveries;
@@ -172,6 +177,8 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     await api.register(apiKeysRoutes, { services });
     await api.register(applicationsRoutes, { services, config });
     await api.register(oauthRoutes, { services });
+    await api.register(oidcClientsRoutes, { services });
+    await api.register(openidRoutes, { services, config });
   });
 
   app.decorate('services', services);
