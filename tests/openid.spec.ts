@@ -3,6 +3,7 @@
 // (driven without script here; tests/openid-browser.spec.ts drives them in Chromium), userinfo,
 // refresh, logout, and the ways a flow must fail.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import { it } from 'node:test';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
@@ -156,6 +157,45 @@ forEachDatabase(
       assert.equal(none.callback?.searchParams.get('error'), 'login_required');
     });
 
+    it('posts a signed logout token to a client registered for back-channel logout when the person signs out', async () => {
+      const received: string[] = [];
+      const receiver = createServer((req, res) => {
+        let body = '';
+        req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        req.on('end', () => {
+          received.push(new URLSearchParams(body).get('logout_token') ?? '');
+          res.writeHead(200).end();
+        });
+      });
+      await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+      try {
+        const failures: string[] = [];
+        (await app().services.openid.provider()).on('backchannel.error', (_ctx: unknown, error: Error) => failures.push(String(error)));
+        const backchannel = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/backchannel`;
+        const registered = await client({ backchannelLogoutUri: backchannel });
+        const config = await discover(await base(), registered);
+        const user = await registerUser(app());
+        const navigator = new Navigator(RP);
+        const request = await authorizationRequest(config, CALLBACK, 'openid');
+        const tokens = await oidc.authorizationCodeGrant(config, await signIn(navigator, request.url, user), { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+        const sid = tokens.claims()?.sid;
+        assert.equal(typeof sid, 'string', 'the ID token names the session for back-channel logout');
+        const logout = await navigator.go(oidc.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: `${RP}/goodbye` }).href);
+        const [, action = ''] = /<form[^>]*action="([^"]+)"/.exec(logout.html) ?? [];
+        const [, xsrf = ''] = /name="xsrf" value="([^"]+)"/.exec(logout.html) ?? [];
+        await navigator.go(new URL(action, BASE).href, { method: 'POST', form: { xsrf, logout: 'yes' } });
+        assert.deepEqual(failures, []);
+        assert.equal(received.length, 1);
+        const { payload, protectedHeader } = await jwtVerify(received[0]!, createRemoteJWKSet(new URL(`${BASE}/.well-known/jwks.json`)), { issuer: BASE, audience: registered.clientId, algorithms: ['RS256'] });
+        assert.equal(protectedHeader.typ, 'logout+jwt');
+        assert.equal(payload.sub, user.userId);
+        assert.equal(payload.sid, sid);
+        assert.ok((payload.events as Record<string, unknown>)['http://schemas.openid.net/event/backchannel-logout']);
+      } finally {
+        await new Promise((resolve) => receiver.close(resolve));
+      }
+    });
+
     it('refuses an unregistered redirect_uri with a page, never a redirect', async () => {
       const config = await discover(await base(), await client());
       const request = await authorizationRequest(config, 'http://evil.test/callback');
@@ -262,5 +302,6 @@ forEachDatabase(
       assert.ok(Number(afterwards.n) > Number(before.n));
     });
   },
-  { PUBLIC_URL: BASE },
+  // The back-channel logout receiver is on loopback, which Gatehouse refuses to reach otherwise.
+  { PUBLIC_URL: BASE, GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE: 'true' },
 );

@@ -111,6 +111,7 @@ export function createServices({
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     refreshTokenTtlSeconds: config.refreshTokenTtlSeconds,
     oidcClients,
+    allowPrivateAddresses: config.webhooksAllowPrivate,
     pages: providerPages,
     onServerError,
   });

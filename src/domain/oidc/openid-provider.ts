@@ -55,6 +55,11 @@ interface Deps {
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   oidcClients: OidcClientsService;
+  /**
+   * Back-channel logout may reach loopback, private and link-local addresses (GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE).
+   * Otherwise oidc-provider refuses them, so that a client's logout URI cannot probe Gatehouse's network.
+   */
+  allowPrivateAddresses?: boolean;
   pages?: ProviderPages;
   /** A request that failed inside the provider for a reason of Gatehouse's own (a 500). */
   onServerError?: (error: unknown) => void;
@@ -99,7 +104,7 @@ async function idTokenKey(db: Db, clock: Clock): Promise<{ privateJwk: JWK; publ
   return { privateJwk: { ...(active.private_jwk as JWK), kid: active.kid, alg: 'RS256', use: 'sig' }, publicJwks };
 }
 
-export const openIdProviderFactory = ({ db, clock, issuer, accessTokenTtlSeconds, refreshTokenTtlSeconds, oidcClients, pages = TEXT_PAGES, onServerError = () => {} }: Deps) => {
+export const openIdProviderFactory = ({ db, clock, issuer, accessTokenTtlSeconds, refreshTokenTtlSeconds, oidcClients, allowPrivateAddresses = false, pages = TEXT_PAGES, onServerError = () => {} }: Deps) => {
   let built: Promise<{ provider: Provider; cookieKey: Buffer; publicJwks: RsaPublicJwk[] }> | null = null;
 
   /** The Gatehouse session a sign-in cookie names, when its signature holds. */
@@ -225,6 +230,15 @@ export const openIdProviderFactory = ({ db, clock, issuer, accessTokenTtlSeconds
         Grant: refreshTokenTtlSeconds,
         RefreshToken: refreshTokenTtlSeconds,
       },
+      // Without the provider's own dispatcher, which refuses special-use addresses.
+      ...(allowPrivateAddresses
+        ? {
+            fetch: (input: string | URL | Request, init: RequestInit = {}) => {
+              const { dispatcher: _dispatcher, ...options } = init as RequestInit & { dispatcher?: unknown };
+              return globalThis.fetch(input, options);
+            },
+          }
+        : {}),
       // Refresh tokens rotate: each use spends one and issues its successor.
       rotateRefreshToken: true,
       conformIdTokenClaims: true,
@@ -239,6 +253,7 @@ export const openIdProviderFactory = ({ db, clock, issuer, accessTokenTtlSeconds
       return typeof this.clientSecret === 'string' && sameText(this.clientSecret, hashOpaqueToken(actual));
     };
     provider.on('server_error', (_ctx: unknown, error: unknown) => onServerError(error));
+    provider.on('backchannel.error', (_ctx: unknown, error: unknown) => onServerError(error));
     // Signing out at the provider (RP-initiated logout, "Sign out") ends the Gatehouse session too,
     // before the answer leaves.
     provider.use(async (ctx, next) => {
