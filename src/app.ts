@@ -52,6 +52,8 @@ import { openapiInfo } from './http/openapi.ts';
 
 export const BODY_LIMIT = 1024 * 1024;
 const CONNECTIONS_CHECK_MS = 1000;
+/** How often expired OpenID Provider rows (codes, sessions, tokens) are deleted. */
+const OIDC_SWEEP_MS = 10 * 60 * 1000;
 /** Swagger UI loads its own scripts and styles and nothing from elsewhere. */
 const DOCS_CSP = "default-src 'self'; base-uri 'self'; object-src 'none'; frame-ancestors 'none'; img-src 'self' data:; font-src 'self' data:; script-src 'self'; style-src 'self' 'unsafe-inline'";
 
@@ -109,6 +111,7 @@ export async function buildApp({ config, database, clock = systemClock, logger =
   });
   const webhookDeliveries = deliveryWorkerFactory({ db: database.db, clock, sender, logger: app.log, endpointFailing: (id, since) => services.webhooks.endpointFailing(id, since) });
   deliveries = webhookDeliveries;
+  let oidcSweep: NodeJS.Timeout | undefined;
   app.addHook('onReady', async () => {
     // Unreachable at start is not fatal: the 'error' listener says so and the client keeps trying.
     await redis?.connect().catch(() => {});
@@ -116,8 +119,13 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     await services.passwordPolicy.ready();
     outbox.start();
     webhookDeliveries.start();
+    oidcSweep = setInterval(() => {
+      services.openid.sweepExpired().catch((error: unknown) => app.log.error({ err: error }, 'sweeping expired OpenID Provider rows failed'));
+    }, OIDC_SWEEP_MS);
+    oidcSweep.unref();
   });
   app.addHook('onClose', async () => {
+    clearInterval(oidcSweep);
     await Promise.all([outbox.stop(), webhookDeliveries.stop()]);
     transport.close();
     sender.close();

@@ -289,6 +289,16 @@ forEachDatabase(
       assert.equal(stored.secret_hash, hashOpaqueToken(registered.clientSecret!));
     });
 
+    it('treats an expired row as gone and sweeps it away, keeping live ones', async () => {
+      const row = (id: string, expiresAt: Date | null) => ({ model: 'Session', id, payload: JSON.stringify({ jti: id }), grant_id: null, uid: null, user_code: null, expires_at: expiresAt, consumed_at: null });
+      const past = new Date(h().clock.now().getTime() - 1000);
+      const future = new Date(h().clock.now().getTime() + 60_000);
+      await h().db.insertInto('oidc_payloads').values([row('sweep-old', past), row('sweep-live', future), row('sweep-forever', null)]).execute();
+      assert.ok((await app().services.openid.sweepExpired()) >= 1);
+      const left = await h().db.selectFrom('oidc_payloads').select('id').where('id', 'like', 'sweep-%').orderBy('id').execute();
+      assert.deepEqual(left.map((r) => r.id), ['sweep-forever', 'sweep-live']);
+    });
+
     it('keeps every flow in the database: nothing of a sign-in lives only in this process', async () => {
       const before = await h().db.selectFrom('oidc_payloads').select(({ fn }) => fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
       const config = await discover(await base(), await client());

@@ -18,6 +18,7 @@ import { hashOpaqueToken } from '../sessions/opaque-tokens.ts';
 import { sessionsRepo } from '../sessions/sessions.repo.ts';
 import { signingKeysRepo } from '../sessions/signing-keys.repo.ts';
 import { adapterFactory } from './oidc-adapter.ts';
+import { oidcPayloadsRepo } from './oidc-payloads.repo.ts';
 import type { OidcClientsService } from './oidc-clients.service.ts';
 
 /** Where the provider's own endpoints are mounted. */
@@ -290,6 +291,11 @@ export const openIdProviderFactory = ({ db, clock, issuer, accessTokenTtlSeconds
     async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
       const { provider } = await ready();
       await (provider.callback() as (req: IncomingMessage, res: ServerResponse) => Promise<void>)(req, res);
+    },
+
+    /** Deletes what the provider kept past its expiry (lookups already treat it as gone); answers how many rows. */
+    async sweepExpired(): Promise<number> {
+      return oidcPayloadsRepo.sweep(db, clock.now());
     },
 
     /** The email the consent page shows the person as signed in with. */
