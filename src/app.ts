@@ -32,6 +32,9 @@ import { adminRoutes } from './http/routes/admin.routes.ts';
 import { apiKeysRoutes } from './http/routes/api-keys.routes.ts';
 import { applicationsRoutes } from './http/routes/applications.routes.ts';
 import { oauthRoutes } from './http/routes/oauth.routes.ts';
+import { oidcClientsRoutes } from './http/routes/oidc-clients.routes.ts';
+import { openidRoutes } from './http/routes/openid.routes.ts';
+import { providerPages } from './pages/openid-pages.ts';
 import { auditRoutes } from './http/routes/audit.routes.ts';
 import { invitationsRoutes } from './http/routes/invitations.routes.ts';
 import { membersRoutes } from './http/routes/members.routes.ts';
@@ -49,6 +52,8 @@ import { openapiInfo } from './http/openapi.ts';
 
 export const BODY_LIMIT = 1024 * 1024;
 const CONNECTIONS_CHECK_MS = 1000;
+/** How often expired OpenID Provider rows (codes, sessions, tokens) are deleted. */
+const OIDC_SWEEP_MS = 10 * 60 * 1000;
 /** Swagger UI loads its own scripts and styles and nothing from elsewhere. */
 const DOCS_CSP = "default-src 'self'; base-uri 'self'; object-src 'none'; frame-ancestors 'none'; img-src 'self' data:; font-src 'self' data:; script-src 'self'; style-src 'self' 'unsafe-inline'";
 
@@ -101,9 +106,12 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     throttlePolicy,
     passwordHashing,
     ...(revocations ? { revocations } : {}),
+    providerPages: providerPages(config.brand),
+    onServerError: (error) => app.log.error({ err: error }, 'the OpenID Provider failed'),
   });
   const webhookDeliveries = deliveryWorkerFactory({ db: database.db, clock, sender, logger: app.log, endpointFailing: (id, since) => services.webhooks.endpointFailing(id, since) });
   deliveries = webhookDeliveries;
+  let oidcSweep: NodeJS.Timeout | undefined;
   app.addHook('onReady', async () => {
     // Unreachable at start is not fatal: the 'error' listener says so and the client keeps trying.
     await redis?.connect().catch(() => {});
@@ -111,8 +119,13 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     await services.passwordPolicy.ready();
     outbox.start();
     webhookDeliveries.start();
+    oidcSweep = setInterval(() => {
+      services.openid.sweepExpired().catch((error: unknown) => app.log.error({ err: error }, 'sweeping expired OpenID Provider rows failed'));
+    }, OIDC_SWEEP_MS);
+    oidcSweep.unref();
   });
   app.addHook('onClose', async () => {
+    clearInterval(oidcSweep);
     await Promise.all([outbox.stop(), webhookDeliveries.stop()]);
     transport.close();
     sender.close();
@@ -172,6 +185,8 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     await api.register(apiKeysRoutes, { services });
     await api.register(applicationsRoutes, { services, config });
     await api.register(oauthRoutes, { services });
+    await api.register(oidcClientsRoutes, { services });
+    await api.register(openidRoutes, { services, config });
   });
 
   app.decorate('services', services);

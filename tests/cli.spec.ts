@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { LOCK_FILE } from '../src/db/data-folder-lock.ts';
 import { openDatabase } from '../src/db/database.ts';
+import { hashOpaqueToken } from '../src/domain/sessions/opaque-tokens.ts';
 import { createTestDatabase } from './helpers/databases.ts';
 import { startGatehouse, type GatehouseProcess } from './helpers/gatehouse-process.ts';
 
@@ -120,6 +121,28 @@ describe('command line', () => {
     assert.ok(run.stdout.includes(rows[0]!.id));
   });
 
+  it('create-client registers an OpenID client and prints its id and secret once, keeping the digest', async () => {
+    const run = await gatehouse(['create-client', '--name', 'Notes', '--redirect-uri', 'https://notes.example/callback', '--redirect-uri', 'http://localhost:3001/callback', '--first-party']);
+    assert.equal(run.code, 0, output(run));
+    const clientId = /client_id: (gho_\S+)/.exec(run.stdout)?.[1];
+    const secret = /client_secret: (ghos_\S+)/.exec(run.stdout)?.[1];
+    assert.ok(clientId && secret, run.stdout);
+    const database = openDatabase({ kind: 'embedded', dataDir });
+    try {
+      const row = await database.db.selectFrom('oidc_clients').selectAll().where('client_id', '=', clientId).executeTakeFirstOrThrow();
+      assert.deepEqual(row.redirect_uris, ['https://notes.example/callback', 'http://localhost:3001/callback']);
+      assert.equal(row.first_party, true);
+      assert.equal(row.type, 'confidential');
+      assert.equal(row.secret_hash, hashOpaqueToken(secret));
+      const audit = await database.db.selectFrom('audit_events').select(['action', 'actor_type']).where('target_id', '=', row.id).execute();
+      assert.deepEqual(audit, [{ action: 'oidc_client.created', actor_type: 'system' }]);
+    } finally {
+      await database.close();
+    }
+    const refused = await gatehouse(['create-client', '--name', 'Bad', '--redirect-uri', 'https://x.example/cb', '--type', 'secret']);
+    assert.equal(refused.code, 1, output(refused));
+  });
+
   it('create-admin reads the password from standard input', async () => {
     const email = 'piped@example.com';
     const run = await gatehouse(['create-admin', '--email', email], { input: `${PASSWORD}\n` });
@@ -206,7 +229,7 @@ describe('command line', () => {
   it('--help on every command prints its usage, exits 0 and opens no database', async () => {
     // A folder that does not exist yet: any command that ran would create it.
     const untouched = join(dataDir, '..', 'never-opened');
-    const helps = [['--help'], ['help'], ['serve', '--help'], ['migrate', '--help'], ['create-admin', '--help'], ['rotate-keys', '--help'], ['openapi', '--help'], ['help', 'rotate-keys']];
+    const helps = [['--help'], ['help'], ['serve', '--help'], ['migrate', '--help'], ['create-admin', '--help'], ['create-client', '--help'], ['rotate-keys', '--help'], ['openapi', '--help'], ['help', 'rotate-keys']];
     for (const args of helps) {
       const run = await gatehouse(args, { env: { GATEHOUSE_DATA_DIR: untouched } });
       assert.equal(run.code, 0, `${args.join(' ')}: ${output(run)}`);

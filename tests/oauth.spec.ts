@@ -1,5 +1,6 @@
-// Machine clients over real HTTP: openid-client (a certified OAuth client) finds the token endpoint
-// through the discovery document and performs the client-credentials grant; jose verifies the token
+// Machine clients over real HTTP: openid-client (a certified OAuth client), told the token endpoint
+// (/oauth/token: the discovery document is the OpenID Provider's, whose endpoints are for people
+// signing in), performs the client-credentials grant; jose verifies the token
 // with the published keys, the issuer and the audience, as a resource server would. Then the token as
 // a Bearer, the RFC 6749 errors, secret rotation, introspection, revocation and deletion, each checked
 // over HTTP and in the database.
@@ -61,9 +62,16 @@ forEachDatabase(
 
     const grant = async (clientId: string, clientSecret: string, extra: Record<string, string> = {}) => form('/oauth/token', { grant_type: 'client_credentials', ...extra }, { authorization: basic(clientId, clientSecret) });
 
-    it('lets openid-client discover the token endpoint and get a token that jose verifies with issuer and audience', async () => {
+    /** The authorization server as a machine client knows it: the issuer and its client-credentials endpoints. */
+    async function machineServer(): Promise<oidc.ServerMetadata> {
+      const issuer = await base();
+      return { issuer, token_endpoint: `${issuer}/oauth/token`, introspection_endpoint: `${issuer}/oauth/introspect`, revocation_endpoint: `${issuer}/oauth/revoke` };
+    }
+
+    it('lets openid-client use the token endpoint and get a token that jose verifies with issuer and audience', async () => {
       const { orgId, clientId, clientSecret } = await organisationWithClient();
-      const config = await oidc.discovery(new URL(await base()), clientId, undefined, oidc.ClientSecretBasic(clientSecret), { execute: [oidc.allowInsecureRequests] });
+      const config = new oidc.Configuration(await machineServer(), clientId, undefined, oidc.ClientSecretBasic(clientSecret));
+      oidc.allowInsecureRequests(config);
       const tokens = await oidc.clientCredentialsGrant(config, { scope: 'members:read' });
       assert.equal(tokens.token_type.toLowerCase(), 'bearer');
       assert.equal(tokens.scope, 'members:read');
@@ -246,15 +254,16 @@ forEachDatabase(
       }
     });
 
-    it('publishes the OAuth endpoints in the discovery document, each of which exists', async () => {
-      const discovery = await call(app(), 'GET', '/.well-known/openid-configuration');
-      assert.deepEqual(discovery.body.grant_types_supported, ['client_credentials']);
-      assert.deepEqual(discovery.body.token_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post']);
-      for (const endpoint of ['token_endpoint', 'introspection_endpoint', 'revocation_endpoint']) {
-        const url = new URL(discovery.body[endpoint]);
-        assert.equal(url.origin, BASE);
+    it('serves the machine-client endpoints, and keeps them out of the OpenID Provider’s discovery document, which describes only its own', async () => {
+      const server = await machineServer();
+      for (const endpoint of ['token_endpoint', 'introspection_endpoint', 'revocation_endpoint'] as const) {
+        const url = new URL(server[endpoint]!);
         assert.equal((await form(url.pathname, {})).status < 404, true, endpoint);
       }
+      const discovery = await call(app(), 'GET', '/.well-known/openid-configuration');
+      assert.equal(discovery.body.issuer, BASE);
+      assert.ok(!discovery.body.grant_types_supported.includes('client_credentials'), 'the provider’s token endpoint does not take client credentials');
+      assert.equal(discovery.body.introspection_endpoint, undefined);
       assert.equal(decodeProtectedHeader((await registerUser(app())).accessToken).typ, 'at+jwt');
     });
   },

@@ -36,10 +36,14 @@ function registeredRoutes(app: App): string[] {
   return routes;
 }
 
-/** The routes that are deliberately left out of the document: the docs themselves and `/`. */
+/**
+ * The routes that are deliberately left out of the document: the docs themselves and `/`, and the
+ * OpenID Provider's own endpoints under /oidc, which the discovery document describes (OpenID Connect
+ * Discovery 1.0: /.well-known/openid-configuration, itself documented).
+ */
 const hidden = (route: string) => {
   const [method, path] = route.split(' ') as [string, string];
-  return method === 'HEAD' || method === 'OPTIONS' || path === '/' || path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/') || path.startsWith('/assets/');
+  return method === 'HEAD' || method === 'OPTIONS' || path === '/' || path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/') || path.startsWith('/assets/') || path.startsWith('/oidc/');
 };
 
 function documentedOperations(document: { paths: Record<string, Record<string, Operation>> }) {

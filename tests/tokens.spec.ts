@@ -7,24 +7,31 @@ import { call, registerUser } from './helpers/api.ts';
 import { PUBLIC_URL, forEachDatabase } from './helpers/harness.ts';
 
 forEachDatabase('tokens', (h) => {
-  it('publishes Ed25519 public keys at /.well-known/jwks.json, never a private part', async () => {
+  it('publishes Ed25519 public keys (access tokens) and RSA ones (ID tokens) at /.well-known/jwks.json, never a private part', async () => {
     await registerUser(h().app); // makes sure a key exists
     const answer = await call(h().app, 'GET', '/.well-known/jwks.json');
     assert.equal(answer.status, 200);
     const { keys } = answer.body as JSONWebKeySet;
     assert.ok(Array.isArray(keys) && keys.length >= 1, JSON.stringify(answer.body));
+    assert.ok(keys.some((key) => key.alg === 'RS256'), 'the ID token key is published beside the access token keys');
     for (const key of keys) {
-      assert.equal(key.kty, 'OKP');
-      assert.equal(key.crv, 'Ed25519');
-      assert.equal(key.alg, 'EdDSA');
       assert.equal(key.use, 'sig');
       assert.equal(typeof key.kid, 'string');
-      assert.match(key.x ?? '', /^[\w-]{43}$/);
+      if (key.alg === 'RS256') {
+        assert.equal(key.kty, 'RSA');
+        assert.ok((key.n ?? '').length >= 342, 'at least 2048 bits');
+      } else {
+        assert.equal(key.kty, 'OKP');
+        assert.equal(key.crv, 'Ed25519');
+        assert.equal(key.alg, 'EdDSA');
+        assert.match(key.x ?? '', /^[\w-]{43}$/);
+      }
       for (const secret of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']) assert.ok(!(secret in key), `the published key has "${secret}"`);
     }
     assert.equal(new Set(keys.map((k) => k.kid)).size, keys.length);
-    const active = await h().db.selectFrom('signing_keys').select('kid').where('status', '=', 'active').executeTakeFirstOrThrow();
-    assert.ok(keys.some((k) => k.kid === active.kid));
+    const active = await h().db.selectFrom('signing_keys').select('kid').where('status', '=', 'active').execute();
+    assert.equal(active.length, 2, 'one active key per algorithm');
+    for (const { kid } of active) assert.ok(keys.some((k) => k.kid === kid));
   });
 
   it('describes the issuer and where its keys are at /.well-known/openid-configuration', async () => {

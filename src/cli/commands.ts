@@ -50,6 +50,34 @@ export async function createAdminCommand(options: CreateAdminOptions): Promise<v
   });
 }
 
+export interface CreateClientOptions {
+  name: string;
+  redirectUri: string[];
+  postLogoutRedirectUri?: string[];
+  type: 'public' | 'confidential';
+  firstParty?: boolean;
+  backchannelLogoutUri?: string;
+}
+
+/** Registers an OpenID client (what POST /api/admin/oidc-clients does) and prints its id and secret once. */
+export async function createClientCommand(options: CreateClientOptions): Promise<void> {
+  const config = loadConfig();
+  await withDatabase(config, async ({ db }) => {
+    const services = createServices({ db, clock: systemClock, config });
+    const created = await services.oidcClients.create(system('command line'), {
+      name: options.name,
+      redirectUris: options.redirectUri,
+      postLogoutRedirectUris: options.postLogoutRedirectUri ?? [],
+      type: options.type,
+      firstParty: options.firstParty ?? false,
+      backchannelLogoutUri: options.backchannelLogoutUri ?? null,
+    });
+    console.log(`client_id: ${created.clientId}`);
+    if (created.clientSecret) console.log(`client_secret: ${created.clientSecret}  (shown once: store it now)`);
+    console.log(`discovery: ${config.publicUrl}/.well-known/openid-configuration`);
+  });
+}
+
 export async function rotateKeysCommand(): Promise<void> {
   const config = loadConfig();
   await withDatabase(config, async ({ db }) => {

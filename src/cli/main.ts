@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `gatehouse` command: serve (the default), migrate, create-admin, rotate-keys, openapi. The
+// The `gatehouse` command: serve (the default), migrate, create-admin, create-client, rotate-keys, openapi. The
 // parser answers --help, --version and mistakes before any command runs, so those change nothing.
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
@@ -39,6 +39,23 @@ function program(): Command {
       finishing(async (options: { email?: string; username?: string; password?: string; firstName?: string; lastName?: string }, command: Command) => {
         if (options.email === undefined && options.username === undefined) command.error('error: create-admin needs --email (or --username)');
         await (await commands()).createAdminCommand(options);
+      }),
+    );
+
+  const collect = (value: string, previous: string[] = []) => [...previous, value];
+  gatehouse
+    .command('create-client')
+    .description('register an application that signs people in with Gatehouse (OpenID Connect); prints its client_id and, for a confidential client, its secret once')
+    .requiredOption('--name <name>', 'the name people see on the sign-in and consent pages')
+    .requiredOption('--redirect-uri <uri>', 'where the browser comes back with a code (repeat for several)', collect)
+    .option('--post-logout-redirect-uri <uri>', 'where RP-initiated logout may return to (repeat for several)', collect)
+    .option('--type <type>', 'confidential (a server, gets a secret) or public (a browser or mobile app)', 'confidential')
+    .option('--first-party', 'skip the consent page (an application of your own)')
+    .option('--backchannel-logout-uri <uri>', 'where a logout token is posted when the person signs out')
+    .action(
+      finishing(async (options: { name: string; redirectUri: string[]; postLogoutRedirectUri?: string[]; type: string; firstParty?: boolean; backchannelLogoutUri?: string }, command: Command) => {
+        if (options.type !== 'public' && options.type !== 'confidential') command.error('error: --type is public or confidential');
+        await (await commands()).createClientCommand({ ...options, type: options.type as 'public' | 'confidential' });
       }),
     );
 

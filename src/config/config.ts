@@ -44,6 +44,16 @@ export interface Config {
   readonly jsonLimits: JsonLimits;
   /** How long a client may take, and how long a stopping server keeps serving. */
   readonly connections: ConnectionLimits;
+  /** The hosted sign-in pages' name, logo and colour (SPEC §6.4). */
+  readonly brand: Brand;
+}
+
+export interface Brand {
+  readonly name: string;
+  /** An https (or same-origin) image, or null for none. */
+  readonly logoUrl: string | null;
+  /** A CSS hex colour, `#rgb` or `#rrggbb`. */
+  readonly color: string;
 }
 
 export interface JsonLimits {
@@ -135,7 +145,18 @@ export function loadConfig(env: Env = readEnvironment()): Config {
       maxArrayLength: integer('GATEHOUSE_JSON_MAX_ARRAY_LENGTH', value('GATEHOUSE_JSON_MAX_ARRAY_LENGTH'), 1000, 1, 1_000_000),
     }),
     connections: Object.freeze(connections(value)),
+    brand: Object.freeze({
+      name: value('GATEHOUSE_BRAND_NAME') ?? 'Gatehouse',
+      logoUrl: optionalUrl('GATEHOUSE_BRAND_LOGO_URL', value('GATEHOUSE_BRAND_LOGO_URL'), ['https:', 'http:']),
+      color: hexColour('GATEHOUSE_BRAND_COLOR', value('GATEHOUSE_BRAND_COLOR') ?? '#2d5bd7'),
+    }),
   });
+}
+
+/** A colour is placed in a stylesheet: only a hex colour, nothing that could close the rule. */
+function hexColour(name: string, raw: string): string {
+  if (!/^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/.test(raw)) throw new ConfigError(name, `must be a hex colour such as #2d5bd7, got ${JSON.stringify(raw)}`);
+  return raw.toLowerCase();
 }
 
 function connections(value: (name: string) => string | undefined): ConnectionLimits {

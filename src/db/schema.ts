@@ -248,6 +248,32 @@ export interface RevokedTokensTable {
   created_at: CreatedAt;
 }
 
+export interface OidcClientsTable extends Timestamps {
+  id: Generated<string>;
+  client_id: string;
+  name: string;
+  type: 'public' | 'confidential';
+  first_party: Generated<boolean>;
+  redirect_uris: string[];
+  post_logout_redirect_uris: ColumnType<string[], string[] | undefined, string[]>;
+  backchannel_logout_uri: string | null;
+  secret_hash: string | null;
+  created_by: string | null;
+}
+
+/** What oidc-provider keeps, one row per model and id (src/domain/oidc/oidc-payloads.repo.ts). */
+export interface OidcPayloadsTable {
+  model: string;
+  id: string;
+  payload: Json;
+  grant_id: string | null;
+  uid: string | null;
+  user_code: string | null;
+  expires_at: Date | null;
+  consumed_at: Date | null;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   users: UsersTable;
   organisations: OrganisationsTable;
@@ -260,6 +286,8 @@ export interface Database {
   refresh_tokens: RefreshTokensTable;
   one_time_tokens: OneTimeTokensTable;
   signing_keys: SigningKeysTable;
+  oidc_clients: OidcClientsTable;
+  oidc_payloads: OidcPayloadsTable;
   outbox: OutboxTable;
   audit_events: AuditEventsTable;
   webhook_endpoints: WebhookEndpointsTable;

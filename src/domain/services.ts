@@ -25,6 +25,8 @@ import { invitationsServiceFactory } from './organisations/invitations.service.t
 import { membershipsServiceFactory } from './organisations/memberships.service.ts';
 import { organisationsServiceFactory } from './organisations/organisations.service.ts';
 import { rolesServiceFactory } from './organisations/roles.service.ts';
+import { oidcClientsServiceFactory } from './oidc/oidc-clients.service.ts';
+import { openIdProviderFactory, type ProviderPages } from './oidc/openid-provider.ts';
 import { policyFactory } from './policy/policy.ts';
 import { accessTokensFactory } from './sessions/access-tokens.ts';
 import { sessionsServiceFactory } from './sessions/sessions.service.ts';
@@ -48,6 +50,10 @@ export interface ServiceDeps {
   passwordHashing?: PasswordHashing;
   /** How revoked API keys and machine tokens reach every node's caches: Redis pub/sub, or this process only. */
   revocations?: RevocationChannel;
+  /** The pages the OpenID Provider renders itself (errors, logout); plain text without them (the command line). */
+  providerPages?: ProviderPages;
+  /** Where the OpenID Provider reports a failure of its own. */
+  onServerError?: (error: unknown) => void;
 }
 
 export function createServices({
@@ -60,6 +66,8 @@ export function createServices({
   throttlePolicy,
   passwordHashing,
   revocations = localRevocations(),
+  providerPages,
+  onServerError,
 }: ServiceDeps) {
   const policy = policyFactory({ db });
   const events = eventStreamFactory({ clock, publicUrl: config.publicUrl, mailQueued, webhooksQueued });
@@ -95,7 +103,19 @@ export function createServices({
   const applications = applicationsServiceFactory({ db, clock, policy, events, revocations, secretOverlapSeconds: config.secretOverlapSeconds });
   const oauth = oauthServiceFactory({ db, clock, accessTokens, applications });
   const bearer = bearerServiceFactory({ accessTokens, sessions, apiKeys, applications });
-  return { policy, apiKeys, applications, oauth, bearer, events, health, throttles, passwordPolicy, accessTokens, sessions, organisations, accounts, recovery, invitations, memberships, roles, audit, stats, admin, webhooks };
+  const oidcClients = oidcClientsServiceFactory({ db, policy, events });
+  const openid = openIdProviderFactory({
+    db,
+    clock,
+    issuer: config.publicUrl,
+    accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+    refreshTokenTtlSeconds: config.refreshTokenTtlSeconds,
+    oidcClients,
+    allowPrivateAddresses: config.webhooksAllowPrivate,
+    pages: providerPages,
+    onServerError,
+  });
+  return { policy, oidcClients, openid, apiKeys, applications, oauth, bearer, events, health, throttles, passwordPolicy, accessTokens, sessions, organisations, accounts, recovery, invitations, memberships, roles, audit, stats, admin, webhooks };
 }
 
 export type Services = ReturnType<typeof createServices>;

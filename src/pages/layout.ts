@@ -8,19 +8,46 @@ export const PAGE_CSP =
 
 export { escapeHtml };
 
-export function page(title: string, body: string): string {
+/** The name, logo and colour the pages show (GATEHOUSE_BRAND_*). */
+export interface PageBrand {
+  name: string;
+  logoUrl: string | null;
+  color: string;
+}
+
+const DEFAULT_BRAND: PageBrand = { name: 'Gatehouse', logoUrl: null, color: '#2d5bd7' };
+
+/**
+ * The policy of a page: its own script and styles, the brand's logo, and forms that post to this
+ * origin — and, for a form whose answer redirects onwards (a sign-in back to its application), to
+ * the origins named (browsers check form-action on every redirect of a submission).
+ */
+export function pageCsp(brand: PageBrand = DEFAULT_BRAND, formTargets: readonly string[] = []): string {
+  const logo = brand.logoUrl ? URL.parse(brand.logoUrl)?.origin : undefined;
+  const img = ["'self'", ...(logo ? [logo] : [])].join(' ');
+  const forms = ["'self'", ...new Set(formTargets)].join(' ');
+  return `default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src ${img}; form-action ${forms}; base-uri 'none'; frame-ancestors 'none'`;
+}
+
+/** The brand's colour for the stylesheet: validated as a hex colour when the configuration was read. */
+export const brandCss = (brand: PageBrand) => `:root{--brand:${brand.color}}\n`;
+
+export function page(title: string, body: string, brand: PageBrand = DEFAULT_BRAND): string {
+  const logo = brand.logoUrl ? `<img class="logo" src="${escapeHtml(brand.logoUrl)}" alt="" width="40" height="40">` : '';
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
-<title>${escapeHtml(title)} · Gatehouse</title>
+<title>${escapeHtml(title)} · ${escapeHtml(brand.name)}</title>
 <link rel="stylesheet" href="/assets/pages.css">
+<link rel="stylesheet" href="/assets/brand.css">
 <script src="/assets/pages.js" defer></script>
 </head>
 <body>
 <main>
+<p class="brand">${logo}<span>${escapeHtml(brand.name)}</span></p>
 <h1>${escapeHtml(title)}</h1>
 ${body}
 </main>
@@ -37,7 +64,15 @@ main{max-width:420px;margin:10vh auto;background:#fff;padding:32px;border-radius
 h1{font-size:1.4rem;margin-top:0}
 label{display:block;margin:16px 0 4px;font-weight:600}
 input{width:100%;box-sizing:border-box;padding:10px;border:1px solid #c5cbd8;border-radius:6px;font-size:1rem}
-button{margin-top:20px;width:100%;padding:12px;border:0;border-radius:6px;background:#2d5bd7;color:#fff;font-size:1rem;cursor:pointer}
+button{margin-top:20px;width:100%;padding:12px;border:0;border-radius:6px;background:var(--brand,#2d5bd7);color:#fff;font-size:1rem;cursor:pointer}
+button.secondary{background:#fff;color:#1d2433;border:1px solid #c5cbd8}
+button:focus-visible,input:focus-visible,a:focus-visible{outline:3px solid #1d2433;outline-offset:2px}
+.brand{display:flex;align-items:center;gap:8px;margin:0 0 16px;font-weight:600;color:#5b6478}
+.logo{width:40px;height:40px;object-fit:contain}
+ul.scopes{padding-left:20px}
+.links{margin-top:20px;font-size:.95rem}
+a{color:#1d3fa0}
+@media (max-width:480px){main{margin:0;border-radius:0;box-shadow:none;padding:24px 16px;min-height:100vh;box-sizing:border-box}}
 button:disabled{opacity:.6}
 .outcome{padding:12px;border-radius:6px}
 .outcome.ok{background:#e7f6ec;color:#1e6b3a}

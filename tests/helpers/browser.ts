@@ -23,6 +23,14 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? findChromium();
 export const NO_BROWSER: string | false = CHROMIUM ? false : 'Chromium is not installed (apt-get install chromium): the browser tests are skipped';
 if (NO_BROWSER) console.log(`# ${NO_BROWSER}`);
 
+/** Chromium, headless, reaching nothing but what a test points it at. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM as string,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
 export interface BrowserSuite {
   /** The embedded harness the browser talks to. */
   harness(): Harness;
@@ -45,10 +53,7 @@ export function useBrowser(): BrowserSuite {
   before(async () => {
     harness = await startHarness('embedded');
     origin = await harness.app.listen({ port: 0, host: '127.0.0.1' });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM as string,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -11,7 +11,7 @@ import type { Notice } from './notices.ts';
  */
 export type Actor = { type: 'user'; id: string } | { type: 'api_key'; id: string } | { type: 'application'; id: string } | { type: 'system'; id: null };
 
-export type SubjectType = 'user' | 'organisation' | 'invitation' | 'role' | 'webhook' | 'api_key' | 'application';
+export type SubjectType = 'user' | 'organisation' | 'invitation' | 'role' | 'webhook' | 'api_key' | 'application' | 'oidc_client';
 export interface Subject {
   type: SubjectType;
   id: string;
@@ -57,6 +57,9 @@ export interface EventTypes {
   'webhook.deleted': { subject: 'webhook'; data: { url: string } };
   'webhook.secret_rotated': { subject: 'webhook'; data: { previousValidUntil: string } };
   'webhook.disabled': { subject: 'webhook'; data: { url: string; reason: string } };
+  'oidc_client.created': { subject: 'oidc_client'; data: { name: string; clientId: string; type: 'public' | 'confidential'; firstParty: boolean } };
+  'oidc_client.updated': { subject: 'oidc_client'; data: Fields & { clientId: string } };
+  'oidc_client.deleted': { subject: 'oidc_client'; data: { name: string; clientId: string } };
   'admin.user_deleted': { subject: 'user'; data: { email: string | null; username: string | null; organisationsDeleted: number } };
 }
 

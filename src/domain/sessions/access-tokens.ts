@@ -10,7 +10,7 @@ import { addSeconds, type Clock } from '../clock.ts';
 import { AppError } from '../errors.ts';
 import { signingKeysRepo } from './signing-keys.repo.ts';
 
-const ALG = 'EdDSA';
+const ALG = 'EdDSA' as const;
 /**
  * RFC 9068's media type. Required when verifying: a JWT of another kind signed with the same keys
  * (an ID token, once Gatehouse issues them) is never taken for an access token.
@@ -110,10 +110,10 @@ export const accessTokensFactory = ({ db, clock, issuer, audience = issuer, ttlS
 
   async function load(): Promise<KeyRing> {
     const usableSince = () => addSeconds(clock.now(), -ttlSeconds - CLOCK_TOLERANCE_SECONDS - REFRESH_INTERVAL_MS / 1000);
-    let rows = await signingKeysRepo.listUsable(db, usableSince());
+    let rows = await signingKeysRepo.listUsable(db, ALG, usableSince());
     if (!rows.some((row) => row.status === 'active')) {
       await signingKeysRepo.insertActiveIfNone(db, await newKey());
-      rows = await signingKeysRepo.listUsable(db, usableSince());
+      rows = await signingKeysRepo.listUsable(db, ALG, usableSince());
     }
     const active = rows.find((row) => row.status === 'active');
     if (!active) throw new Error('No active signing key');
@@ -229,7 +229,7 @@ export const accessTokensFactory = ({ db, clock, issuer, audience = issuer, ttlS
     async rotate(): Promise<string> {
       const key = await newKey();
       await db.transaction().execute(async (trx) => {
-        await signingKeysRepo.retireActive(trx, clock.now());
+        await signingKeysRepo.retireActive(trx, ALG, clock.now());
         await signingKeysRepo.insertActiveIfNone(trx, key);
       });
       ring = null;
@@ -242,5 +242,5 @@ export type AccessTokens = ReturnType<typeof accessTokensFactory>;
 
 async function newKey() {
   const { publicKey, privateKey } = await generateKeyPair(ALG, { crv: 'Ed25519', extractable: true });
-  return { kid: randomUUID(), publicJwk: await exportJWK(publicKey), privateJwk: await exportJWK(privateKey) };
+  return { kid: randomUUID(), algorithm: ALG, publicJwk: await exportJWK(publicKey), privateJwk: await exportJWK(privateKey) };
 }

@@ -1,7 +1,7 @@
-// Liveness, readiness, the published keys and the API description.
+// Liveness, readiness, the published keys and the API description. The discovery document is the
+// OpenID Provider's (./openid.routes.ts).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { PERMISSIONS } from '../../domain/policy/permissions.ts';
 import type { Config } from '../../config/config.ts';
 import type { Services } from '../../domain/services.ts';
 import type { Registry } from 'prom-client';
@@ -10,7 +10,7 @@ import { ErrorBody } from '../schemas.ts';
 
 const READY_TIMEOUT_MS = 2000;
 
-export const operationsRoutes: FastifyPluginAsyncTypebox<{ services: Services; config: Config; metrics: Registry }> = async (app, { services, config, metrics }) => {
+export const operationsRoutes: FastifyPluginAsyncTypebox<{ services: Services; config: Config; metrics: Registry }> = async (app, { services, metrics }) => {
   app.get(
     '/healthz',
     { config: { auth: 'public' }, schema: { operationId: 'health', tags: ['Operations'], summary: 'The process is alive', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
@@ -67,65 +67,29 @@ export const operationsRoutes: FastifyPluginAsyncTypebox<{ services: Services; c
       schema: {
         operationId: 'jwks',
         tags: ['Tokens'],
-        summary: 'The public keys that verify Gatehouse access tokens',
+        summary: 'The public keys that verify Gatehouse’s tokens: EdDSA for access tokens, RS256 for ID tokens',
         response: {
           200: Type.Object({
-            keys: Type.Array(Type.Object({ kty: Type.String(), crv: Type.String(), x: Type.String(), kid: Type.String(), alg: Type.String(), use: Type.String() })),
+            keys: Type.Array(
+              Type.Object({
+                kty: Type.String(),
+                kid: Type.String(),
+                alg: Type.String(),
+                use: Type.String(),
+                crv: Type.Optional(Type.String()),
+                x: Type.Optional(Type.String()),
+                n: Type.Optional(Type.String()),
+                e: Type.Optional(Type.String()),
+              }),
+            ),
           }),
         },
       },
     },
     async (_request, reply) => {
       reply.header('cache-control', 'public, max-age=300');
-      return { keys: await services.accessTokens.jwks() };
-    },
-  );
-
-  app.get(
-    '/.well-known/openid-configuration',
-    {
-      config: { auth: 'public' },
-      schema: {
-        operationId: 'openidConfiguration',
-        tags: ['Tokens'],
-        summary: 'Where the issuer publishes its keys, and its OAuth 2.0 endpoints for machine clients',
-        description:
-          'Only what exists: the key set, and the token (client credentials only), introspection and revocation endpoints with the client authentication they take. No authorization endpoint or ID tokens yet.',
-        response: {
-          200: Type.Object({
-            issuer: Type.String(),
-            jwks_uri: Type.String(),
-            id_token_signing_alg_values_supported: Type.Array(Type.String()),
-            token_endpoint: Type.String(),
-            grant_types_supported: Type.Array(Type.String()),
-            token_endpoint_auth_methods_supported: Type.Array(Type.String()),
-            introspection_endpoint: Type.String(),
-            introspection_endpoint_auth_methods_supported: Type.Array(Type.String()),
-            revocation_endpoint: Type.String(),
-            revocation_endpoint_auth_methods_supported: Type.Array(Type.String()),
-            scopes_supported: Type.Array(Type.String()),
-          }),
-        },
-      },
-    },
-    async (_request, reply) => {
-      reply.header('cache-control', 'public, max-age=300');
-      const base = config.publicUrl;
-      const clientAuth = ['client_secret_basic', 'client_secret_post'];
-      return {
-        issuer: base,
-        jwks_uri: `${base}/.well-known/jwks.json`,
-        id_token_signing_alg_values_supported: ['EdDSA'],
-        token_endpoint: `${base}/oauth/token`,
-        grant_types_supported: ['client_credentials'],
-        token_endpoint_auth_methods_supported: clientAuth,
-        introspection_endpoint: `${base}/oauth/introspect`,
-        introspection_endpoint_auth_methods_supported: clientAuth,
-        revocation_endpoint: `${base}/oauth/revoke`,
-        revocation_endpoint_auth_methods_supported: clientAuth,
-        // A machine client's scopes are the permissions it asks for.
-        scopes_supported: [...PERMISSIONS],
-      };
+      const [edDsa, rs256] = await Promise.all([services.accessTokens.jwks(), services.openid.publicJwks()]);
+      return { keys: [...edDsa, ...rs256] };
     },
   );
 

@@ -7,7 +7,7 @@ import type { Config } from '../../config/config.ts';
 import { AppError } from '../../domain/errors.ts';
 import { describeLifetime, PASSWORD_RESET_TTL_SECONDS } from '../../domain/lifetimes.ts';
 import type { Services } from '../../domain/services.ts';
-import { escapeHtml, outcome, page, PAGE_CSP, PAGES_CSS } from '../../pages/layout.ts';
+import { brandCss, escapeHtml, outcome, page as basePage, pageCsp, PAGES_CSS } from '../../pages/layout.ts';
 import { PAGES_SCRIPT } from '../../pages/pages-script.ts';
 import { principalOf } from '../auth.ts';
 import { ErrorBody } from '../schemas.ts';
@@ -37,11 +37,15 @@ const NEW_VERIFICATION_LINK = `
 <p>If you have confirmed your email address already, there is nothing left to do.</p>
 <p>Otherwise, sign in to the application where you use this account and ask it to send a new confirmation mail. Its link replaces this one.</p>`;
 
-function sendPage(reply: FastifyReply, html: string) {
-  return reply.header('content-security-policy', PAGE_CSP).header('x-frame-options', 'DENY').header('referrer-policy', 'no-referrer').type('text/html; charset=utf-8').send(html);
+/** Sends a page with its policy; `formTargets` are origins its forms' answers may redirect to. */
+export function sendBrandedPage(reply: FastifyReply, html: string, brand?: Config['brand'], formTargets: readonly string[] = []) {
+  return reply.header('content-security-policy', pageCsp(brand, formTargets)).header('x-frame-options', 'DENY').header('referrer-policy', 'no-referrer').type('text/html; charset=utf-8').send(html);
 }
 
 export const pagesRoutes: FastifyPluginAsyncTypebox<{ services: Services; config: Config }> = async (app, { services, config }) => {
+  // The pages behind mailed links wear the brand of the hosted sign-in pages.
+  const page = (title: string, body: string) => basePage(title, body, config.brand);
+  const sendPage = (reply: FastifyReply, html: string) => sendBrandedPage(reply, html, config.brand);
   // A form posted without JavaScript arrives URL-encoded; only the routes of this file read it.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_request, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
@@ -149,6 +153,9 @@ ${hidden}
 
   app.get('/assets/pages.js', { config: { auth: 'public' }, schema: { hide: true } }, async (_request, reply) =>
     reply.header('cache-control', 'public, max-age=3600').type('text/javascript; charset=utf-8').send(PAGES_SCRIPT),
+  );
+  app.get('/assets/brand.css', { config: { auth: 'public' }, schema: { hide: true } }, async (_request, reply) =>
+    reply.header('cache-control', 'public, max-age=300').type('text/css; charset=utf-8').send(brandCss(config.brand)),
   );
   app.get('/assets/pages.css', { config: { auth: 'public' }, schema: { hide: true } }, async (_request, reply) =>
     reply.header('cache-control', 'public, max-age=3600').type('text/css; charset=utf-8').send(PAGES_CSS),

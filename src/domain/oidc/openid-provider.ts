@@ -1,0 +1,341 @@
+// Gatehouse as an OpenID Provider (SPEC §6.4). The protocol is oidc-provider's (a certified
+// implementation); Gatehouse supplies its storage (./oidc-adapter.ts), its accounts (the users table),
+// its keys (an RS256 key in signing_keys beside the EdDSA one) and its pages (given by the HTTP layer).
+//
+// Every endpoint of the provider lives under /oidc; its discovery document is the issuer's, at
+// /.well-known/openid-configuration, and names Gatehouse's one key set, /.well-known/jwks.json.
+// A sign-in through the hosted pages opens a Gatehouse session; the provider's session is bound to
+// it by a cookie of its own (SIGNIN_COOKIE), so that signing out or revoking the Gatehouse session
+// makes the next authorization request ask for a sign-in again.
+import { createHmac, hkdfSync, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import Provider, { interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Db } from '../../db/database.ts';
+import type { Clock } from '../clock.ts';
+import { usersRepo } from '../accounts/users.repo.ts';
+import { hashOpaqueToken } from '../sessions/opaque-tokens.ts';
+import { sessionsRepo } from '../sessions/sessions.repo.ts';
+import { signingKeysRepo } from '../sessions/signing-keys.repo.ts';
+import { adapterFactory } from './oidc-adapter.ts';
+import { oidcPayloadsRepo } from './oidc-payloads.repo.ts';
+import type { OidcClientsService } from './oidc-clients.service.ts';
+
+/** Where the provider's own endpoints are mounted. */
+export const OIDC_PREFIX = '/oidc';
+/** Where the hosted pages of an interaction (sign in, consent) are. */
+export const INTERACTION_PREFIX = '/interaction';
+/** The hosted pages' cookie naming the Gatehouse session behind the provider's session. */
+export const SIGNIN_COOKIE = 'gatehouse_signin';
+/** An authorization code is spent at once by a working client; a minute is plenty (RFC 6749 §4.1.2 says at most ten). */
+const CODE_TTL_SECONDS = 60;
+const ID_TOKEN_TTL_SECONDS = 3600;
+const INTERACTION_TTL_SECONDS = 3600;
+export const SCOPES = ['openid', 'offline_access', 'profile', 'email'] as const;
+
+/** The HTML the provider itself renders: its errors and the logout confirmation. */
+export interface ProviderPages {
+  error(details: { error: string; description: string | undefined }): string;
+  logout(details: { form: string; clientName: string | null }): string;
+  loggedOut(details: { clientName: string | null }): string;
+  /** The Content-Security-Policy of a page; `formTargets` are the origins its form may end up at. */
+  csp(formTargets: readonly string[]): string;
+}
+
+const TEXT_PAGES: ProviderPages = {
+  error: ({ error, description }) => `${error}: ${description ?? ''}`,
+  logout: ({ form }) => form,
+  loggedOut: () => 'Signed out',
+  csp: () => "default-src 'none'",
+};
+
+interface Deps {
+  db: Db;
+  clock: Clock;
+  issuer: string;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  oidcClients: OidcClientsService;
+  /**
+   * Back-channel logout may reach loopback, private and link-local addresses (GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE).
+   * Otherwise oidc-provider refuses them, so that a client's logout URI cannot probe Gatehouse's network.
+   */
+  allowPrivateAddresses?: boolean;
+  pages?: ProviderPages;
+  /** A request that failed inside the provider for a reason of Gatehouse's own (a 500). */
+  onServerError?: (error: unknown) => void;
+}
+
+function sameText(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+const originOf = (uri: unknown): string[] => {
+  const url = typeof uri === 'string' ? URL.parse(uri) : null;
+  return url ? [url.origin] : [];
+};
+
+/** The RS256 key that signs ID tokens, generated once and kept in signing_keys like the EdDSA one. */
+/** An RSA public key as published in the JWKS. */
+export interface RsaPublicJwk {
+  kty: string;
+  n: string;
+  e: string;
+  kid: string;
+  alg: string;
+  use: string;
+}
+
+async function idTokenKey(db: Db, clock: Clock): Promise<{ privateJwk: JWK; publicJwks: RsaPublicJwk[] }> {
+  const load = () => signingKeysRepo.listUsable(db, 'RS256', clock.now());
+  let rows = await load();
+  if (!rows.some((row) => row.status === 'active')) {
+    const { publicKey, privateKey } = await generateKeyPair('RS256', { modulusLength: 2048, extractable: true });
+    await signingKeysRepo.insertActiveIfNone(db, { kid: randomUUID(), algorithm: 'RS256', publicJwk: await exportJWK(publicKey), privateJwk: await exportJWK(privateKey) });
+    rows = await load();
+  }
+  const active = rows.find((row) => row.status === 'active');
+  if (!active) throw new Error('No active RS256 key');
+  const publicJwks = rows.map((row) => {
+    const { n = '', e = '' } = row.public_jwk as JWK;
+    return { kty: 'RSA', n, e, kid: row.kid, alg: 'RS256', use: 'sig' };
+  });
+  return { privateJwk: { ...(active.private_jwk as JWK), kid: active.kid, alg: 'RS256', use: 'sig' }, publicJwks };
+}
+
+export const openIdProviderFactory = ({ db, clock, issuer, accessTokenTtlSeconds, refreshTokenTtlSeconds, oidcClients, allowPrivateAddresses = false, pages = TEXT_PAGES, onServerError = () => {} }: Deps) => {
+  let built: Promise<{ provider: Provider; cookieKey: Buffer; publicJwks: RsaPublicJwk[] }> | null = null;
+
+  /** The Gatehouse session a sign-in cookie names, when its signature holds. */
+  function sessionOfCookie(cookieKey: Buffer, value: string | undefined): string | null {
+    if (!value) return null;
+    const [sessionId = '', mac = ''] = value.split('.');
+    return sameText(createHmac('sha256', cookieKey).update(`signin:${sessionId}`).digest('base64url'), mac) ? sessionId : null;
+  }
+
+  async function build() {
+    const key = await idTokenKey(db, clock);
+    // The cookies' signing key follows the ID token key: rotating it also ends the provider's cookies.
+    const cookieKey = Buffer.from(hkdfSync('sha256', Buffer.from(key.privateJwk.d ?? '', 'base64url'), 'gatehouse', 'oidc-provider cookies', 32));
+
+    const policy = interactionPolicy.base();
+    // A sign-in lasts as long as its Gatehouse session: signed out or revoked there, sign in again.
+    policy.get('login')?.checks.add(
+      new interactionPolicy.Check('gatehouse_session_ended', 'the Gatehouse session of this sign-in has ended', 'login_required', async (ctx: KoaContextWithOIDC) => {
+        const accountId = ctx.oidc.session?.accountId;
+        if (!accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+        const sessionId = sessionOfCookie(cookieKey, ctx.cookies.get(SIGNIN_COOKIE, { signed: false }));
+        const live = sessionId && (await sessionsRepo.findLive(db, { sessionId, userId: accountId, now: clock.now() }));
+        return live ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
+      }),
+    );
+
+    const configuration: Configuration = {
+      adapter: adapterFactory({ db, clock, findClient: (clientId) => oidcClients.forProvider(clientId) }),
+      clients: [],
+      async findAccount(_ctx, sub) {
+        const user = await usersRepo.findById(db, sub);
+        if (!user || user.status !== 'active') return undefined;
+        return {
+          accountId: user.id,
+          async claims() {
+            const name = [user.firstName, user.lastName].filter(Boolean).join(' ');
+            return {
+              sub: user.id,
+              ...(user.email ? { email: user.email, email_verified: user.emailVerifiedAt !== null } : {}),
+              ...(name ? { name } : {}),
+              ...(user.firstName ? { given_name: user.firstName } : {}),
+              ...(user.lastName ? { family_name: user.lastName } : {}),
+              ...(user.username ? { preferred_username: user.username } : {}),
+            };
+          },
+        };
+      },
+      claims: {
+        openid: ['sub'],
+        email: ['email', 'email_verified'],
+        profile: ['name', 'given_name', 'family_name', 'preferred_username'],
+      },
+      scopes: [...SCOPES],
+      responseTypes: ['code'],
+      // OpenID Connect Core §3.1.2.1: redirect_uri is required, even for a client with only one.
+      allowOmittingSingleRegisteredRedirectUri: false,
+      subjectTypes: ['public'],
+      clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
+      enabledJWA: { idTokenSigningAlgValues: ['RS256'] },
+      extraClientMetadata: { properties: ['gatehouse_first_party'] },
+      // PKCE with S256 for every client, public or confidential (OAuth 2.0 Security BCP §2.1.1).
+      pkce: { required: () => true },
+      features: {
+        devInteractions: { enabled: false },
+        registration: { enabled: false },
+        introspection: { enabled: false },
+        revocation: { enabled: true },
+        userinfo: { enabled: true },
+        pushedAuthorizationRequests: { enabled: false },
+        backchannelLogout: { enabled: true },
+        rpInitiatedLogout: {
+          enabled: true,
+          async logoutSource(ctx, form) {
+            ctx.set('content-security-policy', pages.csp(originOf(ctx.oidc.params?.post_logout_redirect_uri)));
+            ctx.type = 'html';
+            ctx.body = pages.logout({ form, clientName: ctx.oidc.client?.clientName ?? null });
+          },
+          async postLogoutSuccessSource(ctx) {
+            ctx.set('content-security-policy', pages.csp([]));
+            ctx.type = 'html';
+            ctx.body = pages.loggedOut({ clientName: ctx.oidc.client?.clientName ?? null });
+          },
+        },
+      },
+      async renderError(ctx, out, error) {
+        if (!(error instanceof Error && 'expose' in error && error.expose)) onServerError(error);
+        ctx.set('content-security-policy', pages.csp([]));
+        ctx.type = 'html';
+        ctx.body = pages.error({ error: out.error, description: out.error_description });
+      },
+      interactions: {
+        policy,
+        url: (_ctx, interaction) => `${INTERACTION_PREFIX}/${interaction.uid}`,
+      },
+      cookies: {
+        keys: [cookieKey],
+        long: { httpOnly: true, sameSite: 'lax', signed: true },
+        short: { httpOnly: true, sameSite: 'lax', signed: true },
+      },
+      jwks: { keys: [key.privateJwk] },
+      routes: {
+        authorization: `${OIDC_PREFIX}/auth`,
+        token: `${OIDC_PREFIX}/token`,
+        userinfo: `${OIDC_PREFIX}/me`,
+        end_session: `${OIDC_PREFIX}/session/end`,
+        revocation: `${OIDC_PREFIX}/token/revocation`,
+        // Gatehouse publishes one key set, its access-token keys and this ID-token key together.
+        jwks: '/.well-known/jwks.json',
+        introspection: `${OIDC_PREFIX}/token/introspection`,
+        pushed_authorization_request: `${OIDC_PREFIX}/request`,
+        code_verification: `${OIDC_PREFIX}/device`,
+        device_authorization: `${OIDC_PREFIX}/device/auth`,
+        backchannel_authentication: `${OIDC_PREFIX}/backchannel`,
+        registration: `${OIDC_PREFIX}/reg`,
+        challenge: `${OIDC_PREFIX}/challenge`,
+      },
+      ttl: {
+        AccessToken: accessTokenTtlSeconds,
+        AuthorizationCode: CODE_TTL_SECONDS,
+        IdToken: ID_TOKEN_TTL_SECONDS,
+        Interaction: INTERACTION_TTL_SECONDS,
+        Session: refreshTokenTtlSeconds,
+        Grant: refreshTokenTtlSeconds,
+        RefreshToken: refreshTokenTtlSeconds,
+      },
+      // Without the provider's own dispatcher, which refuses special-use addresses.
+      ...(allowPrivateAddresses
+        ? {
+            fetch: (input: string | URL | Request, init: RequestInit = {}) => {
+              const { dispatcher: _dispatcher, ...options } = init as RequestInit & { dispatcher?: unknown };
+              return globalThis.fetch(input, options);
+            },
+          }
+        : {}),
+      // Refresh tokens rotate: each use spends one and issues its successor.
+      rotateRefreshToken: true,
+      conformIdTokenClaims: true,
+    };
+
+    const provider = new Provider(issuer, configuration);
+    // Gatehouse tells the provider the public address (PUBLIC_URL) on every request it hands over.
+    provider.proxy = true;
+    // A confidential client's secret is stored as its SHA-256 digest (oidc-clients.service.ts), so
+    // the provider compares digests. HMAC-signed tokens, which would need the secret itself, are off.
+    provider.Client.prototype.compareClientSecret = function compareDigest(this: { clientSecret?: string }, actual: string) {
+      return typeof this.clientSecret === 'string' && sameText(this.clientSecret, hashOpaqueToken(actual));
+    };
+    provider.on('server_error', (_ctx: unknown, error: unknown) => onServerError(error));
+    provider.on('backchannel.error', (_ctx: unknown, error: unknown) => onServerError(error));
+    // Signing out at the provider (RP-initiated logout, "Sign out") ends the Gatehouse session too,
+    // before the answer leaves.
+    provider.use(async (ctx, next) => {
+      await next();
+      const params = ctx.oidc?.params as { logout?: unknown } | undefined;
+      if (ctx.oidc?.route !== 'end_session_confirm' || !params?.logout || ctx.status >= 400) return;
+      const sessionId = sessionOfCookie(cookieKey, ctx.cookies.get(SIGNIN_COOKIE, { signed: false }));
+      ctx.cookies.set(SIGNIN_COOKIE, null, { path: '/', signed: false });
+      if (sessionId) await sessionsRepo.revoke(db, { sessionId, now: clock.now(), reason: 'logout' });
+    });
+    return { provider, cookieKey, publicJwks: key.publicJwks };
+  }
+
+  const ready = () => {
+    built ??= build().catch((error: unknown) => {
+      built = null;
+      throw error;
+    });
+    return built;
+  };
+
+  return {
+    /** The provider, built (and its RS256 key generated) on first use. */
+    async provider(): Promise<Provider> {
+      return (await ready()).provider;
+    },
+
+    /** The public RS256 keys, for Gatehouse's one key set. */
+    async publicJwks(): Promise<RsaPublicJwk[]> {
+      return (await ready()).publicJwks;
+    },
+
+    /** Hands a request to the provider, which answers it on `res`. */
+    async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+      const { provider } = await ready();
+      await (provider.callback() as (req: IncomingMessage, res: ServerResponse) => Promise<void>)(req, res);
+    },
+
+    /** Deletes what the provider kept past its expiry (lookups already treat it as gone); answers how many rows. */
+    async sweepExpired(): Promise<number> {
+      return oidcPayloadsRepo.sweep(db, clock.now());
+    },
+
+    /** The email the consent page shows the person as signed in with. */
+    async accountEmail(accountId: string): Promise<string | null> {
+      return (await usersRepo.findById(db, accountId))?.email ?? null;
+    },
+
+    /** The value of the sign-in cookie for a Gatehouse session. */
+    async signinCookie(sessionId: string): Promise<string> {
+      const { cookieKey } = await ready();
+      return `${sessionId}.${createHmac('sha256', cookieKey).update(`signin:${sessionId}`).digest('base64url')}`;
+    },
+
+    /** A form's anti-forgery token, bound to its interaction. */
+    async csrfToken(uid: string): Promise<string> {
+      const { cookieKey } = await ready();
+      return createHmac('sha256', cookieKey).update(`csrf:${uid}`).digest('base64url');
+    },
+
+    async csrfValid(uid: string, token: string | undefined): Promise<boolean> {
+      return typeof token === 'string' && sameText(await this.csrfToken(uid), token);
+    },
+
+    /**
+     * Records the person's consent: what the interaction found missing is granted, in a grant the
+     * provider keeps. A first-party client gets this without a page.
+     */
+    async grantConsent(interaction: { grantId?: string; session?: { accountId: string }; params: Record<string, unknown>; prompt: { details: Record<string, unknown> } }): Promise<string> {
+      const { provider } = await ready();
+      const accountId = interaction.session?.accountId;
+      const clientId = interaction.params.client_id;
+      if (!accountId || typeof clientId !== 'string') throw new Error('consent without a signed-in account');
+      const grant = (interaction.grantId ? await provider.Grant.find(interaction.grantId) : undefined) ?? new provider.Grant({ accountId, clientId });
+      const details = interaction.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
+      if (details.missingOIDCScope) grant.addOIDCScope(details.missingOIDCScope.join(' '));
+      if (details.missingOIDCClaims) grant.addOIDCClaims(details.missingOIDCClaims);
+      for (const [indicator, scopes] of Object.entries(details.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
+      return grant.save();
+    },
+  };
+};
+
+export type OpenIdProvider = ReturnType<typeof openIdProviderFactory>;

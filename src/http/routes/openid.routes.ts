@@ -1,0 +1,223 @@
+// Gatehouse's OpenID Provider over HTTP: oidc-provider's endpoints under /oidc and the issuer's
+// discovery document, handed to the provider as raw Node requests; and the hosted pages of an
+// interaction (sign in, consent), which are Gatehouse's own.
+//
+// The provider's endpoints are described by the discovery document (OpenID Connect Discovery 1.0),
+// not by the OpenAPI document: their routes are hidden from it, and their requests reach the provider
+// unparsed (it reads its own bodies).
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import Type from 'typebox';
+import type { Config } from '../../config/config.ts';
+import { AppError } from '../../domain/errors.ts';
+import { INTERACTION_PREFIX, OIDC_PREFIX, SIGNIN_COOKIE } from '../../domain/oidc/openid-provider.ts';
+import type { Services } from '../../domain/services.ts';
+import { consentPage, providerErrorPage, signInPage } from '../../pages/openid-pages.ts';
+import { principalOf } from '../auth.ts';
+import { ErrorBody } from '../schemas.ts';
+import { sendBrandedPage } from './pages.routes.ts';
+
+const TAGS = ['Hosted sign-in'];
+const Html = Type.String({ description: 'An HTML page' });
+const HtmlPage = { description: 'An HTML page', content: { 'text/html': { schema: Html } } };
+const Uid = Type.Object({ uid: Type.String({ maxLength: 64 }) });
+const SeeOther = { description: 'On to the next step of the sign-in (the provider, or back to the application)', type: 'null' };
+
+/**
+ * The provider builds every URL it publishes from the request: it is told the public address
+ * (PUBLIC_URL), whatever the request said, and the client's address as Gatehouse's TRUST_PROXY read it.
+ * Its cookies are then Secure exactly when PUBLIC_URL is https.
+ */
+function asPublic(request: FastifyRequest, publicUrl: URL) {
+  const headers = request.raw.headers;
+  headers['x-forwarded-proto'] = publicUrl.protocol.slice(0, -1);
+  headers['x-forwarded-host'] = publicUrl.host;
+  headers['x-forwarded-for'] = request.ip;
+  return request.raw;
+}
+
+/** A form arrives URL-encoded; anything else (or a field given twice) is no form of ours. */
+function formField(body: unknown, name: string): string | undefined {
+  const value = (body as Record<string, unknown> | undefined)?.[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+export const openidRoutes: FastifyPluginAsyncTypebox<{ services: Services; config: Config }> = async (app, { services, config }) => {
+  const publicUrl = new URL(config.publicUrl);
+  const { openid } = services;
+  const secure = publicUrl.protocol === 'https:';
+
+  // The provider's own endpoints: the raw request goes to it, unread (no body parser runs here).
+  await app.register(async (mount) => {
+    mount.removeAllContentTypeParsers();
+    mount.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+    const handOver = async (request: FastifyRequest, reply: FastifyReply) => {
+      reply.hijack();
+      const res = reply.raw;
+      res.setHeader('x-request-id', request.id);
+      res.setHeader('x-content-type-options', 'nosniff');
+      res.setHeader('referrer-policy', 'no-referrer');
+      // The pages the provider renders set their own policy; what else it renders is the form_post
+      // response mode's auto-submitting form, whose script's hash the provider adds to script-src and
+      // whose target is a redirect URI the client registered.
+      res.setHeader('content-security-policy', "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self' https: http:; frame-ancestors 'none'; base-uri 'none'");
+      try {
+        await openid.handle(asPublic(request, publicUrl), res);
+      } catch (error) {
+        request.log.error({ err: error }, 'the OpenID Provider failed');
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'server_error' }));
+      }
+    };
+    // Only the endpoints the provider serves are routed: anything else under /oidc is Gatehouse's 404.
+    // OPTIONS: the provider answers CORS preflights of the endpoints a browser app calls.
+    const endpoints: Array<[Array<'GET' | 'POST' | 'OPTIONS'>, string]> = [
+      [['GET'], '/auth'],
+      [['GET'], '/auth/:uid'],
+      [['POST', 'OPTIONS'], '/token'],
+      [['GET', 'POST', 'OPTIONS'], '/me'],
+      [['GET', 'POST'], '/session/end'],
+      [['POST'], '/session/end/confirm'],
+      [['GET'], '/session/end/success'],
+      [['POST', 'OPTIONS'], '/token/revocation'],
+    ];
+    for (const [method, path] of endpoints) {
+      mount.route({ method, url: `${OIDC_PREFIX}${path}`, config: { auth: 'public' }, schema: { hide: true, querystring: Type.Object({}, { additionalProperties: true }) }, handler: handOver });
+    }
+    mount.get(
+      '/.well-known/openid-configuration',
+      {
+        config: { auth: 'public' },
+        schema: {
+          operationId: 'openidConfiguration',
+          tags: ['Tokens'],
+          summary: 'The OpenID Provider’s discovery document (OpenID Connect Discovery 1.0)',
+          description:
+            'Where the authorization, token, userinfo, end-session and revocation endpoints are (all under `/oidc`), the key set, and what the provider supports: the authorization code flow with PKCE (S256), refresh tokens with `offline_access`, ID tokens signed RS256. Machine clients’ client-credentials endpoint is `/oauth/token` (see its operation), outside this document.',
+          response: { 200: Type.Object({}, { additionalProperties: true, description: 'The discovery document' }) },
+        },
+      },
+      handOver,
+    );
+  });
+
+  // The hosted pages read URL-encoded forms.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+
+  const provider = () => openid.provider();
+
+  /** The interaction the browser's cookie names, or an error page saying the sign-in cannot go on. */
+  async function interactionOf(request: FastifyRequest, reply: FastifyReply, uid: string) {
+    try {
+      const details = await (await provider()).interactionDetails(asPublic(request, publicUrl), reply.raw);
+      if (details.uid !== uid) return null;
+      return details;
+    } catch {
+      return null;
+    }
+  }
+
+  // Like a dead mailed link: a page that says what to do next (the API's errors stay JSON).
+  const expired = (reply: FastifyReply) => sendBrandedPage(reply, providerErrorPage(config.brand, { error: 'interaction_expired', description: undefined }), config.brand);
+
+  /** A form of ours, posted from our own pages: never from another site (Sec-Fetch-Site), always with its token. */
+  async function checkForm(request: FastifyRequest, uid: string) {
+    const site = request.headers['sec-fetch-site'];
+    if (site === 'cross-site' || site === 'same-site') throw new AppError('FORBIDDEN');
+    if (!(await openid.csrfValid(uid, formField(request.body, 'csrf')))) throw new AppError('FORBIDDEN');
+  }
+
+  async function finish(request: FastifyRequest, reply: FastifyReply, result: Parameters<Awaited<ReturnType<typeof provider>>['interactionResult']>[2]) {
+    const to = await (await provider()).interactionResult(asPublic(request, publicUrl), reply.raw, result, { mergeWithLastSubmission: true });
+    return reply.redirect(to, 303);
+  }
+
+  async function clientOf(clientId: unknown) {
+    const client = typeof clientId === 'string' ? await services.oidcClients.forProvider(clientId) : undefined;
+    return { name: client?.name ?? 'the application', firstParty: client?.firstParty ?? false };
+  }
+
+  const formTargets = (redirectUri: unknown) => {
+    const url = typeof redirectUri === 'string' ? URL.parse(redirectUri) : null;
+    return url ? [url.origin] : [];
+  };
+
+  const pageSchema = (operationId: string, summary: string) => ({
+    operationId,
+    tags: TAGS,
+    summary,
+    params: Uid,
+    response: { 200: HtmlPage, 303: SeeOther },
+  });
+
+  app.get(`${INTERACTION_PREFIX}/:uid`, { config: { auth: 'public' }, schema: pageSchema('interactionPage', 'The page of a sign-in step: sign in, or allow an application') }, async (request, reply) => {
+    const details = await interactionOf(request, reply, request.params.uid);
+    if (!details) return expired(reply);
+    const client = await clientOf(details.params.client_id);
+    const csrf = await openid.csrfToken(details.uid);
+    const targets = formTargets(details.params.redirect_uri);
+    if (details.prompt.name === 'login') {
+      // login_hint (OpenID Connect Core §3.1.2.1) fills in the email the application already knows.
+      const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint.slice(0, 254) : undefined;
+      return sendBrandedPage(reply, signInPage(config.brand, { uid: details.uid, csrf, clientName: client.name, email: hint, passwordMin: config.passwordMin }), config.brand, targets);
+    }
+    if (details.prompt.name === 'consent') {
+      // A first-party application is Gatehouse's operator's own: nothing to ask.
+      if (client.firstParty) return finish(request, reply, { consent: { grantId: await openid.grantConsent(details) } });
+      const scopes = String(details.params.scope ?? '').split(' ').filter(Boolean);
+      const userEmail = details.session?.accountId ? await openid.accountEmail(details.session.accountId) : null;
+      return sendBrandedPage(reply, consentPage(config.brand, { uid: details.uid, csrf, clientName: client.name, scopes, userEmail }), config.brand, targets);
+    }
+    return expired(reply);
+  });
+
+  const formSchema = (operationId: string, summary: string, fields: Record<string, ReturnType<typeof Type.String>>) => ({
+    operationId,
+    tags: TAGS,
+    summary,
+    params: Uid,
+    body: Type.Object({ csrf: Type.String({ maxLength: 200 }), ...fields }, { additionalProperties: true }),
+    response: { 200: HtmlPage, 303: SeeOther, 403: ErrorBody },
+  });
+
+  app.post(
+    `${INTERACTION_PREFIX}/:uid/login`,
+    {
+      config: { auth: 'public', throttled: true },
+      schema: formSchema('interactionSignIn', 'Signs in with a password during a sign-in (a form post)', { email: Type.String({ maxLength: 254 }), password: Type.String({ maxLength: 256 }) }),
+    },
+    async (request, reply) => {
+      await checkForm(request, request.params.uid);
+      const details = await interactionOf(request, reply, request.params.uid);
+      if (!details || details.prompt.name !== 'login') return expired(reply);
+      const email = formField(request.body, 'email') ?? '';
+      try {
+        const signedIn = await services.accounts.login(principalOf(request), { email, password: formField(request.body, 'password') ?? '' });
+        const sessionId = signedIn.principal.sessionId;
+        reply.header('set-cookie', `${SIGNIN_COOKIE}=${await openid.signinCookie(sessionId)}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${config.refreshTokenTtlSeconds}${secure ? '; Secure' : ''}`);
+        return await finish(request, reply, { login: { accountId: signedIn.user.id, amr: ['pwd'] } });
+      } catch (error) {
+        if (!(error instanceof AppError) || !['AUTHENTICATION_FAILED', 'EMAIL_NOT_VERIFIED', 'VALIDATION_FAILED'].includes(error.code)) throw error;
+        const client = await clientOf(details.params.client_id);
+        const message = error.code === 'EMAIL_NOT_VERIFIED' ? error.message : 'The email or password is not right.';
+        const page = signInPage(config.brand, { uid: details.uid, csrf: await openid.csrfToken(details.uid), clientName: client.name, email, error: message, passwordMin: config.passwordMin });
+        return sendBrandedPage(reply.code(200), page, config.brand, formTargets(details.params.redirect_uri));
+      }
+    },
+  );
+
+  app.post(`${INTERACTION_PREFIX}/:uid/consent`, { config: { auth: 'public' }, schema: formSchema('interactionConsent', 'Allows the application what it asked for (a form post)', {}) }, async (request, reply) => {
+    await checkForm(request, request.params.uid);
+    const details = await interactionOf(request, reply, request.params.uid);
+    if (!details || details.prompt.name !== 'consent') return expired(reply);
+    return finish(request, reply, { consent: { grantId: await openid.grantConsent(details) } });
+  });
+
+  app.post(`${INTERACTION_PREFIX}/:uid/abort`, { config: { auth: 'public' }, schema: formSchema('interactionAbort', 'Cancels the sign-in or denies the application (a form post)', {}) }, async (request, reply) => {
+    await checkForm(request, request.params.uid);
+    const details = await interactionOf(request, reply, request.params.uid);
+    if (!details) return expired(reply);
+    return finish(request, reply, { error: 'access_denied', error_description: 'The person cancelled the sign-in' });
+  });
+};

@@ -1,0 +1,100 @@
+// The hosted pages of a sign-in through Gatehouse's OpenID Provider: sign in, consent, errors and the
+// logout confirmation. Plain forms that post without JavaScript, every field labelled, in the order
+// a keyboard reaches them; every value escaped. Each form carries an anti-forgery token bound to its
+// interaction (the interaction's own cookie is SameSite=Lax and path-bound as well).
+import { escapeHtml, outcome, page, pageCsp, type PageBrand } from './layout.ts';
+
+export interface SignInForm {
+  uid: string;
+  csrf: string;
+  clientName: string;
+  email?: string;
+  error?: string;
+  passwordMin: number;
+}
+
+const hidden = (name: string, value: string) => `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`;
+
+export const signInPage = (brand: PageBrand, form: SignInForm) =>
+  page(
+    'Sign in',
+    `<p>to continue to <strong>${escapeHtml(form.clientName)}</strong></p>
+${form.error ? outcome('error', form.error) : ''}
+<form method="post" action="/interaction/${escapeHtml(form.uid)}/login">
+${hidden('csrf', form.csrf)}
+<label for="email">Email</label>
+<input id="email" name="email" type="email" autocomplete="username" required maxlength="254" value="${escapeHtml(form.email ?? '')}"${form.error ? '' : ' autofocus'}>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required maxlength="256"${form.error ? ' autofocus' : ''}>
+<button type="submit">Sign in</button>
+</form>
+<form method="post" action="/interaction/${escapeHtml(form.uid)}/abort">
+${hidden('csrf', form.csrf)}
+<button type="submit" class="secondary">Cancel</button>
+</form>`,
+    brand,
+  );
+
+const SCOPE_TEXT: Record<string, string> = {
+  openid: 'Know who you are',
+  profile: 'See your name',
+  email: 'See your email address',
+  offline_access: 'Stay signed in when you are away',
+};
+
+export const consentPage = (brand: PageBrand, form: { uid: string; csrf: string; clientName: string; scopes: readonly string[]; userEmail: string | null }) =>
+  page(
+    'Allow access',
+    `<p><strong>${escapeHtml(form.clientName)}</strong> asks to:</p>
+<ul class="scopes">${form.scopes.map((scope) => `<li>${escapeHtml(SCOPE_TEXT[scope] ?? scope)}</li>`).join('')}</ul>
+${form.userEmail ? `<p class="hint">Signed in as ${escapeHtml(form.userEmail)}</p>` : ''}
+<form method="post" action="/interaction/${escapeHtml(form.uid)}/consent">
+${hidden('csrf', form.csrf)}
+<button type="submit">Allow</button>
+</form>
+<form method="post" action="/interaction/${escapeHtml(form.uid)}/abort">
+${hidden('csrf', form.csrf)}
+<button type="submit" class="secondary">Deny</button>
+</form>`,
+    brand,
+  );
+
+/** What a person reads when a sign-in cannot go on: never the provider's internals. */
+const ERROR_TEXT: Record<string, string> = {
+  invalid_request: 'The application sent a sign-in request that Gatehouse cannot accept.',
+  invalid_client: 'The application is not registered here.',
+  invalid_redirect_uri: 'The application asked to return to an address it has not registered.',
+  unauthorized_client: 'The application may not sign you in this way.',
+  access_denied: 'The sign-in was cancelled.',
+  server_error: 'Something went wrong on our side. Try again in a moment.',
+};
+
+export const providerErrorPage = (brand: PageBrand, details: { error: string; description: string | undefined }) =>
+  page(
+    'Sign-in problem',
+    `${outcome('error', ERROR_TEXT[details.error] ?? 'This sign-in cannot go on: it may have expired or been used already. Go back to the application and start again.')}
+${details.description && details.error !== 'server_error' ? `<p class="hint">${escapeHtml(details.error)}: ${escapeHtml(details.description)}</p>` : ''}`,
+    brand,
+  );
+
+/** `form` is the provider's own hidden form (its id and anti-forgery field); the buttons submit it. */
+export const logoutPage = (brand: PageBrand, details: { form: string; clientName: string | null }) =>
+  page(
+    'Sign out',
+    `<p>Sign out of ${escapeHtml(brand.name)}${details.clientName ? ` and ${escapeHtml(details.clientName)}` : ''}?</p>
+${details.form}
+<button type="submit" form="op.logoutForm" name="logout" value="yes">Sign out</button>
+<button type="submit" form="op.logoutForm" class="secondary">Stay signed in</button>`,
+    brand,
+  );
+
+export const loggedOutPage = (brand: PageBrand, details: { clientName: string | null }) =>
+  page('Signed out', outcome('ok', `You are signed out${details.clientName ? ` of ${details.clientName}` : ''}.`), brand);
+
+/** The pages the provider renders itself, in Gatehouse's look. */
+export const providerPages = (brand: PageBrand) => ({
+  error: (details: { error: string; description: string | undefined }) => providerErrorPage(brand, details),
+  logout: (details: { form: string; clientName: string | null }) => logoutPage(brand, details),
+  loggedOut: (details: { clientName: string | null }) => loggedOutPage(brand, details),
+  csp: (formTargets: readonly string[]) => pageCsp(brand, formTargets),
+});
