@@ -8,6 +8,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config/config.ts';
+import { resolveSecretKeys } from './config/secret-key.ts';
 import type { DatabaseHandle } from './db/database.ts';
 import { systemClock, type Clock } from './domain/clock.ts';
 import { outboxWorkerFactory, type OutboxWorker } from './domain/mail/outbox-worker.ts';
@@ -39,6 +40,8 @@ import { operationsRoutes } from './http/routes/operations.routes.ts';
 import { organisationsRoutes } from './http/routes/organisations.routes.ts';
 import { pagesRoutes } from './http/routes/pages.routes.ts';
 import { recoveryRoutes } from './http/routes/recovery.routes.ts';
+import { passkeysRoutes } from './http/routes/passkeys.routes.ts';
+import { secondFactorRoutes } from './http/routes/second-factor.routes.ts';
 import { sessionsRoutes } from './http/routes/sessions.routes.ts';
 import { statsRoutes } from './http/routes/stats.routes.ts';
 import { usersRoutes } from './http/routes/users.routes.ts';
@@ -101,6 +104,7 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     throttlePolicy,
     passwordHashing,
     ...(revocations ? { revocations } : {}),
+    secretKeys: resolveSecretKeys(config),
   });
   const webhookDeliveries = deliveryWorkerFactory({ db: database.db, clock, sender, logger: app.log, endpointFailing: (id, since) => services.webhooks.endpointFailing(id, since) });
   deliveries = webhookDeliveries;
@@ -109,6 +113,7 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     await redis?.connect().catch(() => {});
     revocations?.start();
     await services.passwordPolicy.ready();
+    if (!services.secrets.available) app.log.warn('Authenticator apps (TOTP) are off: set GATEHOUSE_SECRET_KEY (32 random bytes, base64) to turn them on');
     outbox.start();
     webhookDeliveries.start();
   });
@@ -155,6 +160,8 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     enforceContracts(api);
     await api.register(operationsRoutes, { services, config, metrics });
     await api.register(authRoutes, { services, config });
+    await api.register(secondFactorRoutes, { services });
+    await api.register(passkeysRoutes, { services });
     await api.register(recoveryRoutes, { services, config });
     await api.register(usersRoutes, { services });
     await api.register(sessionsRoutes, { services });

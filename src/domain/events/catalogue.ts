@@ -58,6 +58,10 @@ export interface EventTypes {
   'webhook.secret_rotated': { subject: 'webhook'; data: { previousValidUntil: string } };
   'webhook.disabled': { subject: 'webhook'; data: { url: string; reason: string } };
   'admin.user_deleted': { subject: 'user'; data: { email: string | null; username: string | null; organisationsDeleted: number } };
+  'mfa.enabled': { subject: 'user'; data: { method: 'totp' | 'passkey'; passkeyId?: string } };
+  'mfa.disabled': { subject: 'user'; data: { method: 'totp' | 'passkey' | 'all'; passkeyId?: string; via?: 'admin' } };
+  'mfa.recovery_codes_renewed': { subject: 'user'; data: { count: number } };
+  'mfa.passkey_renamed': { subject: 'user'; data: { passkeyId: string } };
 }
 
 export type EventType = keyof EventTypes;

@@ -7,6 +7,8 @@
 // `member(principal, orgId, 'the:permission')`; anything that is not "a member holding a permission"
 // (platform admins, the seed sets' rules, the system's own actions) gets a named function below.
 import type { Db } from '../../db/database.ts';
+import type { Clock } from '../clock.ts';
+import { STEP_UP_MAX_AGE_SECONDS } from '../mfa/types.ts';
 import type { User } from '../accounts/types.ts';
 import { usersRepo } from '../accounts/users.repo.ts';
 import { AppError } from '../errors.ts';
@@ -44,7 +46,7 @@ const credentialRole = (name: 'api_key' | 'application', permissions: readonly s
 /** The permissions of `wanted` that `held` grants too, in catalogue order. */
 export const narrowed = (wanted: readonly string[], held: readonly string[]): Permission[] => PERMISSIONS.filter((p) => wanted.includes(p) && held.includes(p));
 
-export const policyFactory = ({ db }: { db: Db }) => {
+export const policyFactory = ({ db, clock }: { db: Db; clock: Clock }) => {
   /** The caller's membership of an organisation, resolved once per principal. */
   async function membershipOf(principal: { userId: string; memberships: Map<string, Membership | null> }, organisationId: string): Promise<Membership | null> {
     const known = principal.memberships.get(organisationId);
@@ -95,6 +97,19 @@ export const policyFactory = ({ db }: { db: Db }) => {
     holder(principal: Principal): UserPrincipal | TokenPrincipal {
       if (principal.kind !== 'user' && principal.kind !== 'token') throw new AppError('AUTHENTICATION_REQUIRED');
       return principal;
+    },
+
+    /**
+     * For what a stolen session must not do on its own (turn a factor off, new recovery codes, a new
+     * password, keys and clients, an organisation's MFA rule): a person whose account has a second
+     * factor must have checked one in this session within the last ten minutes (a sign-in or
+     * `POST /auth/step-up`). An account without one has nothing stronger to ask for.
+     */
+    recentlyVerified(principal: Principal): UserPrincipal {
+      const user = policy.person(principal);
+      const { secondFactor, authTime } = user.authentication;
+      if (secondFactor && clock.now().getTime() - authTime.getTime() > STEP_UP_MAX_AGE_SECONDS * 1000) throw new AppError('STEP_UP_REQUIRED');
+      return user;
     },
 
     /** A platform admin; a signed-in user who is not one is refused. */
