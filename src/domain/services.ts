@@ -69,7 +69,7 @@ export function createServices({
   revocations = localRevocations(),
   secretKeys = { current: null, reason: 'no key was given' },
 }: ServiceDeps) {
-  const policy = policyFactory({ db, clock });
+  const policy = policyFactory({ db, clock, requireMfa: config.requireMfa });
   const events = eventStreamFactory({ clock, publicUrl: config.publicUrl, mailQueued, webhooksQueued });
   const throttles = throttlesFactory(throttleStore, throttlePolicy);
   const passwords = passwordHasher(passwordHashing);

@@ -6,6 +6,7 @@
 // Where to add a rule: a new permission goes in ./permissions.ts (the catalogue) and is checked with
 // `member(principal, orgId, 'the:permission')`; anything that is not "a member holding a permission"
 // (platform admins, the seed sets' rules, the system's own actions) gets a named function below.
+import type { RequireMfa } from '../../config/config.ts';
 import type { Db } from '../../db/database.ts';
 import type { Clock } from '../clock.ts';
 import { STEP_UP_MAX_AGE_SECONDS } from '../mfa/types.ts';
@@ -46,7 +47,7 @@ const credentialRole = (name: 'api_key' | 'application', permissions: readonly s
 /** The permissions of `wanted` that `held` grants too, in catalogue order. */
 export const narrowed = (wanted: readonly string[], held: readonly string[]): Permission[] => PERMISSIONS.filter((p) => wanted.includes(p) && held.includes(p));
 
-export const policyFactory = ({ db, clock }: { db: Db; clock: Clock }) => {
+export const policyFactory = ({ db, clock, requireMfa = 'off' }: { db: Db; clock: Clock; requireMfa?: RequireMfa }) => {
   /** The caller's membership of an organisation, resolved once per principal. */
   async function membershipOf(principal: { userId: string; memberships: Map<string, Membership | null> }, organisationId: string): Promise<Membership | null> {
     const known = principal.memberships.get(organisationId);
@@ -116,7 +117,20 @@ export const policyFactory = ({ db, clock }: { db: Db; clock: Clock }) => {
     platformAdmin(principal: Principal): UserPrincipal {
       const user = policy.signedIn(principal);
       if (user.platformRole !== PLATFORM_ADMIN) throw new AppError('FORBIDDEN');
+      // GATEHOUSE_REQUIRE_MFA=admins (or all): the platform's own administration needs a second factor.
+      if (requireMfa !== 'off' && !user.authentication.secondFactor) throw new AppError('PLATFORM_REQUIRES_MFA');
       return user;
+    },
+
+    /**
+     * An organisation's `requireMfa` is its owners' to change (never an admin's or a key's), with a
+     * recent second factor of their own: whoever turns it on must not be locked out by it.
+     */
+    mayChangeMfaRule(principal: Principal, membership: Membership): UserPrincipal {
+      const owner = policy.recentlyVerified(principal);
+      if (membership.role.name !== OWNER.name || !membership.role.builtIn) throw new AppError('FORBIDDEN');
+      if (!owner.authentication.secondFactor) throw new AppError('NO_SECOND_FACTOR');
+      return owner;
     },
 
     isPlatformAdmin: isAdmin,
@@ -139,6 +153,12 @@ export const policyFactory = ({ db, clock }: { db: Db; clock: Clock }) => {
       if (!membership) throw new AppError('ORGANISATION_NOT_FOUND');
       // Only a person leaves: a key acting "on itself" is acting on its owner, which needs the permission.
       const self = principal.kind === 'user' && options.actingOn !== undefined && options.actingOn === principal.userId;
+      // A person without a second factor is refused where the organisation or the platform asks for one,
+      // and told why; leaving stays open to them.
+      if (principal.kind === 'user' && !self && !principal.authentication.secondFactor) {
+        if (membership.requireMfa) throw new AppError('ORG_REQUIRES_MFA');
+        if (requireMfa === 'all') throw new AppError('PLATFORM_REQUIRES_MFA');
+      }
       if (need !== 'member' && !self && !membership.role.permissions.includes(need)) throw new AppError('FORBIDDEN');
       return membership;
     },
