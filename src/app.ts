@@ -38,6 +38,7 @@ import { invitationsRoutes } from './http/routes/invitations.routes.ts';
 import { membersRoutes } from './http/routes/members.routes.ts';
 import { operationsRoutes } from './http/routes/operations.routes.ts';
 import { organisationsRoutes } from './http/routes/organisations.routes.ts';
+import { accountPagesRoutes } from './http/routes/account-pages.routes.ts';
 import { pagesRoutes } from './http/routes/pages.routes.ts';
 import { recoveryRoutes } from './http/routes/recovery.routes.ts';
 import { passkeysRoutes } from './http/routes/passkeys.routes.ts';
@@ -166,6 +167,7 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     await api.register(usersRoutes, { services });
     await api.register(sessionsRoutes, { services });
     await api.register(pagesRoutes, { services, config });
+    await api.register(accountPagesRoutes);
     if (config.compat.includes('saas')) await api.register(saasRoutes, { services, config });
     if (config.compat.includes('user-api')) await api.register(userApiRoutes, { services, config });
     if (config.compat.includes('basic')) await api.register(basicRoutes, { services, config });

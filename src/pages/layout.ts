@@ -8,7 +8,7 @@ export const PAGE_CSP =
 
 export { escapeHtml };
 
-export function page(title: string, body: string): string {
+export function page(title: string, body: string, { script = '/assets/pages.js' }: { script?: string } = {}): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -17,7 +17,7 @@ export function page(title: string, body: string): string {
 <meta name="referrer" content="no-referrer">
 <title>${escapeHtml(title)} · Gatehouse</title>
 <link rel="stylesheet" href="/assets/pages.css">
-<script src="/assets/pages.js" defer></script>
+<script src="${script}" defer></script>
 </head>
 <body>
 <main>
@@ -44,5 +44,15 @@ button:disabled{opacity:.6}
 .outcome.error{background:#fdecec;color:#9b1c1c}
 .field-error{color:#9b1c1c;font-size:.9rem;margin:4px 0 0}
 .hint{color:#5b6478;font-size:.9rem;margin:8px 0 0}
+h2{font-size:1.1rem;margin:28px 0 8px}
+button.secondary{background:#fff;color:#2d5bd7;border:1px solid #2d5bd7}
+button.inline{width:auto;margin:0 0 0 8px;padding:4px 10px;font-size:.9rem}
+.qr{max-width:240px;margin:12px auto}
+.qr svg{width:100%;height:auto}
+.codes{font-family:ui-monospace,monospace;columns:2}
+.passkeys{padding-left:1.2rem}
+.passkeys li{margin:6px 0}
+code{word-break:break-all}
+@media (max-width:480px){main{margin:0;border-radius:0;padding:20px}}
 [hidden]{display:none}
 `;

@@ -45,10 +45,10 @@ export async function firstStep(app: App, user: { email: string; password: strin
 export const nextStep = (clock: TestClock) => clock.advance(30);
 
 /** The token of the newest mail of a kind to an address, with the link it carries. */
-export async function mailedToken(db: Db, email: string, kind: string, path: string): Promise<string> {
+export async function mailedToken(db: Db, email: string, kind: string, path: string, base = PUBLIC_URL): Promise<string> {
   for (let i = 0; i < 400; i++) {
     const mail = await db.selectFrom('outbox').select('text_body').where(sql<string>`lower(recipient)`, '=', email.toLowerCase()).where('kind', '=', kind).orderBy('id', 'desc').executeTakeFirst();
-    const match = mail && new RegExp(`${PUBLIC_URL}${path}\\?token=[\\w%-]+`).exec(mail.text_body);
+    const match = mail && new RegExp(`${base}${path}\\?token=[\\w%-]+`).exec(mail.text_body);
     if (match) return new URL(match[0]).searchParams.get('token') ?? '';
     await sleep(25);
   }
