@@ -64,6 +64,11 @@ export const mfaRepo = {
     return Number(result.numDeletedRows) > 0;
   },
 
+  /** The app, confirmed or pending (an admin's reset). */
+  async deleteAllTotp(db: Executor, userId: string): Promise<void> {
+    await db.deleteFrom('mfa_totp').where('user_id', '=', userId).execute();
+  },
+
   /** Every sealed secret, for a key rotation. */
   async listSealed(db: Executor): Promise<Array<{ userId: string; sealed: string }>> {
     const rows = await db.selectFrom('mfa_totp').select(['user_id', 'secret_ciphertext']).forUpdate().execute();

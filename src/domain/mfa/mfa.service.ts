@@ -13,7 +13,10 @@ import type { EventStream } from '../events/event-stream.ts';
 import type { SecondFactorChange } from '../events/notices.ts';
 import type { Policy } from '../policy/policy.ts';
 import type { Principal, UserPrincipal } from '../principal.ts';
+import { usersRepo } from '../accounts/users.repo.ts';
+import { isUuid } from '../ids.ts';
 import { sessionsRepo } from '../sessions/sessions.repo.ts';
+import { passkeysRepo } from './passkeys.repo.ts';
 import type { SessionsService } from '../sessions/sessions.service.ts';
 import type { Throttles } from '../throttle/throttles.ts';
 import { hasFactor, type AssertionCheck, type Factors } from './factors.ts';
@@ -119,6 +122,31 @@ export const mfaServiceFactory = ({ db, clock, policy, events, sessions, factors
         });
       });
       return { recoveryCodes };
+    },
+
+    /**
+     * A platform admin removes every second factor of an account (its owner lost them all and proved
+     * who they are some other way): the app, pending or on, its passkeys and recovery codes. Audited as
+     * `mfa.disabled` with `via: admin`, and mailed to the account.
+     */
+    async adminReset(principal: Principal, userId: string): Promise<void> {
+      const target = isUuid(userId) ? await usersRepo.findById(db, userId) : undefined;
+      if (!target) throw new AppError('USER_NOT_FOUND');
+      const admin = policy.adminMayChange(principal, target);
+      await db.transaction().execute(async (trx) => {
+        if (!hasFactor(await mfaRepo.summary(trx, target.id))) throw new AppError('NO_SECOND_FACTOR');
+        await mfaRepo.deleteAllTotp(trx, target.id);
+        await passkeysRepo.deleteAllForUser(trx, target.id);
+        await mfaRepo.replaceRecoveryCodes(trx, target.id, []);
+        await events.record(trx, {
+          type: 'mfa.disabled',
+          actor: userActor(admin.userId),
+          client: admin.client,
+          subject: { type: 'user', id: target.id },
+          data: { method: 'all', via: 'admin' },
+          notify: target.email ? { kind: 'second_factor_changed', to: target.email, name: target.firstName, change: 'reset_by_admin', at: clock.now(), ip: admin.client.ip } : undefined,
+        });
+      });
     },
 
     /**
