@@ -1,10 +1,12 @@
 // A platform admin resets the second factors of a user who lost them all: audited, mailed, and the
-// password alone signs in again.
+// password alone signs in again. And a PostgreSQL server without GATEHOUSE_SECRET_KEY: no
+// authenticator apps, saying why, while passkeys still work.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { assertErrorEnvelope, call, registerUser } from './helpers/api.ts';
-import { forEachDatabase, settled } from './helpers/harness.ts';
+import { forEachDatabase, PUBLIC_URL, settled, startHarness, type Harness } from './helpers/harness.ts';
+import { SoftwareAuthenticator } from './helpers/webauthn.ts';
 import { enableTotp, SECRET_KEY } from './helpers/mfa.ts';
 
 forEachDatabase(
@@ -41,3 +43,22 @@ forEachDatabase(
   },
   SECRET_KEY,
 );
+
+describe('second factors on PostgreSQL without GATEHOUSE_SECRET_KEY', { skip: process.env.TEST_DATABASE_URL ? false : 'needs TEST_DATABASE_URL' }, () => {
+  let harness: Harness | undefined;
+  before(async () => {
+    harness = await startHarness('postgres');
+  });
+  after(async () => {
+    await harness?.close();
+  });
+
+  it('turns authenticator apps off with a 403 saying why, and keeps passkeys working', async () => {
+    const app = harness!.app;
+    const user = await registerUser(app);
+    assertErrorEnvelope(await call(app, 'POST', '/api/users/me/mfa/totp', { token: user.accessToken }), 403, 'SECOND_FACTORS_UNAVAILABLE');
+    const options = await call(app, 'POST', '/api/users/me/passkeys/options', { token: user.accessToken });
+    const added = await call(app, 'POST', '/api/users/me/passkeys', { token: user.accessToken, body: { response: new SoftwareAuthenticator(PUBLIC_URL).register(options.body.data) } });
+    assert.equal(added.status, 201, JSON.stringify(added.body));
+  });
+});

@@ -27,6 +27,8 @@ export const ERRORS = {
   FORBIDDEN: { status: 403, message: 'You do not have permission to do this' },
   STEP_UP_REQUIRED: { status: 403, message: 'Confirm it is you: check a second factor again with POST /auth/step-up, then retry' },
   ORG_REQUIRES_MFA: { status: 403, message: 'This organisation requires a second factor: add one (an authenticator app or a passkey) to your account, then sign in again' },
+  // Not a passing outage (no 5xx): the server is configured without the key, until its operator sets one.
+  SECOND_FACTORS_UNAVAILABLE: { status: 403, message: 'Authenticator apps are off on this server: it has no GATEHOUSE_SECRET_KEY to encrypt their secrets with (ask its operator)' },
   PLATFORM_REQUIRES_MFA: { status: 403, message: 'This platform requires a second factor for your account: add one (an authenticator app or a passkey), then sign in again' },
   CANNOT_SUSPEND_SELF: { status: 403, message: 'You cannot suspend yourself: leave the organisation instead' },
   PERSON_REQUIRED: { status: 403, message: 'Only a signed-in person can do this, not an API key or a machine client' },
@@ -71,7 +73,6 @@ export const ERRORS = {
   TOO_MANY_REQUESTS: { status: 429, message: 'Too many requests' },
   INTERNAL: { status: 500, message: 'Something went wrong' },
   SERVICE_UNAVAILABLE: { status: 503, message: 'The service is temporarily unavailable' },
-  SECOND_FACTORS_UNAVAILABLE: { status: 503, message: 'Authenticator apps are off on this server: it has no GATEHOUSE_SECRET_KEY to encrypt their secrets with (ask its operator)' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -81,7 +81,7 @@ export const secondFactorRoutes: FastifyPluginAsyncTypebox<{ services: Services 
         operationId: 'startTotp',
         tags: TAGS,
         summary: 'Start setting up an authenticator app: a pending RFC 6238 secret (SHA-1, 6 digits, 30 s)',
-        description: `Pending until \`POST /api/users/me/mfa/totp/confirm\`; starting again replaces a pending secret. 409 \`TOTP_ALREADY_ENABLED\` once one is on. 503 \`SECOND_FACTORS_UNAVAILABLE\` when the server has no GATEHOUSE_SECRET_KEY. ${STEP_UP}`,
+        description: `Pending until \`POST /api/users/me/mfa/totp/confirm\`; starting again replaces a pending secret. 409 \`TOTP_ALREADY_ENABLED\` once one is on. 403 \`SECOND_FACTORS_UNAVAILABLE\` when the server has no GATEHOUSE_SECRET_KEY. ${STEP_UP}`,
         response: { 201: success(Type.Object({ secret: Type.String(), otpauthUrl: Type.String(), qrSvg: Type.String({ description: 'The otpauth URL as a QR code (SVG)' }) })) },
       },
     },
