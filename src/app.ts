@@ -8,6 +8,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config/config.ts';
+import { resolveSecretKeys } from './config/secret-key.ts';
 import type { DatabaseHandle } from './db/database.ts';
 import { systemClock, type Clock } from './domain/clock.ts';
 import { outboxWorkerFactory, type OutboxWorker } from './domain/mail/outbox-worker.ts';
@@ -40,8 +41,11 @@ import { invitationsRoutes } from './http/routes/invitations.routes.ts';
 import { membersRoutes } from './http/routes/members.routes.ts';
 import { operationsRoutes } from './http/routes/operations.routes.ts';
 import { organisationsRoutes } from './http/routes/organisations.routes.ts';
+import { accountPagesRoutes } from './http/routes/account-pages.routes.ts';
 import { pagesRoutes } from './http/routes/pages.routes.ts';
 import { recoveryRoutes } from './http/routes/recovery.routes.ts';
+import { passkeysRoutes } from './http/routes/passkeys.routes.ts';
+import { secondFactorRoutes } from './http/routes/second-factor.routes.ts';
 import { sessionsRoutes } from './http/routes/sessions.routes.ts';
 import { statsRoutes } from './http/routes/stats.routes.ts';
 import { usersRoutes } from './http/routes/users.routes.ts';
@@ -108,6 +112,7 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     ...(revocations ? { revocations } : {}),
     providerPages: providerPages(config.brand),
     onServerError: (error) => app.log.error({ err: error }, 'the OpenID Provider failed'),
+    secretKeys: resolveSecretKeys(config),
   });
   const webhookDeliveries = deliveryWorkerFactory({ db: database.db, clock, sender, logger: app.log, endpointFailing: (id, since) => services.webhooks.endpointFailing(id, since) });
   deliveries = webhookDeliveries;
@@ -117,6 +122,7 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     await redis?.connect().catch(() => {});
     revocations?.start();
     await services.passwordPolicy.ready();
+    if (!services.secrets.available) app.log.warn('Authenticator apps (TOTP) are off: set GATEHOUSE_SECRET_KEY (32 random bytes, base64) to turn them on');
     outbox.start();
     webhookDeliveries.start();
     oidcSweep = setInterval(() => {
@@ -168,10 +174,13 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     enforceContracts(api);
     await api.register(operationsRoutes, { services, config, metrics });
     await api.register(authRoutes, { services, config });
+    await api.register(secondFactorRoutes, { services });
+    await api.register(passkeysRoutes, { services });
     await api.register(recoveryRoutes, { services, config });
     await api.register(usersRoutes, { services });
     await api.register(sessionsRoutes, { services });
     await api.register(pagesRoutes, { services, config });
+    await api.register(accountPagesRoutes, { config });
     if (config.compat.includes('saas')) await api.register(saasRoutes, { services, config });
     if (config.compat.includes('user-api')) await api.register(userApiRoutes, { services, config });
     if (config.compat.includes('basic')) await api.register(basicRoutes, { services, config });

@@ -99,7 +99,7 @@ forEachDatabase('organisations', (h) => {
         [bobOrg, 'Bob Works', 'admin'],
       ],
     );
-    assert.deepEqual(Object.keys(organisations[0]).sort(), ['description', 'name', 'orgId', 'role']);
+    assert.deepEqual(Object.keys(organisations[0]).sort(), ['description', 'name', 'orgId', 'requireMfa', 'role']);
     const ids = organisations.map((o: { orgId: string }) => o.orgId);
     assert.ok(!ids.includes(bob.personalOrgId) && !ids.includes(bobOnly));
     assert.deepEqual((await list(bob)).organisations.map((o) => o.role), ['owner', 'owner', 'owner']);
@@ -201,7 +201,7 @@ forEachDatabase('organisations', (h) => {
     const answer = await call(h().app, 'GET', `/api/organisations/${orgId}`, { token: member.accessToken });
     assert.equal(answer.status, 200);
     assert.equal(answer.body.message, 'Organisation retrieved successfully');
-    assert.deepEqual(answer.body.data, { orgId, name: 'Team', description: '' });
+    assert.deepEqual(answer.body.data, { orgId, name: 'Team', description: '', requireMfa: false });
 
     const refusals = [
       await call(h().app, 'GET', `/api/organisations/${orgId}`, { token: outsider.accessToken }),
@@ -218,7 +218,7 @@ forEachDatabase('organisations', (h) => {
     const url = `/api/organisations/${orgId}`;
     const renamed = await call(h().app, 'PATCH', url, { token: owner.accessToken, body: { name: 'Renamed' } });
     assert.equal(renamed.status, 200);
-    assert.deepEqual(renamed.body.data, { orgId, name: 'Renamed', description: '' });
+    assert.deepEqual(renamed.body.data, { orgId, name: 'Renamed', description: '', requireMfa: false });
     const described = await call(h().app, 'PATCH', url, { token: admin.accessToken, body: { description: 'By the admin' } });
     assert.equal(described.status, 200);
     const row = await h().db.selectFrom('organisations').select(['name', 'description']).where('id', '=', orgId).executeTakeFirstOrThrow();
@@ -337,7 +337,7 @@ forEachDatabase('organisations', (h) => {
     assert.equal(answer.body.message, 'Members retrieved successfully');
     const { members, nextCursor } = answer.body.data;
     assert.equal(nextCursor, null);
-    assert.deepEqual(Object.keys(members[0]).sort(), ['email', 'firstName', 'joinedAt', 'lastName', 'role', 'status', 'userId']);
+    assert.deepEqual(Object.keys(members[0]).sort(), ['email', 'firstName', 'joinedAt', 'lastName', 'mfa', 'role', 'status', 'userId']);
     assert.deepEqual(
       members.map((m: Record<string, string>) => [m.userId, m.role, m.status, m.email, m.firstName, m.lastName]),
       [owner, admin, member].map((u, i) => [u.userId, ['owner', 'admin', 'member'][i], 'active', u.email, 'Test', 'User']),

@@ -1,7 +1,11 @@
 // What each `gatehouse` command does. Imported only when a command runs: `--help` and `--version`
 // load none of this, so they open nothing and change nothing.
 import { buildApp } from '../app.ts';
+import { randomBytes } from 'node:crypto';
+import { renameSync, writeFileSync } from 'node:fs';
 import { loadConfig, type Config } from '../config/config.ts';
+import { resolveSecretKeys, secretKeyFile } from '../config/secret-key.ts';
+import { secretBox } from '../domain/mfa/secret-box.ts';
 import { openDatabase, type DatabaseHandle } from '../db/database.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import { systemClock } from '../domain/clock.ts';
@@ -83,6 +87,33 @@ export async function rotateKeysCommand(): Promise<void> {
   await withDatabase(config, async ({ db }) => {
     const kid = await createServices({ db, clock: systemClock, config }).accessTokens.rotate();
     console.log(`Now signing with key ${kid}`);
+  });
+}
+
+/**
+ * Re-encrypts every TOTP secret under the current key. On PostgreSQL the operator has set the new key
+ * (GATEHOUSE_SECRET_KEY) and the old one (GATEHOUSE_PREVIOUS_SECRET_KEY). On the embedded database a
+ * new key is generated: written beside the key file first (should the command be cut short after the
+ * commit, the new key is not lost), then put in its place once the database holds only its secrets.
+ */
+export async function rotateSecretKeyCommand(): Promise<void> {
+  const config = loadConfig();
+  await withDatabase(config, async ({ db }) => {
+    const keys = resolveSecretKeys(config);
+    if (keys.current === null) throw new Error(`${keys.reason}: set it (and GATEHOUSE_PREVIOUS_SECRET_KEY to the old key) before rotating`);
+    const services = createServices({ db, clock: systemClock, config, secretKeys: keys });
+    const embedded = config.database.kind === 'embedded' && config.database.dataDir !== null && config.secretKey === null ? config.database.dataDir : null;
+    if (embedded === null) {
+      const count = await services.mfa.reseal(system('command line'), secretBox(keys.current));
+      console.log(`Re-encrypted ${count} secret${count === 1 ? '' : 's'} under the current key${count > 0 ? ': GATEHOUSE_PREVIOUS_SECRET_KEY can go' : ''}`);
+      return;
+    }
+    const next = randomBytes(32);
+    const file = secretKeyFile(embedded);
+    writeFileSync(`${file}.next`, `${next.toString('base64')}\n`, { mode: 0o600 });
+    const count = await services.mfa.reseal(system('command line'), secretBox(next));
+    renameSync(`${file}.next`, file);
+    console.log(`Generated a new key in ${file} and re-encrypted ${count} secret${count === 1 ? '' : 's'} under it`);
   });
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `gatehouse` command: serve (the default), migrate, create-admin, create-client, rotate-keys, openapi. The
+// The `gatehouse` command: serve (the default), migrate, create-admin, create-client, rotate-keys, rotate-secret-key, openapi. The
 // parser answers --help, --version and mistakes before any command runs, so those change nothing.
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
@@ -63,6 +63,11 @@ function program(): Command {
     .command('rotate-keys')
     .description('start signing tokens with a new key; the old one keeps verifying until its tokens expire')
     .action(finishing(async () => (await commands()).rotateKeysCommand()));
+
+  gatehouse
+    .command('rotate-secret-key')
+    .description('re-encrypt the TOTP secrets under the current GATEHOUSE_SECRET_KEY (embedded database: under a newly generated key)')
+    .action(finishing(async () => (await commands()).rotateSecretKeyCommand()));
 
   gatehouse
     .command('openapi')

@@ -8,6 +8,7 @@ export type CompatSet = 'saas' | 'user-api' | 'basic';
 export type LoginAlerts = 'all' | 'new-device' | 'off';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export type LogFormat = 'pretty' | 'json';
+export type RequireMfa = 'off' | 'admins' | 'all';
 
 export interface Config {
   readonly port: number;
@@ -32,6 +33,15 @@ export interface Config {
   readonly passwordBlocklist: 'off' | 'common';
   readonly requireVerifiedEmail: boolean;
   readonly loginAlerts: LoginAlerts;
+  /**
+   * The 32-byte key (base64) TOTP secrets are encrypted under; null: the embedded database's key file,
+   * or, on a PostgreSQL server, no authenticator apps (src/config/secret-key.ts).
+   */
+  readonly secretKey: string | null;
+  /** The key before the last rotation: still opens what it sealed until `rotate-secret-key` has run. */
+  readonly previousSecretKey: string | null;
+  /** The platform's own rule: who must have a second factor (`admins`: platform admins). */
+  readonly requireMfa: RequireMfa;
   /** Webhook endpoints may be on private, loopback and link-local addresses (a test, a private network). */
   readonly webhooksAllowPrivate: boolean;
   readonly logLevel: LogLevel;
@@ -133,6 +143,9 @@ export function loadConfig(env: Env = readEnvironment()): Config {
     requireVerifiedEmail: boolean('GATEHOUSE_REQUIRE_VERIFIED_EMAIL', value('GATEHOUSE_REQUIRE_VERIFIED_EMAIL'), false),
     webhooksAllowPrivate: boolean('GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE', value('GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE'), false),
     loginAlerts: oneOf('GATEHOUSE_LOGIN_ALERTS', value('GATEHOUSE_LOGIN_ALERTS') ?? 'new-device', ['all', 'new-device', 'off'] as const),
+    secretKey: secretKey('GATEHOUSE_SECRET_KEY', value('GATEHOUSE_SECRET_KEY')),
+    previousSecretKey: secretKey('GATEHOUSE_PREVIOUS_SECRET_KEY', value('GATEHOUSE_PREVIOUS_SECRET_KEY')),
+    requireMfa: oneOf('GATEHOUSE_REQUIRE_MFA', value('GATEHOUSE_REQUIRE_MFA') ?? 'off', ['off', 'admins', 'all'] as const),
     logLevel: oneOf('LOG_LEVEL', value('LOG_LEVEL') ?? 'info', LOG_LEVELS),
     // Unset: pretty when a person reads standard output at a terminal, JSON when it goes to a pipe or a file.
     logFormat: oneOf('LOG_FORMAT', value('LOG_FORMAT') ?? (process.stdout.isTTY ? 'pretty' : 'json'), ['pretty', 'json'] as const),
@@ -183,6 +196,15 @@ function integer(name: string, raw: string | undefined, fallback: number, min: n
   const n = Number(raw);
   if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
   return n;
+}
+
+/** 32 random bytes, base64 (standard or URL-safe): an AES-256 key. */
+function secretKey(name: string, raw: string | undefined): string | null {
+  if (raw === undefined) return null;
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(raw) || Buffer.from(raw, 'base64').length !== 32) {
+    throw new ConfigError(name, 'must be 32 random bytes in base64 (for example the output of `openssl rand -base64 32`)');
+  }
+  return raw;
 }
 
 function boolean(name: string, raw: string | undefined, fallback: boolean): boolean {

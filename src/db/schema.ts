@@ -37,6 +37,8 @@ export interface OrganisationsTable extends Timestamps {
   status: Generated<string>;
   settings: Json;
   created_by: string | null;
+  /** Members without a second factor are refused on its routes (migration 0010). */
+  require_mfa: Generated<boolean>;
 }
 
 export interface RolesTable extends Timestamps {
@@ -98,6 +100,9 @@ export interface SessionsTable extends Timestamps {
   revoked_reason: string | null;
   /** The active organisation its access tokens name (migration 0009). */
   organisation_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** How it was authenticated (RFC 8176 values) and when its last strong check was (migration 0010). */
+  amr: ColumnType<string[], string[] | undefined, string[]>;
+  auth_time: ColumnType<Date, Date | string | undefined, Date | string>;
 }
 
 export interface RefreshTokensTable extends Timestamps {
@@ -274,6 +279,65 @@ export interface OidcPayloadsTable {
   created_at: CreatedAt;
 }
 
+export interface MfaTotpTable extends Timestamps {
+  user_id: string;
+  /** AES-256-GCM under GATEHOUSE_SECRET_KEY (src/domain/mfa/secret-box.ts). */
+  secret_ciphertext: string;
+  /** Null while pending: a code must confirm it. */
+  confirmed_at: Date | null;
+  /** The last RFC 6238 time step accepted: a code is accepted once. */
+  last_used_step: number | null;
+}
+
+export interface MfaRecoveryCodesTable extends Timestamps {
+  id: Generated<string>;
+  user_id: string;
+  code_hash: string;
+  used_at: Date | null;
+}
+
+export interface PasskeysTable extends Timestamps {
+  id: Generated<string>;
+  user_id: string;
+  /** base64url, as WebAuthn's JSON shapes carry it. */
+  credential_id: string;
+  /** The COSE public key, base64url. */
+  public_key: string;
+  counter: ColumnType<number, number | undefined, number>;
+  transports: ColumnType<string[], string[] | undefined, string[]>;
+  device_type: string;
+  backed_up: Generated<boolean>;
+  name: string;
+  last_used_at: Date | null;
+}
+
+export type FirstFactor = 'pwd' | 'hwk' | 'swk';
+
+export interface MfaChallengesTable extends Timestamps {
+  id: Generated<string>;
+  token_hash: string;
+  user_id: string;
+  first_factor: FirstFactor;
+  organisation_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  failures: Generated<number>;
+  expires_at: Date;
+  used_at: Date | null;
+}
+
+export type WebauthnPurpose = 'registration' | 'second_factor' | 'passwordless' | 'step_up';
+
+export interface WebauthnChallengesTable extends Timestamps {
+  id: Generated<string>;
+  challenge: string;
+  purpose: WebauthnPurpose;
+  user_id: string | null;
+  mfa_challenge_id: string | null;
+  expires_at: Date;
+  used_at: Date | null;
+}
+
 export interface Database {
   users: UsersTable;
   organisations: OrganisationsTable;
@@ -297,6 +361,11 @@ export interface Database {
   applications: ApplicationsTable;
   application_secrets: ApplicationSecretsTable;
   revoked_tokens: RevokedTokensTable;
+  mfa_totp: MfaTotpTable;
+  mfa_recovery_codes: MfaRecoveryCodesTable;
+  passkeys: PasskeysTable;
+  mfa_challenges: MfaChallengesTable;
+  webauthn_challenges: WebauthnChallengesTable;
 }
 
 export type User = Selectable<UsersTable>;

@@ -13,6 +13,8 @@ const CONSTRAINT_ERRORS: Record<string, () => Error> = {
   roles_name_key: () => fieldError('name', 'A role with this name already exists'),
   invitations_pending_key: () => new AppError('PENDING_INVITATION_EXISTS'),
   organisations_name_length: () => fieldError('name', 'Name must be 1 to 200 characters'),
+  passkeys_credential_id_key: () => fieldError('response', 'This passkey is registered already'),
+  passkeys_name_length: () => fieldError('name', 'Name must be 1 to 100 characters'),
 };
 
 const INTEGRITY_VIOLATION = /^23/;

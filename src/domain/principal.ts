@@ -22,11 +22,20 @@ export interface UserPrincipal {
   /** The account as it stood when the request was authenticated, read in the same query as the session. */
   user: User;
   client: ClientInfo;
+  /** How the session was authenticated and whether the account has a second factor, as read with it. */
+  authentication: SessionAuthentication;
   /**
    * The memberships the policy has resolved for this principal, by organisation id (null: not a
    * member): the route hook's check and the service's are one query, not two.
    */
   readonly memberships: Map<string, Membership | null>;
+}
+
+/** How a session was authenticated (RFC 8176 `amr`), when its last strong check was, and whether its account has a second factor. */
+export interface SessionAuthentication {
+  amr: readonly string[];
+  authTime: Date;
+  secondFactor: boolean;
 }
 
 /**
@@ -100,6 +109,15 @@ export const anonymous = (client: ClientInfo): AnonymousPrincipal => ({ kind: 'a
 
 export const system = (via: string): SystemPrincipal => ({ kind: 'system', via, client: NO_CLIENT });
 
-export function userPrincipal(input: { user: User; sessionId: string; client: ClientInfo }): UserPrincipal {
-  return { kind: 'user', userId: input.user.id, sessionId: input.sessionId, platformRole: input.user.platformRole, user: input.user, client: input.client, memberships: new Map() };
+export function userPrincipal(input: { user: User; sessionId: string; client: ClientInfo; authentication: SessionAuthentication }): UserPrincipal {
+  return {
+    kind: 'user',
+    userId: input.user.id,
+    sessionId: input.sessionId,
+    platformRole: input.user.platformRole,
+    user: input.user,
+    client: input.client,
+    authentication: input.authentication,
+    memberships: new Map(),
+  };
 }

@@ -6,6 +6,7 @@
 // (src/domain/policy/policy.ts) before acting; each change records one event from the catalogue
 // (src/domain/events/catalogue.ts) in its transaction; SQL stays in the area's *.repo.ts.
 import type { Config } from '../config/config.ts';
+import type { SecretKeys } from '../config/secret-key.ts';
 import type { Db } from '../db/database.ts';
 import { accountsServiceFactory } from './accounts/accounts.service.ts';
 import { passwordPolicyFactory } from './accounts/password-policy.ts';
@@ -21,6 +22,10 @@ import { localRevocations, type RevocationChannel } from './credentials/credenti
 import { oauthServiceFactory } from './credentials/oauth.service.ts';
 import { eventStreamFactory } from './events/event-stream.ts';
 import { healthServiceFactory } from './operations/health.service.ts';
+import { factorsFactory } from './mfa/factors.ts';
+import { mfaServiceFactory } from './mfa/mfa.service.ts';
+import { passkeysServiceFactory } from './mfa/passkeys.service.ts';
+import { secretBoxOf } from './mfa/secret-box.ts';
 import { invitationsServiceFactory } from './organisations/invitations.service.ts';
 import { membershipsServiceFactory } from './organisations/memberships.service.ts';
 import { organisationsServiceFactory } from './organisations/organisations.service.ts';
@@ -54,6 +59,8 @@ export interface ServiceDeps {
   providerPages?: ProviderPages;
   /** Where the OpenID Provider reports a failure of its own. */
   onServerError?: (error: unknown) => void;
+  /** The keys TOTP secrets are sealed under (src/config/secret-key.ts); none: no authenticator apps. */
+  secretKeys?: SecretKeys;
 }
 
 export function createServices({
@@ -68,8 +75,9 @@ export function createServices({
   revocations = localRevocations(),
   providerPages,
   onServerError,
+  secretKeys = { current: null, reason: 'no key was given' },
 }: ServiceDeps) {
-  const policy = policyFactory({ db });
+  const policy = policyFactory({ db, clock, requireMfa: config.requireMfa });
   const events = eventStreamFactory({ clock, publicUrl: config.publicUrl, mailQueued, webhooksQueued });
   const throttles = throttlesFactory(throttleStore, throttlePolicy);
   const passwords = passwordHasher(passwordHashing);
@@ -79,6 +87,10 @@ export function createServices({
   const organisations = organisationsServiceFactory({ db, clock, policy, events });
   const recovery = recoveryServiceFactory({ db, clock, policy, events, throttles, passwordPolicy, passwords });
   const invitations = invitationsServiceFactory({ db, clock, policy, events, throttles });
+  const secrets = secretBoxOf(secretKeys);
+  const factors = factorsFactory({ db, clock, secrets, throttles });
+  const publicUrl = new URL(config.publicUrl);
+  const passkeys = passkeysServiceFactory({ db, clock, policy, events, rp: { id: publicUrl.hostname, name: 'Gatehouse', origin: publicUrl.origin } });
   const accounts = accountsServiceFactory({
     db,
     clock,
@@ -91,7 +103,10 @@ export function createServices({
     passwords,
     loginAlerts: config.loginAlerts,
     requireVerifiedEmail: config.requireVerifiedEmail,
+    factors,
+    passkeys,
   });
+  const mfa = mfaServiceFactory({ db, clock, policy, events, sessions, factors, secrets, throttles, issuer: publicUrl.host, passkeyAssertion: passkeys.secondFactor });
   const memberships = membershipsServiceFactory({ db, policy, events });
   const roles = rolesServiceFactory({ db, policy, events });
   const audit = auditServiceFactory({ db, policy });
@@ -115,7 +130,7 @@ export function createServices({
     pages: providerPages,
     onServerError,
   });
-  return { policy, oidcClients, openid, apiKeys, applications, oauth, bearer, events, health, throttles, passwordPolicy, accessTokens, sessions, organisations, accounts, recovery, invitations, memberships, roles, audit, stats, admin, webhooks };
+  return { policy, oidcClients, openid, secrets, factors, mfa, passkeys, apiKeys, applications, oauth, bearer, events, health, throttles, passwordPolicy, accessTokens, sessions, organisations, accounts, recovery, invitations, memberships, roles, audit, stats, admin, webhooks };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -3,9 +3,6 @@
 // nothing else. Every value placed in a page is escaped.
 import { escapeHtml } from '../shared/html.ts';
 
-export const PAGE_CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
-
 export { escapeHtml };
 
 /** The name, logo and colour the pages show (GATEHOUSE_BRAND_*). */
@@ -32,7 +29,7 @@ export function pageCsp(brand: PageBrand = DEFAULT_BRAND, formTargets: readonly 
 /** The brand's colour for the stylesheet: validated as a hex colour when the configuration was read. */
 export const brandCss = (brand: PageBrand) => `:root{--brand:${brand.color}}\n`;
 
-export function page(title: string, body: string, brand: PageBrand = DEFAULT_BRAND): string {
+export function page(title: string, body: string, brand: PageBrand = DEFAULT_BRAND, { script = '/assets/pages.js' }: { script?: string } = {}): string {
   const logo = brand.logoUrl ? `<img class="logo" src="${escapeHtml(brand.logoUrl)}" alt="" width="40" height="40">` : '';
   return `<!doctype html>
 <html lang="en">
@@ -43,7 +40,7 @@ export function page(title: string, body: string, brand: PageBrand = DEFAULT_BRA
 <title>${escapeHtml(title)} · ${escapeHtml(brand.name)}</title>
 <link rel="stylesheet" href="/assets/pages.css">
 <link rel="stylesheet" href="/assets/brand.css">
-<script src="/assets/pages.js" defer></script>
+<script src="${script}" defer></script>
 </head>
 <body>
 <main>
@@ -79,5 +76,15 @@ button:disabled{opacity:.6}
 .outcome.error{background:#fdecec;color:#9b1c1c}
 .field-error{color:#9b1c1c;font-size:.9rem;margin:4px 0 0}
 .hint{color:#5b6478;font-size:.9rem;margin:8px 0 0}
+h2{font-size:1.1rem;margin:28px 0 8px}
+button.secondary{background:#fff;color:#2d5bd7;border:1px solid #2d5bd7}
+button.inline{width:auto;margin:0 0 0 8px;padding:4px 10px;font-size:.9rem}
+.qr{max-width:240px;margin:12px auto}
+.qr svg{width:100%;height:auto}
+.codes{font-family:ui-monospace,monospace;columns:2}
+.passkeys{padding-left:1.2rem}
+.passkeys li{margin:6px 0}
+code{word-break:break-all}
+@media (max-width:480px){main{margin:0;border-radius:0;padding:20px}}
 [hidden]{display:none}
 `;

@@ -23,6 +23,20 @@ document.addEventListener('DOMContentLoaded', function () {
         if (form.dataset.then) delete body.token;
         var response = await post(form.dataset.action, body);
         var answer = await response.json().catch(function () { return {}; });
+        // An account with a second factor: the sign-in waits for it (the page's second step).
+        if (response.ok && answer.data && answer.data.mfaRequired) {
+          var step = document.getElementById('mfa-step');
+          if (step) {
+            form.hidden = true;
+            step.hidden = false;
+            step.dataset.mfaToken = answer.data.mfaToken;
+            step.dataset.then = form.dataset.then || '';
+            step.dataset.thenToken = token || '';
+            step.dataset.success = form.dataset.success || '';
+            step.querySelector('input').focus();
+            return;
+          }
+        }
         if (response.ok && form.dataset.then) {
           response = await post(form.dataset.then, { token: token }, answer.data && answer.data.accessToken);
           answer = await response.json().catch(function () { return {}; });
@@ -42,6 +56,34 @@ document.addEventListener('DOMContentLoaded', function () {
         button.disabled = false;
       }
     });
+  });
+  var step = document.getElementById('mfa-step');
+  if (step) step.addEventListener('submit', async function (event) {
+    event.preventDefault();
+    var status = document.getElementById('status');
+    var input = step.querySelector('input');
+    var code = input.value.trim();
+    input.value = '';
+    var button = step.querySelector('button');
+    button.disabled = true;
+    try {
+      var response = await post('/auth/mfa/verify', { mfaToken: step.dataset.mfaToken, method: /^\\d{6}$/.test(code) ? 'totp' : 'recovery_code', code: code });
+      var answer = await response.json().catch(function () { return {}; });
+      if (response.ok && step.dataset.then) {
+        response = await post(step.dataset.then, { token: step.dataset.thenToken }, answer.data && answer.data.accessToken);
+        answer = await response.json().catch(function () { return {}; });
+      }
+      if (response.ok) {
+        step.hidden = true;
+        show(status, 'ok', step.dataset.success || answer.message || 'Done');
+      } else {
+        show(status, 'error', answer.message || (answer.errors && answer.errors[0] && answer.errors[0].message) || 'Something went wrong. Please try again.');
+      }
+    } catch (e) {
+      show(status, 'error', 'Gatehouse could not be reached. Please try again.');
+    } finally {
+      button.disabled = false;
+    }
   });
   function post(url, body, accessToken) {
     var headers = { 'content-type': 'application/json' };

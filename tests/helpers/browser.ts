@@ -17,7 +17,10 @@ function findChromium(): string | undefined {
   return undefined;
 }
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? findChromium();
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? findChromium();
+
+/** How the suites launch Chromium: headless, no sandbox (root in CI), nothing fetched from elsewhere. */
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** False when Chromium is there, else why the browser suites are skipped (for `describe`'s `skip`). */
 export const NO_BROWSER: string | false = CHROMIUM ? false : 'Chromium is not installed (apt-get install chromium): the browser tests are skipped';

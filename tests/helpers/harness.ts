@@ -128,6 +128,11 @@ const TABLES = [
   'applications',
   'application_secrets',
   'revoked_tokens',
+  'mfa_totp',
+  'mfa_recovery_codes',
+  'passkeys',
+  'mfa_challenges',
+  'webauthn_challenges',
 ];
 
 /**

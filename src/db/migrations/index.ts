@@ -8,6 +8,7 @@ import { outboxOrganisation } from './0006-outbox-organisation.ts';
 import { integrationPermissions } from './0007-integration-permissions.ts';
 import { webhooks } from './0008-webhooks.ts';
 import { apiKeysAndApplications } from './0009-api-keys-and-applications.ts';
+import { secondFactors } from './0010-second-factors.ts';
 import { openidProvider } from './0011-openid-provider.ts';
 import type { Migration } from './migration.ts';
 
@@ -21,5 +22,6 @@ export const MIGRATIONS: readonly Migration[] = [
   integrationPermissions,
   webhooks,
   apiKeysAndApplications,
+  secondFactors,
   openidProvider,
 ];

@@ -1,6 +1,6 @@
 // Registration, sign-in, the caller's own profile, and the command line's way to a platform admin.
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../../db/database.ts';
+import type { Db, Executor } from '../../db/database.ts';
 import type { LoginAlerts } from '../../config/config.ts';
 import { addSeconds, type Clock } from '../clock.ts';
 import { SYSTEM_ACTOR, userActor } from '../events/catalogue.ts';
@@ -8,6 +8,10 @@ import type { EventStream } from '../events/event-stream.ts';
 import { AppError, fieldError } from '../errors.ts';
 import { isUuid } from '../ids.ts';
 import { EMAIL_VERIFICATION_TTL_SECONDS } from '../lifetimes.ts';
+import { hasFactor, methodsOf, type Factors } from '../mfa/factors.ts';
+import type { PasskeysService } from '../mfa/passkeys.service.ts';
+import { mfaRepo } from '../mfa/mfa.repo.ts';
+import { MFA_TOKEN_TTL_SECONDS, type FactorProof, type FirstFactor, type SecondFactorMethod } from '../mfa/types.ts';
 import type { InvitationsService } from '../organisations/invitations.service.ts';
 import { organisationsRepo } from '../organisations/organisations.repo.ts';
 import type { Policy } from '../policy/policy.ts';
@@ -54,6 +58,21 @@ export interface SignedIn {
   principal: UserPrincipal;
 }
 
+/** A sign-in whose first factor passed, for an account with a second factor: no tokens yet. */
+export interface SecondFactorRequired {
+  mfaRequired: true;
+  /** Names this attempt for `POST /auth/mfa/verify`: single use, five minutes, five wrong codes. */
+  mfaToken: string;
+  methods: SecondFactorMethod[];
+}
+
+interface LoginInput {
+  email?: string;
+  username?: string;
+  password: string;
+  orgId?: string | null;
+}
+
 interface Deps {
   db: Db;
   clock: Clock;
@@ -66,6 +85,9 @@ interface Deps {
   loginAlerts: LoginAlerts;
   requireVerifiedEmail: boolean;
   passwords: PasswordHasher;
+  factors: Factors;
+  /** Passkey ceremonies for the second step and for passwordless sign-in (src/domain/mfa/passkeys.service.ts). */
+  passkeys: Pick<PasskeysService, 'secondFactor' | 'secondFactorOptions' | 'passwordless'>;
 }
 
 /** The account a request names, for throttling before (or without) finding it. */
@@ -74,11 +96,78 @@ const claimedAccount = (input: { email?: string; username?: string }) => input.e
 export const personalOrganisationName = (user: { firstName: string; username: string | null; email: string | null }) =>
   `${user.firstName || user.username || user.email?.split('@')[0] || 'My'}'s Organisation`;
 
-export const accountsServiceFactory = ({ db, clock, policy, events, sessions, invitations, throttles, passwordPolicy, passwords, loginAlerts, requireVerifiedEmail }: Deps) => {
+export const accountsServiceFactory = ({ db, clock, policy, events, sessions, invitations, throttles, passwordPolicy, passwords, loginAlerts, requireVerifiedEmail, factors, passkeys }: Deps) => {
   /** Signs the access token of a session that was just written, and the principal it makes. */
-  async function signedIn(user: User, opening: { session: { id: string }; refreshToken: string }, client: ClientInfo, organisation: ActiveOrganisation | null = null): Promise<SignedIn> {
-    const access = await sessions.accessTokenFor(user, opening.session.id, organisation);
-    return { accessToken: access.token, refreshToken: opening.refreshToken, expiresIn: access.expiresIn, user, principal: userPrincipal({ user, sessionId: opening.session.id, client }) };
+  async function signedIn(
+    user: User,
+    opening: { session: { id: string; amr: readonly string[]; authTime: Date }; refreshToken: string },
+    client: ClientInfo,
+    organisation: ActiveOrganisation | null = null,
+  ): Promise<SignedIn> {
+    const authentication = { amr: opening.session.amr, authTime: opening.session.authTime };
+    const access = await sessions.accessTokenFor(user, opening.session.id, organisation, authentication);
+    const secondFactor = authentication.amr.includes('mfa');
+    return { accessToken: access.token, refreshToken: opening.refreshToken, expiresIn: access.expiresIn, user, principal: userPrincipal({ user, sessionId: opening.session.id, client, authentication: { ...authentication, secondFactor } }) };
+  }
+
+  /**
+   * The first factor: the same answer, after the same work, for an unknown account, a wrong password
+   * or a disabled user. Counted before the password check, so parallel guesses cannot get more checks than the limit.
+   */
+  async function passwordChecked(client: ClientInfo, input: LoginInput): Promise<User> {
+    const found = await usersRepo.findCredentials(db, input.email !== undefined ? { email: input.email } : { username: input.username ?? '' });
+    const account = found?.id ?? claimedAccount(input);
+    await throttles.signIn(account, client.ip);
+    const valid = found ? await passwords.verify(found.passwordHash, input.password) : await passwords.verifyDecoy(input.password);
+    if (!found || !valid || found.status !== 'active') throw new AppError('AUTHENTICATION_FAILED');
+    await throttles.signedIn(account, client.ip);
+    // Only after the password matched: a stranger learns nothing about the account from this.
+    if (requireVerifiedEmail && found.email && !found.emailVerifiedAt) throw new AppError('EMAIL_NOT_VERIFIED');
+    const { passwordHash: _hash, ...user } = found;
+    return user;
+  }
+
+  /** Opens a session for a user who passed every factor their account asks for, with its sign-in event (and alert). */
+  async function openSession(user: User, client: ClientInfo, organisation: ActiveOrganisation | null, amr: readonly string[], spend?: (trx: Executor) => Promise<boolean>): Promise<SignedIn> {
+    const opening = sessions.opening(user.id, client, organisation?.id ?? null, amr);
+    const event = events.rows({
+      type: 'user.signed_in',
+      actor: userActor(user.id),
+      client,
+      subject: { type: 'user', id: user.id },
+      data: {},
+      notify:
+        user.email !== null && loginAlerts !== 'off'
+          ? { kind: 'login_alert', to: user.email, name: user.firstName, at: clock.now(), ip: client.ip, device: client.userAgent, newDeviceOnly: loginAlerts !== 'all' }
+          : undefined,
+    });
+    // The session, its refresh token, the audit row and any alert: one statement (with the attempt it spends, one transaction).
+    const { mailed } = spend
+      ? await db.transaction().execute(async (trx) => {
+          if (!(await spend(trx))) throw new AppError('INVALID_MFA_TOKEN');
+          return sessionsRepo.openForSignIn(trx, opening, event);
+        })
+      : await sessionsRepo.openForSignIn(db, opening, event);
+    events.written(event, mailed);
+    return signedIn(user, opening, client, organisation);
+  }
+
+  /** After the first factor: tokens, or, for an account with a second factor, an attempt waiting for it. */
+  async function afterFirstFactor(user: User, client: ClientInfo, orgId: string | null | undefined, firstFactor: FirstFactor): Promise<SignedIn | SecondFactorRequired> {
+    const organisation = await sessions.chosenOrganisation(user.id, orgId);
+    const summary = await factors.summary(user.id);
+    if (!hasFactor(summary)) return openSession(user, client, organisation, [firstFactor]);
+    const mfaToken = newOpaqueToken();
+    await mfaRepo.openChallenge(db, {
+      tokenHash: hashOpaqueToken(mfaToken),
+      userId: user.id,
+      firstFactor,
+      organisationId: organisation?.id ?? null,
+      ip: client.ip,
+      userAgent: client.userAgent,
+      expiresAt: addSeconds(clock.now(), MFA_TOKEN_TTL_SECONDS),
+    });
+    return { mfaRequired: true, mfaToken, methods: methodsOf(summary) };
   }
 
   const service = {
@@ -148,37 +237,73 @@ export const accountsServiceFactory = ({ db, clock, policy, events, sessions, in
       return { ...(await signedIn(user, opening, client)), organisationId: organisation.id };
     },
 
-    /** The same answer, after the same work, for an unknown account, a wrong password or a disabled user. */
-    /** `orgId` chooses the active organisation the tokens name: one the user is an active member of, or it is not found. */
-    async login(principal: Principal, input: { email?: string; username?: string; password: string; orgId?: string | null }): Promise<SignedIn> {
+    /**
+     * Sign-in in one step, for the callers that have no second step (the seed-compatible sets, the
+     * `saas` invitation acceptance): an account with a second factor is refused (MFA_REQUIRED), never
+     * given tokens. `orgId` chooses the active organisation the tokens name: one the user is an active
+     * member of, or it is not found.
+     */
+    async login(principal: Principal, input: LoginInput): Promise<SignedIn> {
+      const user = await passwordChecked(principal.client, input);
+      const outcome = await afterFirstFactor(user, principal.client, input.orgId, 'pwd');
+      if ('mfaRequired' in outcome) throw new AppError('MFA_REQUIRED');
+      return outcome;
+    },
+
+    /** Sign-in as a flow (`POST /auth/login`): tokens, or the attempt that waits for the second factor. */
+    async signIn(principal: Principal, input: LoginInput): Promise<SignedIn | SecondFactorRequired> {
+      return afterFirstFactor(await passwordChecked(principal.client, input), principal.client, input.orgId, 'pwd');
+    },
+
+    /**
+     * The second step (`POST /auth/mfa/verify`): the attempt's account proves a second factor, and the
+     * attempt is spent with the session it opens. A wrong factor counts against the attempt (the fifth
+     * ends it) and against the account's and the address's throttles.
+     */
+    async completeSignIn(principal: Principal, { mfaToken, ...proof }: FactorProof & { mfaToken: string }): Promise<SignedIn> {
       const { client } = principal;
-      const found = await usersRepo.findCredentials(db, input.email !== undefined ? { email: input.email } : { username: input.username ?? '' });
-      // Counted before the password check, so parallel guesses cannot get more checks than the limit.
-      const account = found?.id ?? claimedAccount(input);
-      await throttles.signIn(account, client.ip);
-      const valid = found ? await passwords.verify(found.passwordHash, input.password) : await passwords.verifyDecoy(input.password);
-      if (!found || !valid || found.status !== 'active') throw new AppError('AUTHENTICATION_FAILED');
-      await throttles.signedIn(account, client.ip);
-      // Only after the password matched: a stranger learns nothing about the account from this.
-      if (requireVerifiedEmail && found.email && !found.emailVerifiedAt) throw new AppError('EMAIL_NOT_VERIFIED');
-      const { passwordHash: _hash, ...user } = found;
-      const organisation = await sessions.chosenOrganisation(user.id, input.orgId);
-      const opening = sessions.opening(user.id, client, organisation?.id ?? null);
-      const event = events.rows({
-        type: 'user.signed_in',
-        actor: userActor(user.id),
-        client,
-        subject: { type: 'user', id: user.id },
-        data: {},
-        notify:
-          user.email !== null && loginAlerts !== 'off'
-            ? { kind: 'login_alert', to: user.email, name: user.firstName, at: clock.now(), ip: client.ip, device: client.userAgent, newDeviceOnly: loginAlerts !== 'all' }
-            : undefined,
-      });
-      // The session, its refresh token, the audit row and any alert: one statement.
-      const { mailed } = await sessionsRepo.openForSignIn(db, opening, event);
-      events.written(event, mailed);
-      return signedIn(user, opening, client, organisation);
+      const attempt = await mfaRepo.findChallenge(db, hashOpaqueToken(mfaToken), clock.now());
+      if (!attempt) throw new AppError('INVALID_MFA_TOKEN');
+      let methods: string[];
+      try {
+        methods = await factors.check(attempt.userId, client, proof, passkeys.secondFactor);
+      } catch (error) {
+        if (error instanceof AppError && error.code === 'INVALID_SECOND_FACTOR') await mfaRepo.failChallenge(db, attempt.id);
+        throw error;
+      }
+      const user = await usersRepo.findById(db, attempt.userId);
+      if (!user || user.status !== 'active') throw new AppError('INVALID_MFA_TOKEN');
+      const organisation = await sessions.chosenOrganisation(user.id, attempt.organisationId);
+      const amr = [...new Set([attempt.firstFactor, ...methods, 'mfa'])];
+      return openSession(user, client, organisation, amr, (trx) => mfaRepo.spendChallenge(trx, attempt.id, clock.now()));
+    },
+
+    /** WebAuthn options for the second step of a sign-in: the attempt's account's passkeys. */
+    async secondFactorOptions(mfaToken: string) {
+      const attempt = await mfaRepo.findChallenge(db, hashOpaqueToken(mfaToken), clock.now());
+      if (!attempt) throw new AppError('INVALID_MFA_TOKEN');
+      return passkeys.secondFactorOptions(attempt.userId);
+    },
+
+    /**
+     * Passwordless sign-in with a discoverable passkey whose authenticator verified its user: two
+     * factors in one (`amr`: the key's method and `mfa`), so no second step follows. A passkey that
+     * is unknown, of a disabled account, or whose check fails is the same 401 as a failed sign-in.
+     */
+    async passkeySignIn(principal: Principal, response: unknown): Promise<SignedIn> {
+      const { client } = principal;
+      await throttles.factor('passwordless', client.ip);
+      let found: { userId: string; method: 'hwk' | 'swk' };
+      try {
+        found = await passkeys.passwordless(response);
+      } catch (error) {
+        if (error instanceof AppError && error.code === 'INVALID_SECOND_FACTOR') throw new AppError('AUTHENTICATION_FAILED');
+        throw error;
+      }
+      const user = await usersRepo.findById(db, found.userId);
+      if (!user || user.status !== 'active') throw new AppError('AUTHENTICATION_FAILED');
+      if (requireVerifiedEmail && user.email && !user.emailVerifiedAt) throw new AppError('EMAIL_NOT_VERIFIED');
+      return openSession(user, client, null, [found.method, 'mfa']);
     },
 
     /**

@@ -156,7 +156,8 @@ export const recoveryServiceFactory = ({ db, clock, policy, events, throttles, p
 
     /** Ends the caller's other sessions, supersedes reset links and mails the alert. */
     async changePassword(principal: Principal, input: { currentPassword: string; newPassword: string }): Promise<void> {
-      const me = policy.signedIn(principal);
+      // Step-up: a stolen session of an account with a second factor must not lock its owner out.
+      const me = policy.recentlyVerified(principal);
       // A stolen access token must not become a way to guess the password: counted like a sign-in.
       await throttles.signIn(me.userId, me.client.ip);
       const stored = await usersRepo.findPasswordHash(db, me.userId);

@@ -89,6 +89,8 @@ export const apiKeysServiceFactory = ({ db, clock, policy, events, revocations }
     /** Makes a key; its secret is in the answer and nowhere else. */
     async create(principal: Principal, { organisationId, ...input }: KeyInput & { organisationId: string | null }): Promise<ApiKey & { key: string }> {
       const { person, held } = await manager(principal, organisationId);
+      // Step-up: a key outlives the session that made it, so a stolen session must not mint one.
+      policy.recentlyVerified(person);
       const permissions = [...new Set(input.permissions)];
       policy.mayDelegate(held, permissions);
       const expiresAt = expiry(input.expiresAt);

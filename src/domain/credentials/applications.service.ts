@@ -63,6 +63,8 @@ export const applicationsServiceFactory = ({ db, clock, policy, events, revocati
   return {
     async create(principal: Principal, { organisationId, name, permissions: wanted }: { organisationId: string; name: string; permissions: string[] }): Promise<Application & { clientSecret: string }> {
       const { granter, person } = await manager(principal, organisationId);
+      // Step-up: a client outlives the session that made it, so a stolen session must not make one.
+      policy.recentlyVerified(person);
       const permissions = [...new Set(wanted)];
       policy.mayDelegate(granter.role.permissions, permissions);
       const clientId = `${CLIENT_ID_PREFIX}${randomBytes(16).toString('base64url')}`;

@@ -61,6 +61,10 @@ export interface EventTypes {
   'oidc_client.updated': { subject: 'oidc_client'; data: Fields & { clientId: string } };
   'oidc_client.deleted': { subject: 'oidc_client'; data: { name: string; clientId: string } };
   'admin.user_deleted': { subject: 'user'; data: { email: string | null; username: string | null; organisationsDeleted: number } };
+  'mfa.enabled': { subject: 'user'; data: { method: 'totp' | 'passkey'; passkeyId?: string } };
+  'mfa.disabled': { subject: 'user'; data: { method: 'totp' | 'passkey' | 'all'; passkeyId?: string; via?: 'admin' } };
+  'mfa.recovery_codes_renewed': { subject: 'user'; data: { count: number } };
+  'mfa.passkey_renamed': { subject: 'user'; data: { passkeyId: string } };
 }
 
 export type EventType = keyof EventTypes;

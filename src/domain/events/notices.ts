@@ -12,7 +12,11 @@ export type Notice =
   | { kind: 'password_changed'; to: string; name: string; at: Date; ip: string | null }
   | { kind: 'login_alert'; to: string; name: string; at: Date; ip: string | null; device: string | null; newDeviceOnly: boolean }
   | { kind: 'welcome'; to: string; name: string; organisation: string; role: string }
-  | { kind: 'webhook_disabled'; to: string; name: string; url: string; organisation: string | null; since: Date };
+  | { kind: 'webhook_disabled'; to: string; name: string; url: string; organisation: string | null; since: Date }
+  | { kind: 'second_factor_changed'; to: string; name: string; change: SecondFactorChange; at: Date; ip: string | null };
+
+/** What happened to a person's second factors, for the alert it mails. */
+export type SecondFactorChange = 'totp_added' | 'totp_removed' | 'passkey_added' | 'passkey_removed' | 'recovery_codes_renewed' | 'reset_by_admin';
 
 /**
  * Mails of each kind one address may be sent in an hour, whoever causes them. Past it the request is
@@ -27,6 +31,7 @@ export const MAILS_PER_HOUR: Readonly<Record<Notice['kind'], number>> = Object.f
   login_alert: 10,
   welcome: 10,
   webhook_disabled: 10,
+  second_factor_changed: 10,
 });
 
 /** Invitation mails one organisation may send in an hour, to whomever: an account's new organisation cannot mail the world. */
@@ -62,6 +67,8 @@ export function render(notice: Notice, publicUrl: string): OutgoingMail {
       return messages.loginAlert({ to: notice.to, name: notice.name, when: notice.at, ip: notice.ip, device: notice.device });
     case 'welcome':
       return messages.welcome({ to: notice.to, name: notice.name, organisation: notice.organisation, role: notice.role });
+    case 'second_factor_changed':
+      return messages.secondFactorChanged({ to: notice.to, name: notice.name, change: notice.change, when: notice.at, ip: notice.ip });
     case 'webhook_disabled':
       return messages.webhookDisabled({ to: notice.to, name: notice.name, url: notice.url, organisation: notice.organisation, since: notice.since });
   }

@@ -30,6 +30,15 @@ function compose(kind: string, { to: recipient, ...body }: Body & { to: string }
   return { kind, recipient, subject, text, html };
 }
 
+const SECOND_FACTOR_CHANGES = {
+  totp_added: { subject: 'An authenticator app was added to your account', what: 'An authenticator app (TOTP) was added as a second factor to your account' },
+  totp_removed: { subject: 'The authenticator app was removed from your account', what: 'The authenticator app (TOTP) was removed from your account' },
+  passkey_added: { subject: 'A passkey was added to your account', what: 'A passkey was added to your account' },
+  passkey_removed: { subject: 'A passkey was removed from your account', what: 'A passkey was removed from your account' },
+  recovery_codes_renewed: { subject: 'New recovery codes for your account', what: 'A new set of recovery codes was made for your account (the old codes no longer work)' },
+  reset_by_admin: { subject: 'Your second factors were reset', what: 'A platform administrator removed every second factor of your account' },
+} as const;
+
 const greeting = (name: string) => (name.trim() ? `Hello ${bodyName(name)},` : 'Hello,');
 
 export const messages = {
@@ -68,6 +77,17 @@ export const messages = {
         greeting(name),
         `Every delivery to the webhook endpoint ${bodyName(url).slice(0, 300)}${organisation ? ` of ${bodyName(organisation)}` : ''} has failed since ${since.toUTCString()}, so Gatehouse has disabled it and sends it nothing more.`,
         'Once the endpoint answers again, enable it (PATCH with enabled: true) and retry the deliveries it missed from its delivery log.',
+      ],
+    }),
+
+  secondFactorChanged: ({ to, name, change, when, ip }: { to: string; name: string; change: keyof typeof SECOND_FACTOR_CHANGES; when: Date; ip: string | null }) =>
+    compose('second_factor_changed', {
+      to,
+      subject: SECOND_FACTOR_CHANGES[change].subject,
+      paragraphs: [
+        greeting(name),
+        `${SECOND_FACTOR_CHANGES[change].what} on ${when.toUTCString()}${ip ? ` from the address ${ip}` : ''}.`,
+        'If this was not you, change your password at once, end your other sessions and contact your administrator.',
       ],
     }),
 

@@ -11,13 +11,14 @@ import { membersRepo } from './members.repo.ts';
 import { rolesRepo } from './roles.repo.ts';
 import type { MyOrganisation, Organisation } from './types.ts';
 
-const COLUMNS = ['id', 'name', 'description', 'personal', 'created_at'] as const;
+const COLUMNS = ['id', 'name', 'description', 'personal', 'require_mfa', 'created_at'] as const;
 
-const toOrganisation = (row: { id: string; name: string; description: string; personal: boolean; created_at: Date }): Organisation => ({
+const toOrganisation = (row: { id: string; name: string; description: string; personal: boolean; require_mfa: boolean; created_at: Date }): Organisation => ({
   id: row.id,
   name: row.name,
   description: row.description,
   personal: row.personal,
+  requireMfa: row.require_mfa,
   createdAt: row.created_at,
 });
 
@@ -64,9 +65,10 @@ export const organisationsRepo = {
     return row && toOrganisation(row);
   },
 
-  async update(db: Executor, id: string, changes: { name?: string; description?: string }): Promise<Organisation | undefined> {
-    if (nothingToChange(changes)) return organisationsRepo.findById(db, id);
-    const row = await db.updateTable('organisations').set(changes).where('id', '=', id).returning(COLUMNS).executeTakeFirst();
+  async update(db: Executor, id: string, { requireMfa, ...changes }: { name?: string; description?: string; requireMfa?: boolean }): Promise<Organisation | undefined> {
+    const set = { ...changes, ...(requireMfa !== undefined ? { require_mfa: requireMfa } : {}) };
+    if (nothingToChange(set)) return organisationsRepo.findById(db, id);
+    const row = await db.updateTable('organisations').set(set).where('id', '=', id).returning(COLUMNS).executeTakeFirst();
     return row && toOrganisation(row);
   },
 
@@ -83,7 +85,7 @@ export const organisationsRepo = {
     const rows = await sessionsRepo
       .live(db, session)
       .leftJoinLateral(organisationsOf(db, sql.ref<string>('sessions.user_id'), page).as('listed'), (join) => join.onTrue())
-      .select(['listed.id', 'listed.name', 'listed.description', 'listed.role', 'listed.joined_at'])
+      .select(['listed.id', 'listed.name', 'listed.description', 'listed.require_mfa', 'listed.role', 'listed.joined_at'])
       .orderBy('listed.joined_at')
       .orderBy('listed.id')
       .execute();
@@ -97,10 +99,11 @@ export const organisationsRepo = {
   },
 };
 
-const toMine = (row: { id: string; name: string | null; description: string | null; role: string | null; joined_at: Date | null }): MyOrganisation => ({
+const toMine = (row: { id: string; name: string | null; description: string | null; require_mfa: boolean | null; role: string | null; joined_at: Date | null }): MyOrganisation => ({
   id: row.id,
   name: row.name ?? '',
   description: row.description ?? '',
+  requireMfa: row.require_mfa ?? false,
   role: row.role ?? '',
   joinedAt: row.joined_at ?? new Date(0),
 });
@@ -111,7 +114,7 @@ function organisationsOf(db: Executor, userId: string | RawBuilder<string>, page
     .selectFrom('members')
     .innerJoin('organisations', 'organisations.id', 'members.organisation_id')
     .innerJoin('roles', 'roles.id', 'members.role_id')
-    .select(['organisations.id', 'organisations.name', 'organisations.description', 'roles.name as role', 'members.created_at as joined_at'])
+    .select(['organisations.id', 'organisations.name', 'organisations.description', 'organisations.require_mfa', 'roles.name as role', 'members.created_at as joined_at'])
     .where('members.user_id', '=', userId)
     .where('members.status', '=', 'active');
   if (page.after) {

@@ -64,8 +64,10 @@ export const organisationsServiceFactory = ({ db, clock, policy, events }: Deps)
     return org;
   },
 
-  async update(principal: Principal, { organisationId, changes }: { organisationId: string; changes: { name?: string; description?: string } }): Promise<Organisation> {
-    const { organisationId: id } = await policy.member(principal, organisationId, 'org:update');
+  async update(principal: Principal, { organisationId, changes }: { organisationId: string; changes: { name?: string; description?: string; requireMfa?: boolean } }): Promise<Organisation> {
+    const membership = await policy.member(principal, organisationId, 'org:update');
+    const id = membership.organisationId;
+    if (changes.requireMfa !== undefined) policy.mayChangeMfaRule(principal, membership);
     const acting = policy.acting(principal);
     return db.transaction().execute(async (trx) => {
       const before = await organisationsRepo.findById(trx, id);
@@ -78,8 +80,8 @@ export const organisationsServiceFactory = ({ db, clock, policy, events }: Deps)
         organisationId: id,
         subject: { type: 'organisation', id },
         data: { fields: Object.keys(changes) },
-        before: { name: before.name, description: before.description },
-        after: { name: org.name, description: org.description },
+        before: { name: before.name, description: before.description, ...(changes.requireMfa !== undefined ? { requireMfa: before.requireMfa } : {}) },
+        after: { name: org.name, description: org.description, ...(changes.requireMfa !== undefined ? { requireMfa: org.requireMfa } : {}) },
       });
       return org;
     });

@@ -7,6 +7,8 @@ export interface Organisation {
   description: string;
   /** Every account's own organisation: it goes only with its account. */
   personal: boolean;
+  /** Members without a second factor are refused on its routes. */
+  requireMfa: boolean;
   createdAt: Date;
 }
 
@@ -35,6 +37,8 @@ export interface Membership {
   userId: string;
   status: MembershipStatus;
   role: Role;
+  /** The organisation's `requireMfa` (absent for an API key's or a machine client's stand-in membership). */
+  requireMfa?: boolean;
 }
 
 /** A member as the member list shows them. */
@@ -46,13 +50,15 @@ export interface Member {
   role: string;
   status: MembershipStatus;
   joinedAt: Date;
+  /** Whether the member has a second factor. */
+  mfa: boolean;
 }
 
 /**
  * One of a user's organisations as their list shows it, with their role in it: the hottest read
  * selects only what it answers.
  */
-export interface MyOrganisation extends Pick<Organisation, 'id' | 'name' | 'description'> {
+export interface MyOrganisation extends Pick<Organisation, 'id' | 'name' | 'description' | 'requireMfa'> {
   role: string;
   joinedAt: Date;
 }

@@ -6,7 +6,10 @@
 // Where to add a rule: a new permission goes in ./permissions.ts (the catalogue) and is checked with
 // `member(principal, orgId, 'the:permission')`; anything that is not "a member holding a permission"
 // (platform admins, the seed sets' rules, the system's own actions) gets a named function below.
+import type { RequireMfa } from '../../config/config.ts';
 import type { Db } from '../../db/database.ts';
+import type { Clock } from '../clock.ts';
+import { STEP_UP_MAX_AGE_SECONDS } from '../mfa/types.ts';
 import type { User } from '../accounts/types.ts';
 import { usersRepo } from '../accounts/users.repo.ts';
 import { AppError } from '../errors.ts';
@@ -44,7 +47,7 @@ const credentialRole = (name: 'api_key' | 'application', permissions: readonly s
 /** The permissions of `wanted` that `held` grants too, in catalogue order. */
 export const narrowed = (wanted: readonly string[], held: readonly string[]): Permission[] => PERMISSIONS.filter((p) => wanted.includes(p) && held.includes(p));
 
-export const policyFactory = ({ db }: { db: Db }) => {
+export const policyFactory = ({ db, clock, requireMfa = 'off' }: { db: Db; clock: Clock; requireMfa?: RequireMfa }) => {
   /** The caller's membership of an organisation, resolved once per principal. */
   async function membershipOf(principal: { userId: string; memberships: Map<string, Membership | null> }, organisationId: string): Promise<Membership | null> {
     const known = principal.memberships.get(organisationId);
@@ -97,11 +100,37 @@ export const policyFactory = ({ db }: { db: Db }) => {
       return principal;
     },
 
+    /**
+     * For what a stolen session must not do on its own (turn a factor off, new recovery codes, a new
+     * password, keys and clients, an organisation's MFA rule): a person whose account has a second
+     * factor must have checked one in this session within the last ten minutes (a sign-in or
+     * `POST /auth/step-up`). An account without one has nothing stronger to ask for.
+     */
+    recentlyVerified(principal: Principal): UserPrincipal {
+      const user = policy.person(principal);
+      const { secondFactor, authTime } = user.authentication;
+      if (secondFactor && clock.now().getTime() - authTime.getTime() > STEP_UP_MAX_AGE_SECONDS * 1000) throw new AppError('STEP_UP_REQUIRED');
+      return user;
+    },
+
     /** A platform admin; a signed-in user who is not one is refused. */
     platformAdmin(principal: Principal): UserPrincipal {
       const user = policy.signedIn(principal);
       if (user.platformRole !== PLATFORM_ADMIN) throw new AppError('FORBIDDEN');
+      // GATEHOUSE_REQUIRE_MFA=admins (or all): the platform's own administration needs a second factor.
+      if (requireMfa !== 'off' && !user.authentication.secondFactor) throw new AppError('PLATFORM_REQUIRES_MFA');
       return user;
+    },
+
+    /**
+     * An organisation's `requireMfa` is its owners' to change (never an admin's or a key's), with a
+     * recent second factor of their own: whoever turns it on must not be locked out by it.
+     */
+    mayChangeMfaRule(principal: Principal, membership: Membership): UserPrincipal {
+      const owner = policy.recentlyVerified(principal);
+      if (membership.role.name !== OWNER.name || !membership.role.builtIn) throw new AppError('FORBIDDEN');
+      if (!owner.authentication.secondFactor) throw new AppError('NO_SECOND_FACTOR');
+      return owner;
     },
 
     isPlatformAdmin: isAdmin,
@@ -124,6 +153,12 @@ export const policyFactory = ({ db }: { db: Db }) => {
       if (!membership) throw new AppError('ORGANISATION_NOT_FOUND');
       // Only a person leaves: a key acting "on itself" is acting on its owner, which needs the permission.
       const self = principal.kind === 'user' && options.actingOn !== undefined && options.actingOn === principal.userId;
+      // A person without a second factor is refused where the organisation or the platform asks for one,
+      // and told why; leaving stays open to them.
+      if (principal.kind === 'user' && !self && !principal.authentication.secondFactor) {
+        if (membership.requireMfa) throw new AppError('ORG_REQUIRES_MFA');
+        if (requireMfa === 'all') throw new AppError('PLATFORM_REQUIRES_MFA');
+      }
       if (need !== 'member' && !self && !membership.role.permissions.includes(need)) throw new AppError('FORBIDDEN');
       return membership;
     },

@@ -60,6 +60,9 @@ export interface UserClaims extends CommonClaims {
   org_id?: string;
   org_role?: string;
   org_permissions?: string[];
+  /** How the session was authenticated (RFC 8176) and when its last strong check was (seconds). */
+  amr?: string[];
+  auth_time?: number;
 }
 
 /** A machine client's token: its organisation and the permissions granted, space-separated. */
@@ -174,12 +177,21 @@ export const accessTokensFactory = ({ db, clock, issuer, audience = issuer, ttlS
       await keyRing();
     },
 
-    async issue(subject: { userId: string; email: string | null; sessionId: string; organisation?: ActiveOrganisation | null }): Promise<{ token: string; expiresIn: number }> {
+    async issue(subject: {
+      userId: string;
+      email: string | null;
+      sessionId: string;
+      organisation?: ActiveOrganisation | null;
+      /** RFC 8176 methods and the time of the session's last strong check. */
+      authentication?: { amr: readonly string[]; authTime: Date };
+    }): Promise<{ token: string; expiresIn: number }> {
       const org = subject.organisation;
+      const auth = subject.authentication;
       return sign(subject.userId, {
         client_id: FIRST_PARTY_CLIENT_ID,
         userId: subject.userId,
         sid: subject.sessionId,
+        ...(auth ? { amr: [...auth.amr], auth_time: Math.floor(auth.authTime.getTime() / 1000) } : {}),
         ...(subject.email ? { email: subject.email } : {}),
         ...(org ? { org_id: org.id, org_role: org.role, org_permissions: [...org.permissions] } : {}),
       });

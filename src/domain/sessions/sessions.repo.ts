@@ -5,6 +5,8 @@ import type { User } from '../accounts/types.ts';
 import { toUser } from '../accounts/users.repo.ts';
 import type { EventRows } from '../events/event-stream.ts';
 import { eventWrites, mailWrite } from '../events/events.repo.ts';
+import { hasSecondFactor } from '../mfa/mfa.repo.ts';
+import type { SessionAuthentication } from '../principal.ts';
 import type { SessionInfo } from './types.ts';
 
 export interface NewSession {
@@ -16,7 +18,12 @@ export interface NewSession {
   expiresAt: Date;
   /** The active organisation its access tokens name, if any. */
   organisationId?: string | null;
+  /** How it was authenticated (RFC 8176); a password only by default. */
+  amr?: readonly string[];
+  /** When its last strong check was: the sign-in. */
+  authTime?: Date;
 }
+
 
 /** A session to open, with the hash of its first refresh token. */
 export interface Opening {
@@ -58,7 +65,16 @@ export const sessionsRepo = {
    */
   openingWrites(db: Executor, { session, refreshTokenHash }: Opening) {
     return [
-      db.insertInto('sessions').values({ id: session.id, user_id: session.userId, user_agent: deviceName(session.userAgent), ip: session.ip, expires_at: session.expiresAt, organisation_id: session.organisationId ?? null }),
+      db.insertInto('sessions').values({
+        id: session.id,
+        user_id: session.userId,
+        user_agent: deviceName(session.userAgent),
+        ip: session.ip,
+        expires_at: session.expiresAt,
+        organisation_id: session.organisationId ?? null,
+        amr: [...(session.amr ?? ['pwd'])],
+        ...(session.authTime ? { auth_time: session.authTime } : {}),
+      }),
       db.insertInto('refresh_tokens').values({ session_id: session.id, parent_id: null, token_hash: refreshTokenHash, expires_at: session.expiresAt }),
     ];
   },
@@ -104,11 +120,14 @@ export const sessionsRepo = {
   },
 
   /** A live session with its user: one query answers "who is calling" and "who are they". */
-  async findLive(db: Executor, by: { sessionId: string; userId: string | null; now: Date }): Promise<{ sessionId: string; organisationId: string | null; user: User } | undefined> {
+  async findLive(db: Executor, by: { sessionId: string; userId: string | null; now: Date }): Promise<{ sessionId: string; organisationId: string | null; user: User; authentication: SessionAuthentication } | undefined> {
     const row = await live(db, by)
-      .select([
+      .select((eb) => [
         'sessions.id as session_id',
         'sessions.organisation_id as session_organisation_id',
+        'sessions.amr',
+        'sessions.auth_time',
+        hasSecondFactor(db, eb.ref('users.id')).as('second_factor'),
         'users.id',
         'users.email',
         'users.username',
@@ -121,12 +140,24 @@ export const sessionsRepo = {
         'users.created_at',
       ])
       .executeTakeFirst();
-    return row && { sessionId: row.session_id, organisationId: row.session_organisation_id, user: toUser(row) };
+    return (
+      row && {
+        sessionId: row.session_id,
+        organisationId: row.session_organisation_id,
+        user: toUser(row),
+        authentication: { amr: row.amr, authTime: row.auth_time, secondFactor: Boolean(row.second_factor) },
+      }
+    );
   },
 
   /** Keeps a session going after a refresh, with the active organisation its new tokens name. */
   async extend(db: Executor, { sessionId, now, expiresAt, organisationId }: { sessionId: string; now: Date; expiresAt: Date; organisationId: string | null }): Promise<void> {
     await db.updateTable('sessions').set({ last_used_at: now, expires_at: expiresAt, organisation_id: organisationId }).where('id', '=', sessionId).execute();
+  },
+
+  /** A second factor was checked again in this session (a step-up, or enrolling one): its strong check is now. */
+  async markStrongCheck(db: Executor, { sessionId, amr, now }: { sessionId: string; amr: readonly string[]; now: Date }): Promise<void> {
+    await db.updateTable('sessions').set({ amr: [...amr], auth_time: now }).where('id', '=', sessionId).execute();
   },
 
   async revoke(db: Executor, { sessionId, now, reason }: { sessionId: string; now: Date; reason: string }): Promise<void> {

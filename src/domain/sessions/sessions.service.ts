@@ -57,14 +57,20 @@ export const sessionsServiceFactory = ({ db, clock, policy, accessTokens, refres
      * A session to open for a user and its first refresh token, as data: the sign-in or registration
      * writes it in its one statement. Sign the access token once that statement has committed.
      */
-    opening(userId: string, client: ClientInfo, organisationId: string | null = null): Opening & { refreshToken: string } {
+    opening(userId: string, client: ClientInfo, organisationId: string | null = null, amr: readonly string[] = ['pwd']): Opening & { refreshToken: string; session: { amr: readonly string[]; authTime: Date } } {
       const refreshToken = newOpaqueToken();
-      const session = { id: randomUUID(), userId, userAgent: client.userAgent, ip: client.ip, expiresAt: addSeconds(clock.now(), refreshTtlSeconds), organisationId };
+      const now = clock.now();
+      const session = { id: randomUUID(), userId, userAgent: client.userAgent, ip: client.ip, expiresAt: addSeconds(now, refreshTtlSeconds), organisationId, amr, authTime: now };
       return { session, refreshToken, refreshTokenHash: hashOpaqueToken(refreshToken) };
     },
 
-    async accessTokenFor(user: { id: string; email: string | null }, sessionId: string, organisation: ActiveOrganisation | null = null): Promise<{ token: string; expiresIn: number }> {
-      return accessTokens.issue({ userId: user.id, email: user.email, sessionId, organisation });
+    async accessTokenFor(
+      user: { id: string; email: string | null },
+      sessionId: string,
+      organisation: ActiveOrganisation | null,
+      authentication: { amr: readonly string[]; authTime: Date },
+    ): Promise<{ token: string; expiresIn: number }> {
+      return accessTokens.issue({ userId: user.id, email: user.email, sessionId, organisation, authentication });
     },
 
     /**
@@ -87,6 +93,13 @@ export const sessionsServiceFactory = ({ db, clock, policy, accessTokens, refres
         }
         const live = await sessionsRepo.findLive(trx, { sessionId: spent.sessionId, userId: null, now });
         if (!live) return null;
+        // A session that never passed the second factor its account has now (one opened before the
+        // factor was added, on a node that had not yet ended it) does not get new tokens: it ends.
+        const { amr, secondFactor } = live.authentication;
+        if (secondFactor && !amr.includes('mfa')) {
+          await sessionsRepo.revoke(trx, { sessionId: live.sessionId, now, reason: 'second_factor_required' });
+          return null;
+        }
         const wanted = organisationId === undefined ? live.organisationId : organisationId;
         const organisation = wanted === null ? undefined : await activeOrganisation(trx, wanted, live.user.id);
         // Thrown inside the transaction: the refresh token stays unspent.
@@ -98,8 +111,25 @@ export const sessionsServiceFactory = ({ db, clock, policy, accessTokens, refres
         return { live, organisation: organisation ?? null, refreshToken: next };
       });
       if (!outcome) throw new AppError('INVALID_REFRESH_TOKEN');
-      const access = await accessTokens.issue({ userId: outcome.live.user.id, email: outcome.live.user.email, sessionId: outcome.live.sessionId, organisation: outcome.organisation });
+      const access = await accessTokens.issue({
+        userId: outcome.live.user.id,
+        email: outcome.live.user.email,
+        sessionId: outcome.live.sessionId,
+        organisation: outcome.organisation,
+        authentication: outcome.live.authentication,
+      });
       return { accessToken: access.token, refreshToken: outcome.refreshToken, expiresIn: access.expiresIn };
+    },
+
+    /**
+     * A new access token for the caller's own session after its last strong check moved (a step-up):
+     * the session's active organisation as the membership stands today, the session's `amr` and `auth_time`.
+     */
+    async reissue(principal: UserPrincipal): Promise<{ token: string; expiresIn: number }> {
+      const live = await sessionsRepo.findLive(db, { sessionId: principal.sessionId, userId: principal.userId, now: clock.now() });
+      if (!live) throw new AppError('INVALID_TOKEN');
+      const organisation = live.organisationId === null ? null : ((await activeOrganisation(db, live.organisationId, live.user.id)) ?? null);
+      return accessTokens.issue({ userId: live.user.id, email: live.user.email, sessionId: live.sessionId, organisation, authentication: live.authentication });
     },
 
     /** Ends the session of a refresh token, or the signed-in caller's own session. */
@@ -151,7 +181,7 @@ export const sessionsServiceFactory = ({ db, clock, policy, accessTokens, refres
     async authenticateClaims(claims: UserClaims, client: ClientInfo): Promise<UserPrincipal> {
       const live = await sessionsRepo.findLive(db, { sessionId: claims.sid, userId: claims.sub, now: clock.now() });
       if (!live) throw new AppError('INVALID_TOKEN');
-      return userPrincipal({ user: live.user, sessionId: live.sessionId, client });
+      return userPrincipal({ user: live.user, sessionId: live.sessionId, client, authentication: live.authentication });
     },
   };
   return service;

@@ -11,6 +11,10 @@ export interface ThrottlePolicy {
   readonly signInAccount: ThrottleRule;
   /** Failed password checks from one address, whichever accounts it tries. */
   readonly signInAddress: ThrottleRule;
+  /** Second-factor checks for one account (sign-in, step-up, enrolment), whoever tries. */
+  readonly factorAccount: ThrottleRule;
+  /** Second-factor checks from one address, whichever accounts it tries. */
+  readonly factorAddress: ThrottleRule;
   /** Registrations of one email or username. */
   readonly registerAccount: ThrottleRule;
   readonly registerAddress: ThrottleRule;
@@ -33,6 +37,8 @@ const HOUR = 3600;
 export const DEFAULT_THROTTLE_POLICY: ThrottlePolicy = Object.freeze({
   signInAccount: { points: 5, windowSeconds: 15 * MINUTE, blockSeconds: MINUTE, maxBlockSeconds: HOUR },
   signInAddress: { points: 50, windowSeconds: 15 * MINUTE, blockSeconds: 5 * MINUTE, maxBlockSeconds: HOUR },
+  factorAccount: { points: 5, windowSeconds: 15 * MINUTE, blockSeconds: MINUTE, maxBlockSeconds: HOUR },
+  factorAddress: { points: 50, windowSeconds: 15 * MINUTE, blockSeconds: 5 * MINUTE, maxBlockSeconds: HOUR },
   registerAccount: { points: 5, windowSeconds: HOUR, blockSeconds: 0, maxBlockSeconds: 0 },
   registerAddress: { points: 20, windowSeconds: HOUR, blockSeconds: HOUR, maxBlockSeconds: 24 * HOUR },
   linksAddress: { points: 20, windowSeconds: 15 * MINUTE, blockSeconds: 15 * MINUTE, maxBlockSeconds: 24 * HOUR },
@@ -63,6 +69,8 @@ export function throttlesFactory(store: ThrottleStore, policy: ThrottlePolicy = 
   const rule = (name: keyof ThrottlePolicy) => new Throttle(store, name, policy[name]);
   const signInAccount = rule('signInAccount');
   const signInAddress = rule('signInAddress');
+  const factorAccount = rule('factorAccount');
+  const factorAddress = rule('factorAddress');
   const registerAccount = rule('registerAccount');
   const registerAddress = rule('registerAddress');
   const linksAddress = rule('linksAddress');
@@ -85,6 +93,17 @@ export function throttlesFactory(store: ThrottleStore, policy: ThrottlePolicy = 
     /** The password matched: the account starts afresh and the address gets its attempt back. */
     async signedIn(account: string, ip: string | null): Promise<void> {
       await Promise.all([signInAccount.clear(accountKey(account)), signInAddress.giveBack(addressKey(ip))]);
+    },
+
+    /** Before a second-factor check: a six-digit code falls to guessing without this. */
+    async factor(userId: string, ip: string | null): Promise<void> {
+      await factorAddress.take(addressKey(ip));
+      await factorAccount.take(accountKey(`factor:${userId}`));
+    },
+
+    /** The factor matched: the account starts afresh and the address gets its attempt back. */
+    async factorPassed(userId: string, ip: string | null): Promise<void> {
+      await Promise.all([factorAccount.clear(accountKey(`factor:${userId}`)), factorAddress.giveBack(addressKey(ip))]);
     },
 
     /** A reset proved the mailbox: whoever was locked out by a guesser can sign in again. */

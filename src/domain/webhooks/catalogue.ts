@@ -67,6 +67,8 @@ const SENT: Partial<Record<EventType, { type: WebhookEventType; extra?: Record<s
   'role.deleted': { type: 'role.deleted' },
   'api_key.created': { type: 'api_key.created' },
   'api_key.revoked': { type: 'api_key.revoked' },
+  'mfa.enabled': { type: 'mfa.enabled' },
+  'mfa.disabled': { type: 'mfa.disabled' },
 };
 
 /** One event as receivers see it: `webhook-id` is its id, and `body` is what is signed. */

@@ -43,6 +43,25 @@ const adminUser = (user: User) => ({
 export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const config = { auth: 'admin' as const };
 
+  app.post(
+    '/api/admin/users/:id/mfa/reset',
+    {
+      config,
+      schema: {
+        operationId: 'adminResetSecondFactors',
+        tags: TAGS,
+        summary: 'Remove every second factor of a user (authenticator app, passkeys, recovery codes)',
+        description: 'For a person who lost them all and proved who they are some other way. Audited (`mfa.disabled`, `via: admin`) and mailed to the user. Another admin is 403 `ADMIN_PROTECTED`; a user without a factor 409 `NO_SECOND_FACTOR`.',
+        params: UserParams,
+        response: { 200: success(Type.Object({})), 409: ErrorBody },
+      },
+    },
+    async (request) => {
+      await services.mfa.adminReset(principalOf(request), request.params.id);
+      return ok('Second factors reset', {});
+    },
+  );
+
   app.get(
     '/api/admin/users',
     {

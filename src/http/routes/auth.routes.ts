@@ -10,7 +10,12 @@ import { Email, Name, Phone, Username } from './fields.ts';
 
 const TAGS = ['Accounts and sessions'];
 
-const TokensAndUser = Type.Object({ accessToken: Type.String(), refreshToken: Type.String(), user: PublicUser });
+export const TokensAndUser = Type.Object({ accessToken: Type.String(), refreshToken: Type.String(), user: PublicUser });
+export const SecondFactorRequired = Type.Object({
+  mfaRequired: Type.Literal(true),
+  mfaToken: Type.String({ description: 'Names this sign-in attempt: single use, valid for five minutes, ended by five wrong codes' }),
+  methods: Type.Array(Type.Union([Type.Literal('totp'), Type.Literal('recovery_code'), Type.Literal('webauthn')])),
+});
 const TokenPair = Type.Object({ accessToken: Type.String(), refreshToken: Type.String() });
 const OpaqueToken = Type.String({ minLength: 1, maxLength: 200 });
 const ActiveOrganisation = Type.Optional(
@@ -59,7 +64,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
         operationId: 'login',
         tags: TAGS,
         summary: 'Sign in with email (or username) and password',
-        description: 'Any bad credential gets the same 401, after the same work, whether or not the account exists.',
+        description:
+          'Any bad credential gets the same 401, after the same work, whether or not the account exists. For an account with a second factor the answer is `message: "Second factor required"` with `data: {mfaRequired: true, mfaToken, methods}` and no tokens: finish with `POST /auth/mfa/verify` within five minutes.',
         body: Type.Object(
           {
             email: Type.Optional(Type.String({ format: 'email', maxLength: 254 })),
@@ -69,11 +75,12 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services; config:
           },
           { if: { not: { required: ['username'] } }, then: { required: ['email'] } },
         ),
-        response: { 200: success(TokensAndUser, 'Signed in') },
+        response: { 200: success(Type.Union([TokensAndUser, SecondFactorRequired]), 'Signed in, or a second factor is required') },
       },
     },
     async (request) => {
-      const result = await services.accounts.login(principalOf(request), { email: request.body.email, username: request.body.username, password: request.body.password, orgId: request.body.orgId });
+      const result = await services.accounts.signIn(principalOf(request), { email: request.body.email, username: request.body.username, password: request.body.password, orgId: request.body.orgId });
+      if ('mfaRequired' in result) return ok('Second factor required', { mfaRequired: true as const, mfaToken: result.mfaToken, methods: result.methods });
       return ok('Login successful', { accessToken: result.accessToken, refreshToken: result.refreshToken, user: publicUser(result.user) });
     },
   );

@@ -12,9 +12,12 @@ const TAGS = ['Organisations'];
 const OrgParams = Type.Object({ orgId: Type.String() });
 const OrgName = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', 'x-message': '{label} is required' });
 const Description = Type.String({ maxLength: 2000 });
-const Organisation = Type.Object({ orgId: Type.String(), name: Type.String(), description: Type.String() });
+const RequireMfa = Type.Boolean({ description: 'Members without a second factor get 403 `ORG_REQUIRES_MFA` on this organisation’s routes' });
+const Organisation = Type.Object({ orgId: Type.String(), name: Type.String(), description: Type.String(), requireMfa: RequireMfa });
 
-const organisation = (org: Pick<Org, 'id' | 'name' | 'description'>) => ({ orgId: org.id, name: org.name, description: org.description });
+const organisation = (org: Pick<Org, 'id' | 'name' | 'description' | 'requireMfa'>) => ({ orgId: org.id, name: org.name, description: org.description, requireMfa: org.requireMfa });
+/** A new organisation, as the seed contract answers it: it never requires second factors yet. */
+const CreatedOrganisation = Type.Object({ orgId: Type.String(), name: Type.String(), description: Type.String() });
 
 export const organisationsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   app.get(
@@ -27,7 +30,7 @@ export const organisationsRoutes: FastifyPluginAsyncTypebox<{ services: Services
         summary: 'The organisations the caller belongs to, with the caller’s role in each',
         querystring: PageQuery,
         response: {
-          200: success(Type.Object({ organisations: Type.Array(Type.Object({ orgId: Type.String(), name: Type.String(), description: Type.String(), role: Type.String() })), nextCursor: NextCursor })),
+          200: success(Type.Object({ organisations: Type.Array(Type.Object({ orgId: Type.String(), name: Type.String(), description: Type.String(), requireMfa: RequireMfa, role: Type.String() })), nextCursor: NextCursor })),
         },
       },
     },
@@ -46,7 +49,7 @@ export const organisationsRoutes: FastifyPluginAsyncTypebox<{ services: Services
         tags: TAGS,
         summary: 'Create an organisation; the caller becomes its owner',
         body: Type.Object({ name: OrgName, description: Type.Optional(Description) }),
-        response: { 201: success(Organisation, 'Created') },
+        response: { 201: success(CreatedOrganisation, 'Created') },
       },
     },
     async (request, reply) => {
@@ -71,9 +74,11 @@ export const organisationsRoutes: FastifyPluginAsyncTypebox<{ services: Services
       schema: {
         operationId: 'updateOrganisation',
         tags: TAGS,
-        summary: 'Rename or describe an organisation',
+        summary: 'Rename or describe an organisation, or set whether its members need a second factor',
+        description:
+          '`requireMfa` is the owners’ alone (403 for anyone else), needs a second factor of the owner’s own (409 `NO_SECOND_FACTOR`) checked within ten minutes (403 `STEP_UP_REQUIRED`, see `POST /auth/step-up`).',
         params: OrgParams,
-        body: Type.Object({ name: Type.Optional(OrgName), description: Type.Optional(Description) }, { additionalProperties: false }),
+        body: Type.Object({ name: Type.Optional(OrgName), description: Type.Optional(Description), requireMfa: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
         response: { 200: success(Organisation) },
       },
     },
@@ -141,6 +146,7 @@ export const organisationsRoutes: FastifyPluginAsyncTypebox<{ services: Services
                   role: Type.String(),
                   status: Type.String(),
                   joinedAt: Type.String({ format: 'date-time' }),
+                  mfa: Type.Boolean({ description: 'Whether the member has a second factor' }),
                 }),
               ),
               nextCursor: NextCursor,
