@@ -10,6 +10,8 @@ import type { Db } from '../src/db/database.ts';
 import { PERMISSIONS } from '../src/domain/policy/permissions.ts';
 import { addMember, assertErrorEnvelope, call, createOrganisation, PASSWORD, registerUser, uniqueEmail, type Answer, type TestUser } from './helpers/api.ts';
 import { fingerprint, forEachDatabase, PUBLIC_URL, settled, type Harness } from './helpers/harness.ts';
+import { enableTotp, firstStep, nextStep, SECRET_KEY, totpCode } from './helpers/mfa.ts';
+import { SoftwareAuthenticator } from './helpers/webauthn.ts';
 
 type Json = Record<string, unknown>;
 type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
@@ -440,6 +442,44 @@ function tenancySuite(h: () => Harness) {
       const [admin, target] = await Promise.all([makeAdmin(), registerUser(app())]);
       return { params: { id: target.userId }, body: { firstName: 'Renamed' }, token: admin.accessToken, success: 200, actor: admin.userId };
     },
+    // Second factors: each recipe's account has its own, and a code of a time step not used before.
+    verifySecondFactor: async () => {
+      const u = await enableTotp(app(), h().clock, await registerUser(app()));
+      const mfaToken = await firstStep(app(), u);
+      nextStep(h().clock);
+      return { body: { mfaToken, method: 'totp', code: totpCode(u.secret, h().clock) }, success: 200, actor: u.userId };
+    },
+    stepUp: async () => {
+      const u = await enableTotp(app(), h().clock, await registerUser(app()));
+      nextStep(h().clock);
+      return { body: { method: 'totp', code: totpCode(u.secret, h().clock) }, token: u.accessToken, success: 200, actor: u.userId };
+    },
+    confirmTotp: async () => {
+      const u = await registerUser(app());
+      const started = await ok(send('POST', '/api/users/me/mfa/totp', { token: u.accessToken }), 201);
+      return { body: { code: totpCode(started.body.data.secret, h().clock) }, token: u.accessToken, success: 200, actor: u.userId };
+    },
+    registerPasskey: async () => {
+      const u = await registerUser(app());
+      const options = await ok(send('POST', '/api/users/me/passkeys/options', { token: u.accessToken }));
+      return { body: { response: new SoftwareAuthenticator(PUBLIC_URL).register(options.body.data), name: 'Laptop' }, token: u.accessToken, success: 201, actor: u.userId };
+    },
+    renamePasskey: async () => {
+      const u = await registerUser(app());
+      const { passkeyId } = await addPasskey(u);
+      return { params: { passkeyId }, body: { name: 'Renamed' }, token: u.accessToken, success: 200, actor: u.userId };
+    },
+    secondFactorWebauthnOptions: async () => {
+      const u = await registerUser(app());
+      await addPasskey(u);
+      return { body: { mfaToken: await firstStep(app(), u) }, success: 200, actor: u.userId };
+    },
+    passkeySignIn: async () => {
+      const u = await registerUser(app());
+      const { authenticator } = await addPasskey(u);
+      const options = await ok(send('POST', '/auth/passkey/options', { body: {} }));
+      return { body: { response: authenticator.authenticate(options.body.data) }, success: 200, actor: u.userId };
+    },
     // Webhook endpoints are made disabled, so that nothing is delivered while the suite compares the database.
     createWebhook: async () => {
       const u = await registerUser(app());
@@ -463,6 +503,14 @@ function tenancySuite(h: () => Harness) {
     },
   };
 
+  /** A passkey of the user's, from a software authenticator. */
+  async function addPasskey(user: TestUser) {
+    const authenticator = new SoftwareAuthenticator(PUBLIC_URL);
+    const options = await ok(send('POST', '/api/users/me/passkeys/options', { token: user.accessToken }));
+    const added = await ok(send('POST', '/api/users/me/passkeys', { token: user.accessToken, body: { response: authenticator.register(options.body.data) } }), 201);
+    return { authenticator, passkeyId: added.body.data.passkeyId as string };
+  }
+
   /** A webhook endpoint, disabled at once: the suite's snapshots see no deliveries come and go. */
   async function disabledWebhook(token: string, collection: string): Promise<string> {
     const created = await ok(send('POST', collection, { token, body: { url: 'https://receiver.example/hook', events: ['*'] } }), 201);
@@ -479,6 +527,7 @@ function tenancySuite(h: () => Harness) {
     const role = await ok(send('POST', `/api/organisations/${orgId}/roles`, { token: owner.accessToken, body: { name: 'Auditor', permissions: ['org:read', 'audit:read'] } }), 201);
     const invitation = await ok(send('POST', `/api/organisations/${orgId}/invitations`, { token: owner.accessToken, body: { email: uniqueEmail('pending') } }), 201);
     const webhookId = await disabledWebhook(owner.accessToken, `/api/organisations/${orgId}/webhooks`);
+    const { passkeyId } = await addPasskey(owner);
     const username = (await ok(send('GET', '/api/users/me', { token: owner.accessToken }))).body.data.username as string;
     // The owner's key holds everything the owner does; the machine client every permission it may have.
     const everything = [...PERMISSIONS];
@@ -494,6 +543,7 @@ function tenancySuite(h: () => Harness) {
       name,
       username,
       webhookId,
+      passkeyId,
       roleId: role.body.data.roleId as string,
       invitationId: invitation.body.data.invitationId as string,
       apiKeyId: apiKey.body.data.apiKeyId as string,
@@ -578,6 +628,7 @@ function tenancySuite(h: () => Harness) {
       username: a.username,
       webhookId: a.webhookId,
       deliveryId: '1',
+      passkeyId: a.passkeyId,
       apiKeyId: a.apiKeyId,
       applicationId: a.applicationId,
       clientId: 'gho_unknown',
@@ -596,6 +647,7 @@ function tenancySuite(h: () => Harness) {
       adminUpdateUser: { platformRole: 'admin' },
       updateWebhook: { url: 'https://attacker.example/hook', enabled: true },
       updatePlatformWebhook: { url: 'https://attacker.example/hook' },
+      renamePasskey: { name: 'Hijacked' },
     };
     // The hosted sign-in's pages belong to one browser's sign-in (its interaction cookie), not to a
     // tenant: tests/openid.spec.ts shows what they answer anyone else.
@@ -702,4 +754,4 @@ function tenancySuite(h: () => Harness) {
   });
 }
 
-forEachDatabase('tenancy attacks', (h) => tenancySuite(h));
+forEachDatabase('tenancy attacks', (h) => tenancySuite(h), SECRET_KEY);
