@@ -64,11 +64,13 @@ export function deliveryWorkerFactory({ db, clock, sender, logger, endpointFaili
     const results = await Promise.all(claimed.map((delivery) => sender.send({ url: delivery.url, messageId: delivery.messageId, body: delivery.body, secrets: delivery.secrets, at: clock.now() })));
     const at = clock.now();
     const delivered: Array<{ id: number; status: number; body: string; durationMs: number }> = [];
+    const failures: Array<[DueDelivery, Extract<(typeof results)[number], { ok: false }>]> = [];
     for (const [i, result] of results.entries()) {
       const delivery = claimed[i]!;
       if (result.ok) delivered.push({ id: delivery.id, status: result.status, body: result.body, durationMs: result.durationMs });
-      else await failed(delivery, result, at);
+      else failures.push([delivery, result]);
     }
+    // What arrived is marked first: a failure's bookkeeping going wrong must not send it again.
     if (delivered.length > 0) {
       await webhooksRepo.markDelivered(db, delivered, at);
       counts.delivered += delivered.length;
@@ -76,6 +78,7 @@ export function deliveryWorkerFactory({ db, clock, sender, logger, endpointFaili
       const recovered = new Set(claimed.filter((d) => d.endpointFailing && delivered.some(({ id }) => id === d.id)).map((d) => d.endpointId));
       await webhooksRepo.markAnswering(db, [...recovered]);
     }
+    for (const [delivery, result] of failures) await failed(delivery, result, at);
     return claimed.length;
   }
 

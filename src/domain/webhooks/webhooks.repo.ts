@@ -115,10 +115,14 @@ export const webhooksRepo = {
   },
 
   /** A message to one endpoint only (the test message). */
-  async enqueueTo(db: Executor, message: WebhookMessage, endpointId: string): Promise<number> {
+  async enqueueTo(db: Executor, message: WebhookMessage, endpointId: string): Promise<Delivery> {
     await db.insertInto('webhook_messages').values({ id: message.id, type: message.type, organisation_id: message.organisationId, subject_id: message.subjectId, body: message.body }).execute();
-    const row = await db.insertInto('webhook_deliveries').values({ message_id: message.id, endpoint_id: endpointId, subject_id: message.subjectId }).returning('id').executeTakeFirstOrThrow();
-    return row.id;
+    const row = await db
+      .insertInto('webhook_deliveries')
+      .values({ message_id: message.id, endpoint_id: endpointId, subject_id: message.subjectId })
+      .returning(['id', 'message_id', 'status', 'attempts', 'response_status', 'response_body', 'error', 'duration_ms', 'attempted_at', 'next_attempt_at', 'delivered_at', 'created_at'])
+      .executeTakeFirstOrThrow();
+    return toDelivery({ ...row, type: message.type });
   },
 
   async insertEndpoint(db: Executor, endpoint: { organisationId: string | null; url: string; description: string; events: string[]; secret: string; createdBy: string | null }): Promise<Endpoint> {

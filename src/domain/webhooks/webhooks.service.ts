@@ -168,9 +168,10 @@ export const webhooksServiceFactory = ({ db, clock, policy, events, allowPrivate
       const { actor, organisationId } = await manager(principal, scope);
       const endpoint = await endpointOf({ organisationId }, webhookId);
       const message = testMessage(endpoint, actor, clock.now());
-      const deliveryId = await db.transaction().execute((trx) => webhooksRepo.enqueueTo(trx, message, endpoint.id));
+      // Answered as queued: the worker may have claimed it by the time a second look were taken.
+      const delivery = await db.transaction().execute((trx) => webhooksRepo.enqueueTo(trx, message, endpoint.id));
       webhooksQueued();
-      return (await webhooksRepo.findDelivery(db, endpoint.id, deliveryId))!;
+      return delivery;
     },
 
     async deliveries(principal: Principal, scope: EndpointScope, webhookId: string, request: PageRequest): Promise<{ items: Delivery[]; nextCursor: string | null }> {
