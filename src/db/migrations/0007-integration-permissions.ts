@@ -1,8 +1,9 @@
 import type { Migration } from './migration.ts';
 
 // The catalogue as it stands with this migration: 0001's and the three that manage how other software
-// reaches an organisation (API keys, machine clients, webhooks).
-const PERMISSIONS = [
+// reaches an organisation (API keys, machine clients, webhooks). Frozen with it: later migrations may
+// name this snapshot, never edit it.
+export const PERMISSIONS_0007 = [
   'org:read',
   'org:update',
   'org:delete',
@@ -29,7 +30,7 @@ export const integrationPermissions: Migration = {
   name: '0007-integration-permissions',
   statements: [
     'alter table roles drop constraint roles_permissions_known',
-    `alter table roles add constraint roles_permissions_known check (permissions <@ ${list(PERMISSIONS)})`,
+    `alter table roles add constraint roles_permissions_known check (permissions <@ ${list(PERMISSIONS_0007)})`,
     `update roles set permissions = permissions || array(select p from unnest(${list(ADDED)}) p where p <> all (roles.permissions))
        where built_in and name in ('owner', 'admin')`,
   ],

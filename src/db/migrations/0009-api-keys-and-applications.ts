@@ -1,22 +1,7 @@
+import { PERMISSIONS_0007 as PERMISSIONS } from './0007-integration-permissions.ts';
 import type { Migration } from './migration.ts';
 
 // The catalogue as it stands with this migration (0007's): keys and clients hold only these.
-const PERMISSIONS = [
-  'org:read',
-  'org:update',
-  'org:delete',
-  'members:read',
-  'members:add',
-  'members:remove',
-  'members:update-role',
-  'invitations:create',
-  'roles:manage',
-  'stats:read',
-  'audit:read',
-  'api-keys:manage',
-  'applications:manage',
-  'webhooks:manage',
-];
 const KNOWN = `array[${PERMISSIONS.map((p) => `'${p}'`).join(', ')}]::text[]`;
 const TIMESTAMPS = `
   created_at timestamptz(3) not null default now(),
