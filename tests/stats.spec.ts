@@ -234,6 +234,66 @@ forEachDatabase('statistics', (h) => {
     assert.deepEqual((await byOrg(analyst)).map((r) => r.organisationId), [analyst.personalOrgId]);
   });
 
+  /** Every page of a per-organisation report, following `nextCursor` from the first. */
+  async function pages(user: TestUser, route: (typeof ROUTES)[1 | 2], query: string) {
+    const seen: Array<Array<Record<string, unknown>>> = [];
+    let cursor: string | null = null;
+    do {
+      const url: string = `${route}?${query}${cursor === null ? '' : `&cursor=${cursor}`}`;
+      const answer = await call(h().app, 'GET', url, { token: user.accessToken });
+      assert.equal(answer.status, 200, `${url}: ${JSON.stringify(answer.body)}`);
+      assert.deepEqual(Object.keys(answer.body.data).sort(), ['nextCursor', 'rows']);
+      seen.push(answer.body.data.rows);
+      cursor = answer.body.data.nextCursor;
+      assert.ok(seen.length <= 20, 'the pages never end');
+    } while (cursor !== null);
+    return seen;
+  }
+
+  it('pages the per-organisation reports in their order, each row once, with and without filters', async () => {
+    const { owner, analyst } = await population();
+    // Three organisations, eight (organisation, role) rows: pages of 3 end in the middle of an organisation.
+    const byOrgPages = await pages(owner, ROUTES[1], 'limit=1');
+    assert.deepEqual(byOrgPages.map((p) => p.length), [1, 1, 1]);
+    assert.deepEqual(byOrgPages.flat(), await byOrg(owner));
+    const byOrgRolePages = await pages(owner, ROUTES[2], 'limit=3');
+    assert.deepEqual(byOrgRolePages.map((p) => p.length), [3, 3, 2]);
+    assert.deepEqual(byOrgRolePages.flat(), await byOrgRole(owner));
+    assert.deepEqual((await pages(owner, ROUTES[2], 'limit=1000')).flat(), await byOrgRole(owner));
+    // Dated and by status, the memberships themselves are counted: organisations with none left are skipped.
+    for (const filter of [`from=${seconds('2024-02-15T00:00:00Z')}&status=active`, 'to=2024-03-01T12:00:00Z', 'status=suspended']) {
+      assert.deepEqual((await pages(owner, ROUTES[1], `limit=1&${filter}`)).flat(), await byOrg(owner, `?${filter}`), filter);
+      assert.deepEqual((await pages(owner, ROUTES[2], `limit=2&${filter}`)).flat(), await byOrgRole(owner, `?${filter}`), filter);
+    }
+    // Someone who reads fewer organisations pages through only those.
+    assert.deepEqual((await pages(analyst, ROUTES[2], 'limit=2')).flat(), await byOrgRole(analyst));
+  });
+
+  it('starts a page after the cursor when only the cursor is given, and refuses a bad limit or cursor naming the field', async () => {
+    const { owner } = await population();
+    const first = await call(h().app, 'GET', `${ROUTES[2]}?limit=2`, { token: owner.accessToken });
+    const rest = await call(h().app, 'GET', `${ROUTES[2]}?cursor=${first.body.data.nextCursor}`, { token: owner.accessToken });
+    assert.equal(rest.status, 200, JSON.stringify(rest.body));
+    assert.deepEqual([...first.body.data.rows, ...rest.body.data.rows], await byOrgRole(owner));
+    assert.equal(rest.body.data.nextCursor, null);
+    const orgCursor = (await call(h().app, 'GET', `${ROUTES[1]}?limit=1`, { token: owner.accessToken })).body.data.nextCursor as string;
+    const refused: Array<[string, string]> = [
+      [`${ROUTES[1]}?limit=0`, 'limit'],
+      [`${ROUTES[2]}?limit=1001`, 'limit'],
+      [`${ROUTES[2]}?limit=ten`, 'limit'],
+      [`${ROUTES[1]}?cursor=not-a-cursor`, 'cursor'],
+      [`${ROUTES[1]}?cursor=${Buffer.from(JSON.stringify(['Stats A', 'not-an-id'])).toString('base64url')}`, 'cursor'],
+      // Each report's cursor belongs to it: the other report's is refused rather than read half right.
+      [`${ROUTES[1]}?cursor=${first.body.data.nextCursor}`, 'cursor'],
+      [`${ROUTES[2]}?cursor=${orgCursor}`, 'cursor'],
+    ];
+    for (const [url, field] of refused) {
+      const answer = await call(h().app, 'GET', url, { token: owner.accessToken });
+      assert.equal(answer.status, 422, `${url}: ${JSON.stringify(answer.body)}`);
+      assert.equal(answer.body.errors[0].field, field, url);
+    }
+  });
+
   it('requires a valid access token on every statistics route, changing nothing', async () => {
     const user = await registerUser(h().app);
     await settled(h().db, { failOnTimeout: true });

@@ -5,7 +5,7 @@ import { mixed } from './mixed.ts';
 import { members, organisations, organisationsAmongMany, organisationsEmbedded } from './organisations.ts';
 import type { Scenario } from './scenario.ts';
 import { membersWrite, webhooksFanout } from './webhooks.ts';
-import { statsFiltered, statsMembersByOrganisation, statsOwner, statsUsersByOrganisationRole, statsUsersByRole } from './stats.ts';
+import { statsFiltered, statsMembersByOrganisation, statsOwner, statsPage, statsPageFiltered, statsUsersByOrganisationRole, statsUsersByRole } from './stats.ts';
 
 export const SCENARIOS: readonly Scenario[] = [
   healthz,
@@ -24,6 +24,8 @@ export const SCENARIOS: readonly Scenario[] = [
   statsUsersByOrganisationRole,
   statsFiltered,
   statsOwner,
+  statsPage,
+  statsPageFiltered,
   organisationsAmongMany,
   mixed,
   organisationsEmbedded,

@@ -1,5 +1,6 @@
 // The statistics over a million memberships: the three routes as a platform admin (every
-// organisation counted), one of them filtered, and one as an owner (who reads 10 organisations).
+// organisation counted), one of them filtered, and one as an owner (who reads 10 organisations); and
+// the first page of 100 rows of the per-organisation-role report, unfiltered and filtered.
 // One request at a time: the figure that matters is how long one aggregation over a million rows
 // takes; 32 at once on two cores would measure the queue in front of them.
 import { httpLoad } from '../lib/load.ts';
@@ -32,3 +33,10 @@ export const statsFiltered = statsScenario(
   'platform admin, active members who joined in the last 30 days',
 );
 export const statsOwner = statsScenario('stats-owner', '/api/stats/users-by-organisation-role', OWNER, 'an owner, stats:read in 10 organisations');
+export const statsPage = statsScenario('stats-page', '/api/stats/users-by-organisation-role?limit=100', ADMIN, 'platform admin, a page of 100 rows');
+export const statsPageFiltered = statsScenario(
+  'stats-page-filtered',
+  '/api/stats/users-by-organisation-role?limit=100&from={30 days ago}&status=active',
+  ADMIN,
+  'platform admin, a page of 100 rows of active members who joined in the last 30 days',
+);

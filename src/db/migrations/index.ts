@@ -10,6 +10,7 @@ import { webhooks } from './0008-webhooks.ts';
 import { apiKeysAndApplications } from './0009-api-keys-and-applications.ts';
 import { secondFactors } from './0010-second-factors.ts';
 import { openidProvider } from './0011-openid-provider.ts';
+import { organisationNameIndex } from './0012-organisation-name-index.ts';
 import type { Migration } from './migration.ts';
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -24,4 +25,5 @@ export const MIGRATIONS: readonly Migration[] = [
   apiKeysAndApplications,
   secondFactors,
   openidProvider,
+  organisationNameIndex,
 ];

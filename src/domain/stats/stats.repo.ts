@@ -17,6 +17,19 @@ export interface StatsFilter {
   organisationId?: string;
 }
 
+/** Where a page of a per-organisation report starts: after this organisation (and role), in the report's order. */
+export interface StatsPosition {
+  organisation: string;
+  organisationId: string;
+  role?: string;
+}
+
+export interface StatsPage {
+  /** Rows wanted; the repository reads one more, to know whether another page follows. */
+  limit: number;
+  after?: StatsPosition;
+}
+
 const undated = (filter: StatsFilter) => filter.from === undefined && filter.to === undefined;
 
 /** The organisations where the viewer holds the scope's permission in an active membership. */
@@ -81,6 +94,74 @@ function holdersByRole(db: Executor, status: 'active' | 'suspended' | undefined)
 // question about the whole platform; a few organisations' memberships are quick to count anyway.
 const platformWide = (filter: StatsFilter) => filter.scope.all && filter.organisationId === undefined && undated(filter);
 
+// A page walks the organisations in the report's order (organisations_name_idx, migration 0012) and
+// counts each one's memberships as it goes, stopping once the page is full: a hundred rows cost a
+// hundred organisations' counts, however many organisations there are.
+
+const enclosingOrganisation = sql.ref<string>('o.id');
+
+/** The counted rows of the organisation `o` of the enclosing query: kept counts, or memberships when dated. */
+function keptCountsOfOrganisation(db: Executor, filter: StatsFilter) {
+  let query = db.selectFrom('membership_counts as k').where('k.organisation_id', '=', enclosingOrganisation);
+  if (filter.status) query = query.where('k.status', '=', filter.status);
+  return query;
+}
+
+function membershipsOfOrganisation(db: Executor, filter: StatsFilter) {
+  let query = db.selectFrom('members as m').where('m.organisation_id', '=', enclosingOrganisation);
+  if (filter.from) query = query.where('m.created_at', '>=', filter.from);
+  if (filter.to) query = query.where('m.created_at', '<=', filter.to);
+  if (filter.status) query = query.where('m.status', '=', filter.status);
+  return query;
+}
+
+/** One organisation's count, for the organisation `o` of the enclosing query; no row when it is zero. */
+function countOfOrganisation(db: Executor, filter: StatsFilter) {
+  if (undated(filter)) return keptCountsOfOrganisation(db, filter).select(total.as('n')).having(total, '>', 0).as('c');
+  return membershipsOfOrganisation(db, filter).select(count.as('n')).having(count, '>', 0).as('c');
+}
+
+/** The same per role. */
+function countsOfOrganisationRoles(db: Executor, filter: StatsFilter) {
+  if (undated(filter)) return keptCountsOfOrganisation(db, filter).select(['k.role_id', total.as('n')]).groupBy('k.role_id').having(total, '>', 0).as('c');
+  return membershipsOfOrganisation(db, filter).select(['m.role_id', count.as('n')]).groupBy('m.role_id').as('c');
+}
+
+/** The visible organisations from a page's start, in the reports' order. */
+function organisationsFrom(db: Executor, filter: StatsFilter, after: StatsPosition | undefined) {
+  let query = db.selectFrom('organisations as o');
+  if (filter.organisationId) query = query.where('o.id', '=', filter.organisationId);
+  if (!filter.scope.all) query = query.where('o.id', 'in', readableOrganisations(db, filter.scope));
+  // Row comparison: the index's range starts at the cursor's organisation.
+  if (after) query = query.where(sql<boolean>`(o.name, o.id) ${sql.raw(after.role === undefined ? '>' : '>=')} (${after.organisation}, ${after.organisationId}::uuid)`);
+  return query;
+}
+
+function membersByOrganisationPage(db: Executor, filter: StatsFilter, page: StatsPage) {
+  return organisationsFrom(db, filter, page.after)
+    .innerJoinLateral(countOfOrganisation(db, filter), (join) => join.onTrue())
+    .select(['o.id as organisationId', 'o.name as organisation', 'c.n as userCount'])
+    .orderBy('o.name')
+    .orderBy('o.id')
+    .limit(page.limit + 1)
+    .execute();
+}
+
+function usersByOrganisationRolePage(db: Executor, filter: StatsFilter, page: StatsPage) {
+  let query = organisationsFrom(db, filter, page.after)
+    .innerJoinLateral(countsOfOrganisationRoles(db, filter), (join) => join.onTrue())
+    .innerJoin('roles as r', 'r.id', 'c.role_id');
+  const { after } = page;
+  if (after?.role !== undefined) query = query.where(sql<boolean>`(o.name, o.id, r.name) > (${after.organisation}, ${after.organisationId}::uuid, ${after.role})`);
+  return query
+    .select(['o.id as organisationId', 'o.name as organisation', 'r.name as role', 'c.n as userCount'])
+    .orderBy('o.name')
+    .orderBy('o.id')
+    .orderBy('r.name')
+    .limit(page.limit + 1)
+    .execute();
+}
+
 export const statsRepo = {
   /** Distinct users per role name: a user who is a member in two organisations counts once. */
   usersByRole(db: Executor, filter: StatsFilter) {
@@ -90,7 +171,8 @@ export const statsRepo = {
     return db.selectFrom(pairs.as('t')).select(['t.role', count.as('userCount')]).groupBy('t.role').orderBy('t.role').execute();
   },
 
-  membersByOrganisation(db: Executor, filter: StatsFilter) {
+  membersByOrganisation(db: Executor, filter: StatsFilter, page?: StatsPage) {
+    if (page) return membersByOrganisationPage(db, filter, page);
     return db
       .selectFrom(countsPerOrganisation(db, filter))
       .innerJoin('organisations as o', 'o.id', 'c.organisation_id')
@@ -100,7 +182,8 @@ export const statsRepo = {
       .execute();
   },
 
-  usersByOrganisationRole(db: Executor, filter: StatsFilter) {
+  usersByOrganisationRole(db: Executor, filter: StatsFilter, page?: StatsPage) {
+    if (page) return usersByOrganisationRolePage(db, filter, page);
     return db
       .selectFrom(countsPerOrganisationRole(db, filter))
       .innerJoin('organisations as o', 'o.id', 'c.organisation_id')

@@ -6,13 +6,50 @@ import { AppError, fieldError } from '../errors.ts';
 import { isUuid } from '../ids.ts';
 import type { Policy } from '../policy/policy.ts';
 import type { Principal } from '../principal.ts';
-import { statsRepo, type StatsFilter } from './stats.repo.ts';
+import { statsRepo, type StatsFilter, type StatsPage, type StatsPosition } from './stats.repo.ts';
 
 export interface StatsQuery {
   from?: string;
   to?: string;
   status?: string;
   organisationId?: string;
+}
+
+/** The per-organisation reports page when asked to: `limit` (1–1000), `cursor` from the previous page. */
+export interface StatsPageQuery {
+  limit?: number;
+  cursor?: string;
+}
+
+export const STATS_DEFAULT_PAGE_SIZE = 100;
+
+/** A cursor names the last row of its page: organisation name and id, and the role in the per-role report. */
+const encodeStatsCursor = (position: StatsPosition) =>
+  Buffer.from(JSON.stringify(position.role === undefined ? [position.organisation, position.organisationId] : [position.organisation, position.organisationId, position.role])).toString('base64url');
+
+function decodeStatsCursor(cursor: string, byRole: boolean): StatsPosition {
+  let parts: unknown;
+  try {
+    parts = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    parts = undefined;
+  }
+  // A cursor of the other report, or of another list, is refused rather than read half right.
+  const valid = Array.isArray(parts) && parts.length === (byRole ? 3 : 2) && parts.every((part) => typeof part === 'string') && isUuid(parts[1] as string);
+  if (!valid) throw fieldError('cursor', 'Cursor is invalid');
+  const [organisation, organisationId, role] = parts as string[];
+  return { organisation: organisation!, organisationId: organisationId!, role };
+}
+
+function pageOf(query: StatsPageQuery, byRole: boolean): StatsPage | undefined {
+  if (query.limit === undefined && query.cursor === undefined) return undefined;
+  return { limit: query.limit ?? STATS_DEFAULT_PAGE_SIZE, after: query.cursor === undefined ? undefined : decodeStatsCursor(query.cursor, byRole) };
+}
+
+function paged<T extends { organisation: string; organisationId: string; role?: string }>(rows: T[], page: StatsPage) {
+  const items = rows.slice(0, page.limit);
+  const last = items[items.length - 1];
+  return { rows: items, nextCursor: rows.length > page.limit && last ? encodeStatsCursor(last) : null };
 }
 
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
@@ -49,9 +86,22 @@ export const statsServiceFactory = ({ db, policy }: { db: Db; policy: Policy }) 
   }
 
   return {
-    usersByRole: async (principal: Principal, query: StatsQuery) => statsRepo.usersByRole(db, await filterFor(principal, query)),
-    membersByOrganisation: async (principal: Principal, query: StatsQuery) => statsRepo.membersByOrganisation(db, await filterFor(principal, query)),
-    usersByOrganisationRole: async (principal: Principal, query: StatsQuery) => statsRepo.usersByOrganisationRole(db, await filterFor(principal, query)),
+    usersByRole: async (principal: Principal, query: StatsQuery) => ({ rows: await statsRepo.usersByRole(db, await filterFor(principal, query)) }),
+
+    /** Every row, or with `limit`/`cursor` one page of them and the cursor of the next. */
+    async membersByOrganisation(principal: Principal, query: StatsQuery & StatsPageQuery) {
+      const page = pageOf(query, false);
+      const filter = await filterFor(principal, query);
+      if (!page) return { rows: await statsRepo.membersByOrganisation(db, filter) };
+      return paged(await statsRepo.membersByOrganisation(db, filter, page), page);
+    },
+
+    async usersByOrganisationRole(principal: Principal, query: StatsQuery & StatsPageQuery) {
+      const page = pageOf(query, true);
+      const filter = await filterFor(principal, query);
+      if (!page) return { rows: await statsRepo.usersByOrganisationRole(db, filter) };
+      return paged(await statsRepo.usersByOrganisationRole(db, filter, page), page);
+    },
   };
 };
 

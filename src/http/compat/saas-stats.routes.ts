@@ -14,7 +14,7 @@ export const saasStatsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
   app.get(
     '/stats/role-wise-users',
     { config, schema: { operationId: 'saasRoleWiseUsers', tags: TAGS, summary: 'Users per role', querystring: FILTERED, response: { 200: Type.Array(Type.Object({ role: Type.String(), user_count: Type.Integer() })) } } },
-    async (request) => (await services.stats.usersByRole(principalOf(request), request.query)).map((r) => ({ role: r.role, user_count: r.userCount })),
+    async (request) => (await services.stats.usersByRole(principalOf(request), request.query)).rows.map((r) => ({ role: r.role, user_count: r.userCount })),
   );
 
   app.get(
@@ -30,7 +30,7 @@ export const saasStatsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
       },
     },
     async (request) =>
-      (await services.stats.membersByOrganisation(principalOf(request), request.query)).map((r) => ({ organization: r.organisation, organization_id: r.organisationId, member_count: r.userCount })),
+      (await services.stats.membersByOrganisation(principalOf(request), request.query)).rows.map((r) => ({ organization: r.organisation, organization_id: r.organisationId, member_count: r.userCount })),
   );
 
   for (const [path, operationId] of [
@@ -40,7 +40,7 @@ export const saasStatsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
     app.get(
       path,
       { config, schema: { operationId, tags: TAGS, summary: 'Users per organisation and role, filtered by `from`, `to` and `status`', querystring: FILTERED, response: { 200: OrgRoleCounts } } },
-      async (request) => (await services.stats.usersByOrganisationRole(principalOf(request), request.query)).map((r) => ({ organization: r.organisation, role: r.role, user_count: r.userCount })),
+      async (request) => (await services.stats.usersByOrganisationRole(principalOf(request), request.query)).rows.map((r) => ({ organization: r.organisation, role: r.role, user_count: r.userCount })),
     );
   }
 };

@@ -3,7 +3,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { Services } from '../../domain/services.ts';
 import { principalOf } from '../auth.ts';
-import { ErrorBody, ok, StringEnum, success } from '../schemas.ts';
+import { STATS_DEFAULT_PAGE_SIZE } from '../../domain/stats/stats.service.ts';
+import { ErrorBody, NextCursor, ok, StringEnum, success } from '../schemas.ts';
 
 const TAGS = ['Statistics'];
 const DESCRIPTION =
@@ -17,7 +18,18 @@ export const StatsQuery = Type.Object({
   organisationId: Type.Optional(Type.String({ maxLength: 40 })),
 });
 
+const PAGE_DESCRIPTION =
+  ' With `limit` (1–1000) or `cursor`, one page of rows in the same order and `nextCursor` (null on the last page); without them, every row.';
+
+/** The per-organisation reports also page (`limit`, `cursor`), answering `nextCursor` when they do. */
+export const PagedStatsQuery = Type.Object({
+  ...StatsQuery.properties,
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: `Rows per page (default ${STATS_DEFAULT_PAGE_SIZE} when only \`cursor\` is given)` })),
+  cursor: Type.Optional(Type.String({ maxLength: 2000 })),
+});
+
 const rows = <T extends ReturnType<typeof Type.Object>>(row: T) => success(Type.Object({ rows: Type.Array(row) }));
+const pagedRows = <T extends ReturnType<typeof Type.Object>>(row: T) => success(Type.Object({ rows: Type.Array(row), nextCursor: Type.Optional(NextCursor) }));
 
 export const statsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const route = { config: { auth: 'user' as const } };
@@ -26,8 +38,7 @@ export const statsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     '/api/stats/users-by-role',
     { ...route, schema: { operationId: 'statsUsersByRole', tags: TAGS, summary: 'Users per role name', description: DESCRIPTION, querystring: StatsQuery, response: { 200: rows(Type.Object({ role: Type.String(), userCount: Type.Integer() })), 404: ErrorBody } } },
     async (request) => {
-      const result = await services.stats.usersByRole(principalOf(request), request.query);
-      return ok('Statistics retrieved successfully', { rows: result });
+      return ok('Statistics retrieved successfully', await services.stats.usersByRole(principalOf(request), request.query));
     },
   );
 
@@ -39,14 +50,13 @@ export const statsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         operationId: 'statsMembersByOrganisation',
         tags: TAGS,
         summary: 'Members per organisation',
-        description: DESCRIPTION,
-        querystring: StatsQuery,
-        response: { 200: rows(Type.Object({ organisationId: Type.String(), organisation: Type.String(), userCount: Type.Integer() })), 404: ErrorBody },
+        description: DESCRIPTION + PAGE_DESCRIPTION,
+        querystring: PagedStatsQuery,
+        response: { 200: pagedRows(Type.Object({ organisationId: Type.String(), organisation: Type.String(), userCount: Type.Integer() })), 404: ErrorBody },
       },
     },
     async (request) => {
-      const result = await services.stats.membersByOrganisation(principalOf(request), request.query);
-      return ok('Statistics retrieved successfully', { rows: result });
+      return ok('Statistics retrieved successfully', await services.stats.membersByOrganisation(principalOf(request), request.query));
     },
   );
 
@@ -58,16 +68,13 @@ export const statsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         operationId: 'statsUsersByOrganisationRole',
         tags: TAGS,
         summary: 'Users per organisation and role',
-        description: DESCRIPTION,
-        querystring: StatsQuery,
-        response: { 200: rows(Type.Object({ organisationId: Type.String(), organisation: Type.String(), role: Type.String(), userCount: Type.Integer() })), 404: ErrorBody },
+        description: DESCRIPTION + PAGE_DESCRIPTION,
+        querystring: PagedStatsQuery,
+        response: { 200: pagedRows(Type.Object({ organisationId: Type.String(), organisation: Type.String(), role: Type.String(), userCount: Type.Integer() })), 404: ErrorBody },
       },
     },
     async (request) => {
-      const result = await services.stats.usersByOrganisationRole(principalOf(request), request.query);
-      return ok('Statistics retrieved successfully', {
-        rows: result,
-      });
+      return ok('Statistics retrieved successfully', await services.stats.usersByOrganisationRole(principalOf(request), request.query));
     },
   );
 };
