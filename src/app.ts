@@ -35,6 +35,7 @@ import { applicationsRoutes } from './http/routes/applications.routes.ts';
 import { oauthRoutes } from './http/routes/oauth.routes.ts';
 import { oidcClientsRoutes } from './http/routes/oidc-clients.routes.ts';
 import { openidRoutes } from './http/routes/openid.routes.ts';
+import { openidSignUpRoutes } from './http/routes/openid-signup.routes.ts';
 import { providerPages } from './pages/openid-pages.ts';
 import { auditRoutes } from './http/routes/audit.routes.ts';
 import { invitationsRoutes } from './http/routes/invitations.routes.ts';
@@ -196,6 +197,7 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     await api.register(oauthRoutes, { services });
     await api.register(oidcClientsRoutes, { services });
     await api.register(openidRoutes, { services, config });
+    await api.register(openidSignUpRoutes, { services, config });
   });
 
   app.decorate('services', services);

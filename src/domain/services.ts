@@ -12,6 +12,7 @@ import { accountsServiceFactory } from './accounts/accounts.service.ts';
 import { passwordPolicyFactory } from './accounts/password-policy.ts';
 import { passwordHasher, type PasswordHashing } from './accounts/passwords.ts';
 import { recoveryServiceFactory } from './accounts/recovery.service.ts';
+import { signUpServiceFactory } from './accounts/sign-up.service.ts';
 import { adminServiceFactory } from './admin/admin.service.ts';
 import { auditServiceFactory } from './audit/audit.service.ts';
 import type { Clock } from './clock.ts';
@@ -106,6 +107,7 @@ export function createServices({
     factors,
     passkeys,
   });
+  const signUp = signUpServiceFactory({ db, accounts, throttles, passwordPolicy, passwords, requireVerifiedEmail: config.requireVerifiedEmail });
   const mfa = mfaServiceFactory({ db, clock, policy, events, sessions, factors, secrets, throttles, issuer: publicUrl.host, passkeyAssertion: passkeys.secondFactor });
   const memberships = membershipsServiceFactory({ db, policy, events });
   const roles = rolesServiceFactory({ db, policy, events });
@@ -130,7 +132,7 @@ export function createServices({
     pages: providerPages,
     onServerError,
   });
-  return { policy, oidcClients, openid, secrets, factors, mfa, passkeys, apiKeys, applications, oauth, bearer, events, health, throttles, passwordPolicy, accessTokens, sessions, organisations, accounts, recovery, invitations, memberships, roles, audit, stats, admin, webhooks };
+  return { policy, oidcClients, openid, secrets, factors, mfa, passkeys, apiKeys, applications, oauth, bearer, events, health, throttles, passwordPolicy, accessTokens, sessions, organisations, accounts, signUp, recovery, invitations, memberships, roles, audit, stats, admin, webhooks };
 }
 
 export type Services = ReturnType<typeof createServices>;

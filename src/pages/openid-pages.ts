@@ -3,6 +3,7 @@
 // a keyboard reaches them; every value escaped. Each form carries an anti-forgery token bound to its
 // interaction (the interaction's own cookie is SameSite=Lax and path-bound as well).
 import { escapeHtml, outcome, page, pageCsp, type PageBrand } from './layout.ts';
+import { signInLinks } from './openid-signup-pages.ts';
 
 export interface SignInForm {
   uid: string;
@@ -28,6 +29,7 @@ ${hidden('csrf', form.csrf)}
 <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="256"${form.error ? ' autofocus' : ''}>
 <button type="submit">Sign in</button>
 </form>
+${signInLinks(form.uid)}
 <form method="post" action="/interaction/${escapeHtml(form.uid)}/abort">
 ${hidden('csrf', form.csrf)}
 <button type="submit" class="secondary">Cancel</button>

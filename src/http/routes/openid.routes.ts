@@ -28,7 +28,7 @@ const SeeOther = { description: 'On to the next step of the sign-in (the provide
  * (PUBLIC_URL), whatever the request said, and the client's address as Gatehouse's TRUST_PROXY read it.
  * Its cookies are then Secure exactly when PUBLIC_URL is https.
  */
-function asPublic(request: FastifyRequest, publicUrl: URL) {
+export function asPublic(request: FastifyRequest, publicUrl: URL) {
   const headers = request.raw.headers;
   headers['x-forwarded-proto'] = publicUrl.protocol.slice(0, -1);
   headers['x-forwarded-host'] = publicUrl.host;
@@ -37,7 +37,7 @@ function asPublic(request: FastifyRequest, publicUrl: URL) {
 }
 
 /** A form arrives URL-encoded; anything else (or a field given twice) is no form of ours. */
-function formField(body: unknown, name: string): string | undefined {
+export function formField(body: unknown, name: string): string | undefined {
   const value = (body as Record<string, unknown> | undefined)?.[name];
   return typeof value === 'string' ? value : undefined;
 }

@@ -1,0 +1,188 @@
+// The hosted pages reached from the sign-in page of an OpenID sign-in: create an account (then go on
+// with the sign-in, signed in), and ask for a password reset link. Registration's and the API's
+// forgot-password rules, as pages: the service decides, these routes only read forms and render.
+//
+// Every form is bound to its interaction: the interaction's own cookie (SameSite=Lax, path-bound) and
+// an anti-forgery token derived from it; a post another site makes from its visitors' browsers is
+// refused before anything is read or written (it would create accounts or spread mail).
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import Type, { type TSchema } from 'typebox';
+import type { Config } from '../../config/config.ts';
+import { MAX_PASSWORD_LENGTH } from '../../domain/accounts/passwords.ts';
+import { AppError, ValidationError } from '../../domain/errors.ts';
+import { describeLifetime, PASSWORD_RESET_TTL_SECONDS } from '../../domain/lifetimes.ts';
+import { INTERACTION_PREFIX, SIGNIN_COOKIE } from '../../domain/oidc/openid-provider.ts';
+import type { Services } from '../../domain/services.ts';
+import { providerErrorPage } from '../../pages/openid-pages.ts';
+import { confirmEmailPage, forgotPasswordPage, resetLinkSentPage, signUpPage, type FieldErrors } from '../../pages/openid-signup-pages.ts';
+import { principalOf } from '../auth.ts';
+import { ErrorBody, ValidationErrorBody } from '../schemas.ts';
+import { toFieldErrors, validatorCompiler } from '../validation.ts';
+import { Email, Name } from './fields.ts';
+import { asPublic, formField } from './openid.routes.ts';
+import { sendBrandedPage } from './pages.routes.ts';
+
+const TAGS = ['Hosted sign-in'];
+const Html = Type.String({ description: 'An HTML page' });
+const HtmlPage = { description: 'An HTML page', content: { 'text/html': { schema: Html } } };
+const Uid = Type.Object({ uid: Type.String({ maxLength: 64 }) });
+const SeeOther = { description: 'On to the next step of the sign-in (the provider, or back to the application)', type: 'null' };
+const Refused = {
+  description: 'The page again, with the error of each wrong field next to it (HTML); a post without its anti-forgery token is the JSON validation error',
+  content: { 'text/html': { schema: Html }, 'application/json': { schema: ValidationErrorBody } },
+};
+const RESET_LINK_SENT = `If an account exists for this email, a reset link is on its way. It works for ${describeLifetime(PASSWORD_RESET_TTL_SECONDS)}.`;
+
+/** Checks a form's fields with the API's own schemas and words: what a field's error says, by field. */
+function formChecker(fields: Record<string, TSchema>) {
+  const schema = Type.Object(fields);
+  const validate = validatorCompiler({ schema, httpPart: 'body', method: 'POST', url: '' }) as ((data: unknown) => boolean) & { errors: Parameters<typeof toFieldErrors>[0] | null };
+  return (values: Record<string, string>): FieldErrors => {
+    if (validate(values)) return {};
+    return Object.fromEntries(toFieldErrors(validate.errors ?? [], { body: schema }, 'body').map(({ field, message }) => [field, message]));
+  };
+}
+
+const fieldErrorsOf = (error: ValidationError): FieldErrors => Object.fromEntries(error.errors.map(({ field, message }) => [field, message]));
+
+export const openidSignUpRoutes: FastifyPluginAsyncTypebox<{ services: Services; config: Config }> = async (app, { services, config }) => {
+  const publicUrl = new URL(config.publicUrl);
+  const secure = publicUrl.protocol === 'https:';
+  const { openid } = services;
+  const checkSignUp = formChecker({
+    firstName: Name,
+    lastName: Name,
+    email: Email,
+    password: Type.String({ minLength: config.passwordMin, maxLength: MAX_PASSWORD_LENGTH }),
+  });
+  const checkEmail = formChecker({ email: Email });
+
+  // The pages read URL-encoded forms (only the routes of this file).
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+
+  /** The interaction the browser's cookie names, still at its sign-in step; otherwise null. */
+  async function signInStep(request: FastifyRequest, reply: FastifyReply, uid: string) {
+    try {
+      const details = await (await openid.provider()).interactionDetails(asPublic(request, publicUrl), reply.raw);
+      return details.uid === uid && details.prompt.name === 'login' ? details : null;
+    } catch {
+      return null;
+    }
+  }
+
+  const expired = (reply: FastifyReply) => sendBrandedPage(reply, providerErrorPage(config.brand, { error: 'interaction_expired', description: undefined }), config.brand);
+
+  /** A form of ours, posted from our own pages: never from another site (Sec-Fetch-Site), always with its token. */
+  async function checkForm(request: FastifyRequest, uid: string) {
+    const site = request.headers['sec-fetch-site'];
+    if (site === 'cross-site' || site === 'same-site') throw new AppError('FORBIDDEN');
+    if (!(await openid.csrfValid(uid, formField(request.body, 'csrf')))) throw new AppError('FORBIDDEN');
+  }
+
+  async function clientName(clientId: unknown) {
+    const client = typeof clientId === 'string' ? await services.oidcClients.forProvider(clientId) : undefined;
+    return client?.name ?? 'the application';
+  }
+
+  // A sign-up that ends signed in goes back to the application: the page's form may be redirected there.
+  const formTargets = (redirectUri: unknown) => {
+    const url = typeof redirectUri === 'string' ? URL.parse(redirectUri) : null;
+    return url ? [url.origin] : [];
+  };
+
+  const pageSchema = (operationId: string, summary: string) => ({ operationId, tags: TAGS, summary, params: Uid, response: { 200: HtmlPage } });
+  const formSchema = (operationId: string, summary: string, description: string, fields: Record<string, TSchema>) => ({
+    operationId,
+    tags: TAGS,
+    summary,
+    description,
+    params: Uid,
+    // The fields are checked by the route, so that a wrong one comes back as the page with its error.
+    body: Type.Object({ csrf: Type.String({ maxLength: 200 }), ...fields }, { additionalProperties: true }),
+    response: { 200: HtmlPage, 303: SeeOther, 403: ErrorBody, 422: Refused },
+  });
+  const Text = (maxLength: number) => Type.Optional(Type.String({ maxLength }));
+
+  app.get(`${INTERACTION_PREFIX}/:uid/signup`, { config: { auth: 'public' }, schema: pageSchema('interactionSignUpPage', 'The page that creates an account during a sign-in') }, async (request, reply) => {
+    const details = await signInStep(request, reply, request.params.uid);
+    if (!details) return expired(reply);
+    const page = signUpPage(config.brand, { uid: details.uid, csrf: await openid.csrfToken(details.uid), clientName: await clientName(details.params.client_id), passwordMin: config.passwordMin });
+    return sendBrandedPage(reply, page, config.brand, formTargets(details.params.redirect_uri));
+  });
+
+  app.post(
+    `${INTERACTION_PREFIX}/:uid/signup`,
+    {
+      config: { auth: 'public', throttled: true },
+      schema: formSchema(
+        'interactionSignUp',
+        'Creates an account during a sign-in (a form post)',
+        'What `POST /auth/register` does (password policy, personal organisation, verification mail), then the sign-in goes on signed in. With GATEHOUSE_REQUIRE_VERIFIED_EMAIL the answer is a "check your email" page, the same for an address that has an account already.',
+        { firstName: Text(100), lastName: Text(100), email: Text(254), password: Text(MAX_PASSWORD_LENGTH) },
+      ),
+    },
+    async (request, reply) => {
+      await checkForm(request, request.params.uid);
+      const details = await signInStep(request, reply, request.params.uid);
+      if (!details) return expired(reply);
+      const input = {
+        firstName: formField(request.body, 'firstName') ?? '',
+        lastName: formField(request.body, 'lastName') ?? '',
+        email: formField(request.body, 'email')?.trim() ?? '',
+        password: formField(request.body, 'password') ?? '',
+      };
+      const again = async (errors: FieldErrors) => {
+        const page = signUpPage(config.brand, { uid: details.uid, csrf: await openid.csrfToken(details.uid), clientName: await clientName(details.params.client_id), passwordMin: config.passwordMin, values: input, errors });
+        return sendBrandedPage(reply.code(422), page, config.brand, formTargets(details.params.redirect_uri));
+      };
+      const errors = checkSignUp(input);
+      if (Object.keys(errors).length > 0) return again(errors);
+      let outcome;
+      try {
+        outcome = await services.signUp.signUp(principalOf(request), input);
+      } catch (error) {
+        if (error instanceof ValidationError) return again(fieldErrorsOf(error));
+        throw error;
+      }
+      if ('confirmEmail' in outcome) return sendBrandedPage(reply, confirmEmailPage(config.brand, { uid: details.uid, email: input.email }), config.brand);
+      const { signedIn } = outcome;
+      reply.header('set-cookie', `${SIGNIN_COOKIE}=${await openid.signinCookie(signedIn.principal.sessionId)}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${config.refreshTokenTtlSeconds}${secure ? '; Secure' : ''}`);
+      const to = await (await openid.provider()).interactionResult(asPublic(request, publicUrl), reply.raw, { login: { accountId: signedIn.user.id, amr: ['pwd'] } }, { mergeWithLastSubmission: true });
+      return reply.redirect(to, 303);
+    },
+  );
+
+  app.get(`${INTERACTION_PREFIX}/:uid/forgot-password`, { config: { auth: 'public' }, schema: pageSchema('interactionForgotPasswordPage', 'The page that asks for a password reset link during a sign-in') }, async (request, reply) => {
+    const details = await signInStep(request, reply, request.params.uid);
+    if (!details) return expired(reply);
+    return sendBrandedPage(reply, forgotPasswordPage(config.brand, { uid: details.uid, csrf: await openid.csrfToken(details.uid) }), config.brand);
+  });
+
+  app.post(
+    `${INTERACTION_PREFIX}/:uid/forgot-password`,
+    {
+      config: { auth: 'public', throttled: true },
+      schema: formSchema(
+        'interactionForgotPassword',
+        'Mails a password reset link during a sign-in (a form post)',
+        'What `POST /auth/password/forgot` does: the same answer whether or not the account exists; the link opens `/reset-password`.',
+        { email: Text(254) },
+      ),
+    },
+    async (request, reply) => {
+      await checkForm(request, request.params.uid);
+      const details = await signInStep(request, reply, request.params.uid);
+      if (!details) return expired(reply);
+      const email = formField(request.body, 'email')?.trim() ?? '';
+      const errors = checkEmail({ email });
+      if (Object.keys(errors).length > 0) {
+        return sendBrandedPage(reply.code(422), forgotPasswordPage(config.brand, { uid: details.uid, csrf: await openid.csrfToken(details.uid), email, errors }), config.brand);
+      }
+      await services.recovery.forgotPassword(principalOf(request), { email, onError: (error) => request.log.error({ err: error }, 'password reset request failed') });
+      return sendBrandedPage(reply, resetLinkSentPage(config.brand, { uid: details.uid, message: RESET_LINK_SENT }), config.brand);
+    },
+  );
+};
