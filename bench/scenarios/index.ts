@@ -2,6 +2,7 @@
 import { healthz, login, me, refresh, register } from './accounts.ts';
 import { membersWithApiKey, oauthToken } from './credentials.ts';
 import { mixed } from './mixed.ts';
+import { oidcCodeFlow } from './openid.ts';
 import { members, organisations, organisationsAmongMany, organisationsEmbedded } from './organisations.ts';
 import type { Scenario } from './scenario.ts';
 import { membersWrite, webhooksFanout } from './webhooks.ts';
@@ -13,6 +14,7 @@ export const SCENARIOS: readonly Scenario[] = [
   login,
   refresh,
   oauthToken,
+  oidcCodeFlow,
   me,
   organisations,
   members,

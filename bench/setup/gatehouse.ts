@@ -114,3 +114,13 @@ export async function organisationIds(server: Server, token: string): Promise<st
   const body = await expect<{ data: { organisations: Array<{ orgId: string }> } }>(200, `${server.url}/api/organisations`, { headers: bearer(token) });
   return body.data.organisations.map((o) => o.orgId);
 }
+
+/** An OpenID client registered the operator's way (`gatehouse create-client`), with its secret. */
+export async function createOidcClient(options: { databaseUrl: string; publicUrl: string; name: string; redirectUri: string; firstParty: boolean }): Promise<{ clientId: string; clientSecret: string }> {
+  const args = [CLI, 'create-client', '--name', options.name, '--redirect-uri', options.redirectUri, ...(options.firstParty ? ['--first-party'] : [])];
+  const printed = await runToEnd(args, { cwd: ROOT, env: { DATABASE_URL: options.databaseUrl, PUBLIC_URL: options.publicUrl, LOG_LEVEL: 'warn' } });
+  const clientId = /^client_id: (\S+)$/m.exec(printed)?.[1];
+  const clientSecret = /^client_secret: (\S+)/m.exec(printed)?.[1];
+  if (!clientId || !clientSecret) throw new Error(`gatehouse create-client printed no client: ${printed}`);
+  return { clientId, clientSecret };
+}

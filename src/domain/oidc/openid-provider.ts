@@ -28,7 +28,7 @@ export const INTERACTION_PREFIX = '/interaction';
 /** The hosted pages' cookie naming the Gatehouse session behind the provider's session. */
 export const SIGNIN_COOKIE = 'gatehouse_signin';
 /** An authorization code is spent at once by a working client; a minute is plenty (RFC 6749 §4.1.2 says at most ten). */
-const CODE_TTL_SECONDS = 60;
+export const CODE_TTL_SECONDS = 60;
 const ID_TOKEN_TTL_SECONDS = 3600;
 const INTERACTION_TTL_SECONDS = 3600;
 export const SCOPES = ['openid', 'offline_access', 'profile', 'email'] as const;
