@@ -52,13 +52,16 @@ import { statsRoutes } from './http/routes/stats.routes.ts';
 import { usersRoutes } from './http/routes/users.routes.ts';
 import { webhooksRoutes } from './http/routes/webhooks.routes.ts';
 import { jsonLimitExceeded } from './http/json-limits.ts';
-import { validatorCompiler } from './http/validation.ts';
+import { lazyValidatorCompiler } from './http/validation.ts';
+import { LazyCompilers } from './http/lazy-compilers.ts';
 import { openapiInfo } from './http/openapi.ts';
 
 export const BODY_LIMIT = 1024 * 1024;
 const CONNECTIONS_CHECK_MS = 1000;
 /** How often expired OpenID Provider rows (codes, sessions, tokens) are deleted. */
 const OIDC_SWEEP_MS = 10 * 60 * 1000;
+/** The schemas no request has needed yet are compiled this long after the node is ready, not while it starts. */
+const COMPILE_AFTER_READY_MS = 1000;
 /** Swagger UI loads its own scripts and styles and nothing from elsewhere. */
 const DOCS_CSP = "default-src 'self'; base-uri 'self'; object-src 'none'; frame-ancestors 'none'; img-src 'self' data:; font-src 'self' data:; script-src 'self'; style-src 'self' 'unsafe-inline'";
 
@@ -81,7 +84,9 @@ export interface AppDeps {
 export type App = FastifyInstance & { services: Services; outbox: OutboxWorker; webhookDeliveries: DeliveryWorker };
 
 export async function buildApp({ config, database, clock = systemClock, logger = true, logStream, throttlePolicy, passwordHashing, webhookTimeoutMs }: AppDeps): Promise<App> {
+  const compilers = new LazyCompilers();
   const app = Fastify({
+    schemaController: { compilersFactory: { buildSerializer: compilers.serializerFactory() } },
     logger: logger ? { ...loggerOptions(config.logLevel, config.logFormat), ...(logStream ? { stream: logStream } : {}) } : false,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
@@ -118,6 +123,7 @@ export async function buildApp({ config, database, clock = systemClock, logger =
   const webhookDeliveries = deliveryWorkerFactory({ db: database.db, clock, sender, logger: app.log, endpointFailing: (id, since) => services.webhooks.endpointFailing(id, since) });
   deliveries = webhookDeliveries;
   let oidcSweep: NodeJS.Timeout | undefined;
+  let compileLater: NodeJS.Timeout | undefined;
   app.addHook('onReady', async () => {
     // Unreachable at start is not fatal: the 'error' listener says so and the client keeps trying.
     await redis?.connect().catch(() => {});
@@ -130,9 +136,13 @@ export async function buildApp({ config, database, clock = systemClock, logger =
       services.openid.sweepExpired().catch((error: unknown) => app.log.error({ err: error }, 'sweeping expired OpenID Provider rows failed'));
     }, OIDC_SWEEP_MS);
     oidcSweep.unref();
+    compileLater = setTimeout(() => void compilers.compileRemaining(), COMPILE_AFTER_READY_MS);
+    compileLater.unref();
   });
   app.addHook('onClose', async () => {
     clearInterval(oidcSweep);
+    clearTimeout(compileLater);
+    compilers.stop();
     await Promise.all([outbox.stop(), webhookDeliveries.stop()]);
     transport.close();
     sender.close();
@@ -140,7 +150,7 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     redis?.disconnect();
   });
 
-  app.setValidatorCompiler(validatorCompiler);
+  app.setValidatorCompiler(lazyValidatorCompiler(compilers));
   installErrorHandling(app);
   installJsonBodies(app, config.jsonLimits);
 

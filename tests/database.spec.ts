@@ -52,6 +52,16 @@ for (const target of targets()) {
       assert.equal(tables.rows[0]!.n, 8);
     });
 
+    it('refuses a database a newer Gatehouse migrated, as the migrator always has, and changes nothing', async () => {
+      await sql`insert into gatehouse_migrations (name, timestamp) values ('9999-from-a-newer-release', '2099-01-01T00:00:00Z')`.execute(db);
+      try {
+        await assert.rejects(migrateToLatest(db), /9999-from-a-newer-release|corrupted/);
+      } finally {
+        await sql`delete from gatehouse_migrations where name = '9999-from-a-newer-release'`.execute(db);
+      }
+      assert.deepEqual(await migrateToLatest(db), []);
+    });
+
     it('keeps 20 concurrent transactions apart: the rolled-back ones leave nothing, the others everything', async () => {
       const run = randomUUID();
       const outcomes = await Promise.allSettled(

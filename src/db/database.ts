@@ -30,6 +30,13 @@ export interface OpenOptions {
   acquireTimeoutMs?: number;
 }
 
+/**
+ * PostgreSQL's own buffers inside the embedded database. Its default (128 MB, in WebAssembly memory)
+ * was most of an idle node's memory; the embedded database's files are read through the operating
+ * system, whose cache keeps them too, so 16 MB costs its queries little (bench/README.md).
+ */
+const EMBEDDED_SETTINGS = ['-c', 'shared_buffers=16MB'];
+
 export function openDatabase(database: Config['database'], options: OpenOptions = {}): DatabaseHandle {
   if (database.kind === 'postgres') {
     const pool = new pg.Pool({
@@ -57,7 +64,7 @@ export function openDatabase(database: Config['database'], options: OpenOptions 
     dialect: new PGliteDialect({
       pglite: async () => {
         const { PGlite } = await import('@electric-sql/pglite');
-        return PGlite.create(dataDir ?? undefined, { parsers: { [INT8_OID]: toNumber } });
+        return PGlite.create(dataDir ?? undefined, { parsers: { [INT8_OID]: toNumber }, startParams: [...PGlite.defaultStartParams, ...EMBEDDED_SETTINGS] });
       },
     }),
   });

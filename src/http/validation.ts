@@ -2,10 +2,11 @@
 // error, not a string); query strings and path parameters are text, so they are coerced as usual.
 // Every failure becomes a 422 naming each invalid field once, in the order the route lists them, the
 // first MAX_FIELD_ERRORS of them.
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { FastifySchema, FastifySchemaCompiler } from 'fastify';
 import type { FieldError } from '../domain/errors.ts';
+import type { LazyCompilers } from './lazy-compilers.ts';
 
 // ajv-formats is CommonJS; under NodeNext its default export arrives one level down.
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
@@ -39,23 +40,37 @@ function nulAt(value: unknown): string | null {
 }
 
 /** Ajv's validator, after one check of our own: PostgreSQL text cannot hold U+0000, so no field may. */
-export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
-  const validate = (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as object);
-  const guarded = Object.assign(
+function guarded(validator: () => ValidateFunction) {
+  const guard = Object.assign(
     (data: unknown): boolean => {
       const at = nulAt(data);
       if (at !== null) {
-        guarded.errors = [{ keyword: 'nul', instancePath: at, schemaPath: '#', params: {} }];
+        guard.errors = [{ keyword: 'nul', instancePath: at, schemaPath: '#', params: {} }];
         return false;
       }
+      const validate = validator();
       const valid = validate(data) as boolean;
-      guarded.errors = validate.errors ?? null;
+      guard.errors = validate.errors ?? null;
       return valid;
     },
     { errors: null as ErrorObject[] | null },
   );
-  return guarded;
+  return guard;
+}
+
+const compile = (schema: unknown, httpPart: string | undefined) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as object);
+
+/** The validator of one schema, compiled now. */
+export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
+  const validate = compile(schema, httpPart);
+  return guarded(() => validate);
 };
+
+/** The same for every route of an app, each compiled when first needed (./lazy-compilers.ts). */
+export const lazyValidatorCompiler =
+  (lazy: LazyCompilers): FastifySchemaCompiler<unknown> =>
+  ({ schema, httpPart }) =>
+    guarded(lazy.later(() => compile(schema, httpPart)));
 
 /** "firstName" → "First name": the label a field's message starts with. */
 export function fieldLabel(field: string): string {
