@@ -4,6 +4,9 @@
 // interaction (the interaction's own cookie is SameSite=Lax and path-bound as well).
 import { escapeHtml, outcome, page, pageCsp, type PageBrand } from './layout.ts';
 
+/** The sign-in pages' script (./signin-script.ts): passkeys, where the browser has WebAuthn. */
+export const SIGNIN_SCRIPT_URL = '/assets/signin.js';
+
 export interface SignInForm {
   uid: string;
   csrf: string;
@@ -12,6 +15,23 @@ export interface SignInForm {
   error?: string;
   passwordMin: number;
 }
+
+const cancelForm = (uid: string, csrf: string) => `<form method="post" action="/interaction/${escapeHtml(uid)}/abort">
+${hidden('csrf', csrf)}
+<button type="submit" class="secondary">Cancel</button>
+</form>`;
+
+/**
+ * A passkey's form: hidden until the sign-in script finds WebAuthn in the browser; the script asks
+ * `optionsUrl` for the ceremony, puts the authenticator's answer in `response` and submits it.
+ */
+const passkeyForm = (action: string, optionsUrl: string, fields: Record<string, string>, label: string) => `<form method="post" action="${escapeHtml(action)}" data-passkey="${escapeHtml(optionsUrl)}" hidden>
+${Object.entries(fields)
+  .map(([name, value]) => hidden(name, value))
+  .join('\n')}
+${hidden('response', '')}
+<button type="submit" class="secondary">${escapeHtml(label)}</button>
+</form>`;
 
 const hidden = (name: string, value: string) => `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`;
 
@@ -28,12 +48,50 @@ ${hidden('csrf', form.csrf)}
 <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="256"${form.error ? ' autofocus' : ''}>
 <button type="submit">Sign in</button>
 </form>
-<form method="post" action="/interaction/${escapeHtml(form.uid)}/abort">
-${hidden('csrf', form.csrf)}
-<button type="submit" class="secondary">Cancel</button>
-</form>`,
+${passkeyForm(`/interaction/${form.uid}/passkey`, '/auth/passkey/options', { csrf: form.csrf }, 'Sign in with a passkey')}
+${cancelForm(form.uid, form.csrf)}`,
     brand,
+    { script: SIGNIN_SCRIPT_URL },
   );
+
+export interface SecondFactorForm {
+  uid: string;
+  csrf: string;
+  clientName: string;
+  /** The sign-in attempt waiting for its second step (the API's `mfaToken`). */
+  mfaToken: string;
+  methods: readonly string[];
+  error?: string;
+}
+
+/** The second step: a code (authenticator app or recovery code) without JavaScript, or a passkey with it. */
+export const secondFactorPage = (brand: PageBrand, form: SecondFactorForm) => {
+  const codes = form.methods.includes('totp') || form.methods.includes('recovery_code');
+  const passkey = form.methods.includes('webauthn');
+  const action = `/interaction/${form.uid}/mfa`;
+  return page(
+    'Second step',
+    `<p>to continue to <strong>${escapeHtml(form.clientName)}</strong></p>
+${form.error ? outcome('error', form.error) : ''}
+${
+  codes
+    ? `<form method="post" action="${escapeHtml(action)}">
+${hidden('csrf', form.csrf)}
+${hidden('mfaToken', form.mfaToken)}
+<label for="code">Code from your authenticator app, or a recovery code</label>
+<input id="code" name="code" type="text" inputmode="text" autocomplete="one-time-code" autocapitalize="off" spellcheck="false" required maxlength="64" autofocus aria-describedby="code-hint">
+<p class="hint" id="code-hint">Six digits from the app, or one of the recovery codes you saved.</p>
+<button type="submit">Continue</button>
+</form>`
+    : ''
+}
+${passkey ? passkeyForm(action, '/auth/mfa/webauthn/options', { csrf: form.csrf, mfaToken: form.mfaToken, method: 'webauthn' }, 'Use a passkey') : ''}
+${passkey && !codes ? '<noscript><p class="hint">This account’s second step is a passkey, which needs JavaScript in this browser.</p></noscript>' : ''}
+${cancelForm(form.uid, form.csrf)}`,
+    brand,
+    { script: SIGNIN_SCRIPT_URL },
+  );
+};
 
 const SCOPE_TEXT: Record<string, string> = {
   openid: 'Know who you are',

@@ -154,7 +154,8 @@ export const openIdProviderFactory = ({ db, clock, issuer, accessTokenTtlSeconds
         };
       },
       claims: {
-        openid: ['sub'],
+        // How and when the person signed in (RFC 8176 `amr`; `auth_time`), in every ID token.
+        openid: ['sub', 'amr', 'auth_time'],
         email: ['email', 'email_verified'],
         profile: ['name', 'given_name', 'family_name', 'preferred_username'],
       },
