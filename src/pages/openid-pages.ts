@@ -93,11 +93,43 @@ ${cancelForm(form.uid, form.csrf)}`,
   );
 };
 
+export interface OrganisationForm {
+  uid: string;
+  csrf: string;
+  clientName: string;
+  organisations: ReadonlyArray<{ id: string; name: string; role: string }>;
+  error?: string;
+}
+
+/** The `organization` scope's step: one radio button per organisation, in a fieldset its legend names. */
+export const chooseOrganisationPage = (brand: PageBrand, form: OrganisationForm) =>
+  page(
+    'Choose an organisation',
+    `<p>to continue to <strong>${escapeHtml(form.clientName)}</strong></p>
+${form.error ? outcome('error', form.error) : ''}
+<form method="post" action="/interaction/${escapeHtml(form.uid)}/organization">
+${hidden('csrf', form.csrf)}
+<fieldset class="choices">
+<legend>Which organisation should ${escapeHtml(form.clientName)} use?</legend>
+${form.organisations
+  .map(
+    (org, index) => `<div class="choice"><input type="radio" id="org-${index}" name="orgId" value="${escapeHtml(org.id)}"${index === 0 ? ' checked autofocus' : ''}>
+<label for="org-${index}">${escapeHtml(org.name)} <span class="hint">${escapeHtml(org.role)}</span></label></div>`,
+  )
+  .join('\n')}
+</fieldset>
+<button type="submit">Continue</button>
+</form>
+${cancelForm(form.uid, form.csrf)}`,
+    brand,
+  );
+
 const SCOPE_TEXT: Record<string, string> = {
   openid: 'Know who you are',
   profile: 'See your name',
   email: 'See your email address',
   offline_access: 'Stay signed in when you are away',
+  organization: 'Know which of your organisations you use it with, and your role there',
 };
 
 export const consentPage = (brand: PageBrand, form: { uid: string; csrf: string; clientName: string; scopes: readonly string[]; userEmail: string | null }) =>

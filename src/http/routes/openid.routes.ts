@@ -10,10 +10,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type, { type TSchema } from 'typebox';
 import type { Config } from '../../config/config.ts';
 import { AppError } from '../../domain/errors.ts';
-import { INTERACTION_PREFIX, OIDC_PREFIX, SIGNIN_COOKIE } from '../../domain/oidc/openid-provider.ts';
+import { INTERACTION_PREFIX, OIDC_PREFIX, ORGANISATION_PROMPT, SIGNIN_COOKIE } from '../../domain/oidc/openid-provider.ts';
 import type { Services } from '../../domain/services.ts';
 import type { SignedIn } from '../../domain/accounts/accounts.service.ts';
-import { consentPage, providerErrorPage, secondFactorPage, signInPage, SIGNIN_SCRIPT_URL } from '../../pages/openid-pages.ts';
+import { chooseOrganisationPage, consentPage, providerErrorPage, secondFactorPage, signInPage, SIGNIN_SCRIPT_URL } from '../../pages/openid-pages.ts';
 import { SIGNIN_SCRIPT } from '../../pages/signin-script.ts';
 import { principalOf } from '../auth.ts';
 import { ErrorBody } from '../schemas.ts';
@@ -187,6 +187,7 @@ export const openidRoutes: FastifyPluginAsyncTypebox<{ services: Services; confi
       const userEmail = details.session?.accountId ? await openid.accountEmail(details.session.accountId) : null;
       return sendBrandedPage(reply, consentPage(config.brand, { uid: details.uid, csrf, clientName: client.name, scopes, userEmail }), config.brand, targets);
     }
+    if (details.prompt.name === ORGANISATION_PROMPT) return organisationStep(request, reply, details);
     return expired(reply);
   });
 
@@ -301,6 +302,46 @@ export const openidRoutes: FastifyPluginAsyncTypebox<{ services: Services; confi
 
   app.get(SIGNIN_SCRIPT_URL, { config: { auth: 'public' }, schema: { hide: true } }, async (_request, reply) =>
     reply.header('cache-control', 'public, max-age=3600').type('text/javascript; charset=utf-8').send(SIGNIN_SCRIPT),
+  );
+
+  /**
+   * The `organization` scope's step: the page lists the person's organisations; with one there is
+   * nothing to ask, and with none (every account starts with a personal one, but may leave it) the
+   * application is told the sign-in was refused rather than handed tokens without an organisation.
+   */
+  async function organisationStep(request: FastifyRequest, reply: FastifyReply, details: Details, error?: { status: number; message: string }) {
+    const accountId = details.session?.accountId ?? '';
+    const organisations = await openid.choosableOrganisations(accountId);
+    const [only] = organisations;
+    if (organisations.length === 0) return finish(request, reply, { error: 'access_denied', error_description: 'The person is a member of no organisation' });
+    if (organisations.length === 1 && only && !error) return finish(request, reply, { consent: { grantId: await openid.chooseOrganisation(details, only.id) }, organization: { id: only.id } });
+    const client = await clientOf(details.params.client_id);
+    const page = chooseOrganisationPage(config.brand, { uid: details.uid, csrf: await openid.csrfToken(details.uid), clientName: client.name, organisations, ...(error ? { error: error.message } : {}) });
+    return sendBrandedPage(reply.code(error?.status ?? 200), page, config.brand, formTargets(details.params.redirect_uri));
+  }
+
+  app.post(
+    `${INTERACTION_PREFIX}/:uid/organization`,
+    {
+      config: { auth: 'public' },
+      schema: {
+        ...formSchema('interactionChooseOrganisation', 'Chooses the organisation the application acts in (a form post): one the person is an active member of', { orgId: Type.String({ maxLength: 64 }) }),
+        response: { 200: HtmlPage, 303: SeeOther, 403: ErrorBody, 404: HtmlPage },
+      },
+    },
+    async (request, reply) => {
+      await checkForm(request, request.params.uid);
+      const details = await interactionOf(request, reply, request.params.uid);
+      if (!details || details.prompt.name !== ORGANISATION_PROMPT) return expired(reply);
+      const orgId = formField(request.body, 'orgId') ?? '';
+      try {
+        return await finish(request, reply, { consent: { grantId: await openid.chooseOrganisation(details, orgId) }, organization: { id: orgId } });
+      } catch (error) {
+        // Not one of theirs (a forged form, or a membership ended since the page was shown): the page again, nothing chosen.
+        if (!(error instanceof AppError) || error.code !== 'ORGANISATION_NOT_FOUND') throw error;
+        return organisationStep(request, reply, details, { status: 404, message: 'That is not one of your organisations. Choose one of these.' });
+      }
+    },
   );
 
   app.post(`${INTERACTION_PREFIX}/:uid/consent`, { config: { auth: 'public' }, schema: formSchema('interactionConsent', 'Allows the application what it asked for (a form post)', {}) }, async (request, reply) => {
