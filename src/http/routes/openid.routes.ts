@@ -169,7 +169,7 @@ export const openidRoutes: FastifyPluginAsyncTypebox<{ services: Services; confi
     response: { 200: HtmlPage, 303: SeeOther },
   });
 
-  app.get(`${INTERACTION_PREFIX}/:uid`, { config: { auth: 'public' }, schema: pageSchema('interactionPage', 'The page of a sign-in step: sign in, or allow an application') }, async (request, reply) => {
+  app.get(`${INTERACTION_PREFIX}/:uid`, { config: { auth: 'public' }, schema: pageSchema('interactionPage', 'The page of a sign-in step: sign in, allow an application, or choose an organisation') }, async (request, reply) => {
     const details = await interactionOf(request, reply, request.params.uid);
     if (!details) return expired(reply);
     const client = await clientOf(details.params.client_id);
