@@ -25,12 +25,12 @@ ${hidden('csrf', csrf)}
  * A passkey's form: hidden until the sign-in script finds WebAuthn in the browser; the script asks
  * `optionsUrl` for the ceremony, puts the authenticator's answer in `response` and submits it.
  */
-const passkeyForm = (action: string, optionsUrl: string, fields: Record<string, string>, label: string) => `<form method="post" action="${escapeHtml(action)}" data-passkey="${escapeHtml(optionsUrl)}" hidden>
+const passkeyForm = (action: string, optionsUrl: string, fields: Record<string, string>, label: string, primary = false) => `<form method="post" action="${escapeHtml(action)}" data-passkey="${escapeHtml(optionsUrl)}" hidden>
 ${Object.entries(fields)
   .map(([name, value]) => hidden(name, value))
   .join('\n')}
 ${hidden('response', '')}
-<button type="submit" class="secondary">${escapeHtml(label)}</button>
+<button type="submit"${primary ? '' : ' class="secondary"'}>${escapeHtml(label)}</button>
 </form>`;
 
 const hidden = (name: string, value: string) => `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`;
@@ -85,7 +85,8 @@ ${hidden('mfaToken', form.mfaToken)}
 </form>`
     : ''
 }
-${passkey ? passkeyForm(action, '/auth/mfa/webauthn/options', { csrf: form.csrf, mfaToken: form.mfaToken, method: 'webauthn' }, 'Use a passkey') : ''}
+${!codes ? '<p>Use your passkey to finish signing in.</p>' : ''}
+${passkey ? passkeyForm(action, '/auth/mfa/webauthn/options', { csrf: form.csrf, mfaToken: form.mfaToken, method: 'webauthn' }, 'Use a passkey', !codes) : ''}
 ${passkey && !codes ? '<noscript><p class="hint">This account’s second step is a passkey, which needs JavaScript in this browser.</p></noscript>' : ''}
 ${cancelForm(form.uid, form.csrf)}`,
     brand,
