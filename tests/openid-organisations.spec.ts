@@ -84,16 +84,18 @@ forEachDatabase(
 
     it('skips the page for a person with one organisation, and names no organisation without the scope', async () => {
       const user = await registerUser(h().app);
-      const { config, request, answer } = await signIn(user);
+      const { config, request, navigator, answer } = await signIn(user);
       assert.ok(answer.callback, 'no page to choose from one');
       const tokens = await exchange(config, answer.callback, request);
       assert.equal(tokens.claims()?.org_id, user.personalOrgId);
 
-      const without = await signIn(user, 'openid email');
-      assert.ok(without.answer.callback);
-      const plain = await exchange(without.config, without.answer.callback, without.request);
+      // The same browser, signed in already: the application asks again without the scope.
+      const without = await authorizationRequest(config, CALLBACK, 'openid email');
+      const back = await navigator.go(without.url.href);
+      assert.ok(back.callback, back.html);
+      const plain = await exchange(config, back.callback, without);
       assert.equal(plain.claims()?.org_id, undefined);
-      assert.equal((await oidc.fetchUserInfo(without.config, plain.access_token, user.userId)).org_id, undefined);
+      assert.equal((await oidc.fetchUserInfo(config, plain.access_token, user.userId)).org_id, undefined);
     });
 
     it('refuses an organisation the person is not in, or is suspended from, forced into the form; the page lists neither', async () => {
@@ -118,6 +120,36 @@ forEachDatabase(
       const chosen = await navigator.submit(answer, '/organization', { orgId: mine });
       assert.ok(chosen.callback, chosen.html);
       assert.equal((await exchange(config, chosen.callback, request)).claims()?.org_id, mine);
+    });
+
+    it('asks a third-party application’s consent first, naming the organisation among what it asks for, then the organisation', async () => {
+      await relyingParty();
+      const admin = await makeAdmin(h().app, h().db);
+      const thirdParty = await discover(BASE, await registerClient(h().app, admin.accessToken, { name: 'Elsewhere', redirectUris: [CALLBACK], type: 'public' }));
+      const user = await registerUser(h().app);
+      const acme = await createOrganisation(h().app, user.accessToken, 'Acme');
+      const request = await authorizationRequest(thirdParty, CALLBACK, 'openid organization');
+      const navigator = new Navigator(RP);
+      const consent = await navigator.submit(await navigator.go(request.url.href), '/login', { email: user.email, password: PASSWORD });
+      assert.match(consent.html, /<h1>Allow access<\/h1>/);
+      assert.match(consent.html, /which of your organisations/);
+      const choose = await navigator.submit(consent, '/consent');
+      assert.deepEqual(orgIdsOnPage(choose.html).sort(), [user.personalOrgId, acme].sort());
+      const chosen = await navigator.submit(choose, '/organization', { orgId: user.personalOrgId });
+      assert.ok(chosen.callback, chosen.html);
+      const tokens = await exchange(thirdParty, chosen.callback, request);
+      assert.equal(tokens.claims()?.org_id, user.personalOrgId);
+      assert.equal(tokens.scope, 'openid organization');
+
+      // The next sign-in of the same browser asks again.
+      const next = await authorizationRequest(thirdParty, CALLBACK, 'openid organization');
+      const again = await navigator.go(next.url.href);
+      assert.match(again.html, /<h1>Choose an organisation<\/h1>/, 'consent is remembered, the organisation is asked for again');
+      const other = await navigator.submit(again, '/organization', { orgId: acme });
+      assert.ok(other.callback, other.html);
+      assert.equal((await exchange(thirdParty, other.callback, next)).claims()?.org_id, acme);
+      // Without offline_access the earlier tokens lived with the browser's sign-in for that choice: the new choice ends them.
+      await assert.rejects(oidc.fetchUserInfo(thirdParty, tokens.access_token, user.userId), (error: oidc.WWWAuthenticateChallengeError) => error.status === 401);
     });
 
     it('sends a person who is in no organisation back to the application with access_denied, and no code', async () => {

@@ -139,10 +139,13 @@ export const openIdProviderFactory = ({ db, clock, issuer, accessTokenTtlSeconds
 
   /**
    * The claims of the organisation chosen in a grant, read live: a member suspended or removed since
-   * (or an organisation deleted) gets none, as Gatehouse's own tokens would name none.
+   * (or an organisation deleted) gets none, as Gatehouse's own tokens would name none. Only for a
+   * code or token whose scope has `organization`: a later authorization without it, which the same
+   * grant serves, names no organisation.
    */
-  async function organisationClaims(grantId: unknown, userId: string): Promise<Record<string, unknown>> {
-    if (typeof grantId !== 'string' || !built) return {};
+  async function organisationClaims(token: { grantId?: unknown; scope?: unknown } | undefined, userId: string): Promise<Record<string, unknown>> {
+    const { grantId, scope } = token ?? {};
+    if (typeof grantId !== 'string' || typeof scope !== 'string' || !scope.split(' ').includes('organization') || !built) return {};
     const grant = await (await built).provider.Grant.find(grantId);
     const organisationId = (grant as unknown as Record<string, unknown> | undefined)?.[GRANT_ORGANISATION];
     if (typeof organisationId !== 'string') return {};
@@ -192,7 +195,7 @@ export const openIdProviderFactory = ({ db, clock, issuer, accessTokenTtlSeconds
             const name = [user.firstName, user.lastName].filter(Boolean).join(' ');
             return {
               sub: user.id,
-              ...(await organisationClaims(token?.grantId, user.id)),
+              ...(await organisationClaims(token, user.id)),
               ...(user.email ? { email: user.email, email_verified: user.emailVerifiedAt !== null } : {}),
               ...(name ? { name } : {}),
               ...(user.firstName ? { given_name: user.firstName } : {}),
@@ -295,7 +298,7 @@ export const openIdProviderFactory = ({ db, clock, issuer, accessTokenTtlSeconds
         : {}),
       // The provider's access tokens (opaque: their payload stays in oidc_payloads) name the chosen organisation too.
       async extraTokenClaims(_ctx, token) {
-        return 'accountId' in token && typeof token.accountId === 'string' ? organisationClaims(token.grantId, token.accountId) : undefined;
+        return 'accountId' in token && typeof token.accountId === 'string' ? organisationClaims(token, token.accountId) : undefined;
       },
       // Refresh tokens rotate: each use spends one and issues its successor.
       rotateRefreshToken: true,
