@@ -306,6 +306,7 @@ export const openIdProviderFactory = ({ db, clock, issuer, accessTokenTtlSeconds
     };
 
     const provider = new Provider(issuer, configuration);
+    // The Grant model keeps only the fields it lists; the chosen organisation is one more (GRANT_ORGANISATION).
     const grantFields = provider.Grant.IN_PAYLOAD;
     Object.defineProperty(provider.Grant, 'IN_PAYLOAD', { get: () => [...grantFields, GRANT_ORGANISATION] });
     // Gatehouse tells the provider the public address (PUBLIC_URL) on every request it hands over.
@@ -403,6 +404,10 @@ export const openIdProviderFactory = ({ db, clock, issuer, accessTokenTtlSeconds
       if (granted) {
         grant.addOIDCScope(granted.getOIDCScope());
         grant.addOIDCClaims(granted.getOIDCClaims());
+        const rejectedScope = granted.getRejectedOIDCScope();
+        if (rejectedScope) grant.rejectOIDCScope(rejectedScope);
+        const rejectedClaims = granted.getRejectedOIDCClaims();
+        if (rejectedClaims.length > 0) grant.rejectOIDCClaims(rejectedClaims);
         for (const [indicator, scope] of Object.entries(granted.resources ?? {})) grant.addResourceScope(indicator, scope);
       }
       Object.assign(grant, { [GRANT_ORGANISATION]: organisationId });
