@@ -438,6 +438,9 @@ function tenancySuite(h: () => Harness) {
     },
     interactionConsent: async () => ({ params: { uid: 'not-this-browsers' }, body: { csrf: 'forged' }, success: 403, actor: null }),
     interactionAbort: async () => ({ params: { uid: 'not-this-browsers' }, body: { csrf: 'forged' }, success: 403, actor: null }),
+    interactionSecondFactor: async () => ({ params: { uid: 'not-this-browsers' }, body: { csrf: 'forged', mfaToken: 'forged', code: '123456' }, success: 403, actor: null }),
+    interactionChooseOrganisation: async () => ({ params: { uid: 'not-this-browsers' }, body: { csrf: 'forged', orgId: '00000000-0000-4000-8000-000000000000' }, success: 403, actor: null }),
+    interactionPasskeySignIn: async () => ({ params: { uid: 'not-this-browsers' }, body: { csrf: 'forged', response: '{}' }, success: 403, actor: null }),
     adminUpdateUser: async () => {
       const [admin, target] = await Promise.all([makeAdmin(), registerUser(app())]);
       return { params: { id: target.userId }, body: { firstName: 'Renamed' }, token: admin.accessToken, success: 200, actor: admin.userId };

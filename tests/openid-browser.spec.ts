@@ -69,10 +69,12 @@ for (const target of targets()) {
         assert.match(await page.title(), /Acme Notes/);
         assert.match((await page.textContent('main')) ?? '', /Notes/);
         await shoot(page, 'sign-in');
+        // Passwordless sign-in is offered where the page's script finds WebAuthn, and only there.
+        assert.equal(await page.isVisible('form[data-passkey]'), javaScript);
         // Labelled fields, reached in order by the keyboard.
         await page.getByLabel('Email').fill(user.email);
         await page.getByLabel('Password').fill(PASSWORD);
-        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.getByRole('button', { name: 'Sign in', exact: true }).click();
         await page.waitForSelector('h1:text("Allow access")');
         await shoot(page, 'consent');
         await page.getByRole('button', { name: 'Allow' }).click();

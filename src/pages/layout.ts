@@ -87,4 +87,10 @@ button.inline{width:auto;margin:0 0 0 8px;padding:4px 10px;font-size:.9rem}
 code{word-break:break-all}
 @media (max-width:480px){main{margin:0;border-radius:0;padding:20px}}
 [hidden]{display:none}
+fieldset.choices{border:0;padding:0;margin:16px 0 0}
+fieldset.choices legend{font-weight:600;padding:0;margin-bottom:8px}
+.choice{display:flex;align-items:center;gap:10px;padding:10px;border:1px solid #c5cbd8;border-radius:6px;margin-top:8px}
+.choice input{width:auto;margin:0;flex:none}
+.choice label{margin:0;font-weight:400;flex:1;overflow-wrap:anywhere}
+.choice .hint{margin:0 0 0 4px}
 `;

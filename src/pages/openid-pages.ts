@@ -5,6 +5,9 @@
 import { escapeHtml, outcome, page, pageCsp, type PageBrand } from './layout.ts';
 import { signInLinks } from './openid-signup-pages.ts';
 
+/** The sign-in pages' script (./signin-script.ts): passkeys, where the browser has WebAuthn. */
+export const SIGNIN_SCRIPT_URL = '/assets/signin.js';
+
 export interface SignInForm {
   uid: string;
   csrf: string;
@@ -13,6 +16,23 @@ export interface SignInForm {
   error?: string;
   passwordMin: number;
 }
+
+const cancelForm = (uid: string, csrf: string) => `<form method="post" action="/interaction/${escapeHtml(uid)}/abort">
+${hidden('csrf', csrf)}
+<button type="submit" class="secondary">Cancel</button>
+</form>`;
+
+/**
+ * A passkey's form: hidden until the sign-in script finds WebAuthn in the browser; the script asks
+ * `optionsUrl` for the ceremony, puts the authenticator's answer in `response` and submits it.
+ */
+const passkeyForm = (action: string, optionsUrl: string, fields: Record<string, string>, label: string, primary = false) => `<form method="post" action="${escapeHtml(action)}" data-passkey="${escapeHtml(optionsUrl)}" hidden>
+${Object.entries(fields)
+  .map(([name, value]) => hidden(name, value))
+  .join('\n')}
+${hidden('response', '')}
+<button type="submit"${primary ? '' : ' class="secondary"'}>${escapeHtml(label)}</button>
+</form>`;
 
 const hidden = (name: string, value: string) => `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`;
 
@@ -29,11 +49,81 @@ ${hidden('csrf', form.csrf)}
 <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="256"${form.error ? ' autofocus' : ''}>
 <button type="submit">Sign in</button>
 </form>
+${passkeyForm(`/interaction/${form.uid}/passkey`, '/auth/passkey/options', { csrf: form.csrf }, 'Sign in with a passkey')}
 ${signInLinks(form.uid)}
-<form method="post" action="/interaction/${escapeHtml(form.uid)}/abort">
+${cancelForm(form.uid, form.csrf)}`,
+    brand,
+    { script: SIGNIN_SCRIPT_URL },
+  );
+
+export interface SecondFactorForm {
+  uid: string;
+  csrf: string;
+  clientName: string;
+  /** The sign-in attempt waiting for its second step (the API's `mfaToken`). */
+  mfaToken: string;
+  methods: readonly string[];
+  error?: string;
+}
+
+/** The second step: a code (authenticator app or recovery code) without JavaScript, or a passkey with it. */
+export const secondFactorPage = (brand: PageBrand, form: SecondFactorForm) => {
+  const codes = form.methods.includes('totp') || form.methods.includes('recovery_code');
+  const passkey = form.methods.includes('webauthn');
+  const action = `/interaction/${form.uid}/mfa`;
+  return page(
+    'Second step',
+    `<p>to continue to <strong>${escapeHtml(form.clientName)}</strong></p>
+${form.error ? outcome('error', form.error) : ''}
+${
+  codes
+    ? `<form method="post" action="${escapeHtml(action)}">
 ${hidden('csrf', form.csrf)}
-<button type="submit" class="secondary">Cancel</button>
-</form>`,
+${hidden('mfaToken', form.mfaToken)}
+<label for="code">Code from your authenticator app, or a recovery code</label>
+<input id="code" name="code" type="text" inputmode="text" autocomplete="one-time-code" autocapitalize="off" spellcheck="false" required maxlength="64" autofocus aria-describedby="code-hint">
+<p class="hint" id="code-hint">Six digits from the app, or one of the recovery codes you saved.</p>
+<button type="submit">Continue</button>
+</form>`
+    : ''
+}
+${!codes ? '<p>Use your passkey to finish signing in.</p>' : ''}
+${passkey ? passkeyForm(action, '/auth/mfa/webauthn/options', { csrf: form.csrf, mfaToken: form.mfaToken, method: 'webauthn' }, 'Use a passkey', !codes) : ''}
+${passkey && !codes ? '<noscript><p class="hint">This account’s second step is a passkey, which needs JavaScript in this browser.</p></noscript>' : ''}
+${cancelForm(form.uid, form.csrf)}`,
+    brand,
+    { script: SIGNIN_SCRIPT_URL },
+  );
+};
+
+export interface OrganisationForm {
+  uid: string;
+  csrf: string;
+  clientName: string;
+  organisations: ReadonlyArray<{ id: string; name: string; role: string }>;
+  error?: string;
+}
+
+/** The `organization` scope's step: one radio button per organisation, in a fieldset its legend names. */
+export const chooseOrganisationPage = (brand: PageBrand, form: OrganisationForm) =>
+  page(
+    'Choose an organisation',
+    `<p>to continue to <strong>${escapeHtml(form.clientName)}</strong></p>
+${form.error ? outcome('error', form.error) : ''}
+<form method="post" action="/interaction/${escapeHtml(form.uid)}/organization">
+${hidden('csrf', form.csrf)}
+<fieldset class="choices">
+<legend>Which organisation should ${escapeHtml(form.clientName)} use?</legend>
+${form.organisations
+  .map(
+    (org, index) => `<div class="choice"><input type="radio" id="org-${index}" name="orgId" value="${escapeHtml(org.id)}"${index === 0 ? ' checked autofocus' : ''}>
+<label for="org-${index}">${escapeHtml(org.name)} <span class="hint">${escapeHtml(org.role)}</span></label></div>`,
+  )
+  .join('\n')}
+</fieldset>
+<button type="submit">Continue</button>
+</form>
+${cancelForm(form.uid, form.csrf)}`,
     brand,
   );
 
@@ -42,6 +132,7 @@ const SCOPE_TEXT: Record<string, string> = {
   profile: 'See your name',
   email: 'See your email address',
   offline_access: 'Stay signed in when you are away',
+  organization: 'Know which of your organisations you use it with, and your role there',
 };
 
 export const consentPage = (brand: PageBrand, form: { uid: string; csrf: string; clientName: string; scopes: readonly string[]; userEmail: string | null }) =>

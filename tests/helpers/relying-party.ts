@@ -136,7 +136,7 @@ const decodeHtml = (text: string) => text.replace(/&quot;/g, '"').replace(/&#39;
  * A relying party's web app: /login starts the flow, /callback finishes it (code exchange, ID token
  * and userinfo) and greets the person, /logout signs out at Gatehouse. What it learnt is in `seen`.
  */
-export async function relyingPartyApp(config: oidc.Configuration, port: number) {
+export async function relyingPartyApp(config: oidc.Configuration, port: number, { scope }: { scope?: string } = {}) {
   const base = `http://127.0.0.1:${port}`;
   const pending = new Map<string, AuthorizationRequest>();
   const seen: { tokens?: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers; userinfo?: oidc.UserInfoResponse; loggedOut?: boolean } = {};
@@ -144,7 +144,7 @@ export async function relyingPartyApp(config: oidc.Configuration, port: number) 
     try {
       const url = new URL(req.url ?? '/', base);
       if (url.pathname === '/login') {
-        const request = await authorizationRequest(config, `${base}/callback`);
+        const request = await authorizationRequest(config, `${base}/callback`, scope);
         pending.set(request.state, request);
         res.writeHead(302, { location: request.url.href }).end();
       } else if (url.pathname === '/callback') {

@@ -278,6 +278,12 @@ export const accountsServiceFactory = ({ db, clock, policy, events, sessions, in
       return openSession(user, client, organisation, amr, (trx) => mfaRepo.spendChallenge(trx, attempt.id, clock.now()));
     },
 
+    /** A sign-in attempt still waiting for its second step, with the ways its account has; null when spent, ended or expired. */
+    async pendingSignIn(mfaToken: string): Promise<{ methods: SecondFactorMethod[] } | null> {
+      const attempt = await mfaRepo.findChallenge(db, hashOpaqueToken(mfaToken), clock.now());
+      return attempt ? { methods: methodsOf(await factors.summary(attempt.userId)) } : null;
+    },
+
     /** WebAuthn options for the second step of a sign-in: the attempt's account's passkeys. */
     async secondFactorOptions(mfaToken: string) {
       const attempt = await mfaRepo.findChallenge(db, hashOpaqueToken(mfaToken), clock.now());

@@ -14,6 +14,10 @@ import Provider, { interactionPolicy, type Configuration, type KoaContextWithOID
 import type { Db } from '../../db/database.ts';
 import type { Clock } from '../clock.ts';
 import { usersRepo } from '../accounts/users.repo.ts';
+import { AppError } from '../errors.ts';
+import { isUuid } from '../ids.ts';
+import { membersRepo } from '../organisations/members.repo.ts';
+import { organisationsRepo } from '../organisations/organisations.repo.ts';
 import { hashOpaqueToken } from '../sessions/opaque-tokens.ts';
 import { sessionsRepo } from '../sessions/sessions.repo.ts';
 import { signingKeysRepo } from '../sessions/signing-keys.repo.ts';
@@ -25,13 +29,31 @@ import type { OidcClientsService } from './oidc-clients.service.ts';
 export const OIDC_PREFIX = '/oidc';
 /** Where the hosted pages of an interaction (sign in, consent) are. */
 export const INTERACTION_PREFIX = '/interaction';
+/** The step of a sign-in where the person chooses an organisation (the `organization` scope). */
+export const ORGANISATION_PROMPT = 'organization';
 /** The hosted pages' cookie naming the Gatehouse session behind the provider's session. */
 export const SIGNIN_COOKIE = 'gatehouse_signin';
 /** An authorization code is spent at once by a working client; a minute is plenty (RFC 6749 §4.1.2 says at most ten). */
 export const CODE_TTL_SECONDS = 60;
 const ID_TOKEN_TTL_SECONDS = 3600;
 const INTERACTION_TTL_SECONDS = 3600;
-export const SCOPES = ['openid', 'offline_access', 'profile', 'email'] as const;
+export const SCOPES = ['openid', 'offline_access', 'profile', 'email', 'organization'] as const;
+/** The claims of the organisation chosen in a sign-in (`organization` scope), named as in Gatehouse's own access tokens. */
+const ORGANISATION_CLAIMS = ['org_id', 'org_role', 'org_permissions'];
+/**
+ * The grant (and so every code and token of one authorization) keeps the organisation chosen in it:
+ * an extra field of the provider's Grant model, in the grant's one row.
+ */
+const GRANT_ORGANISATION = 'gatehouseOrganisationId';
+/** Organisations a person may choose from on the hosted page: more than anyone is in, in practice. */
+const CHOOSABLE_MAX = 100;
+
+/** The organisation a person chose in a sign-in, as the provider's tokens carry it. */
+export interface ChoosableOrganisation {
+  id: string;
+  name: string;
+  role: string;
+}
 
 /** The HTML the provider itself renders: its errors and the logout confirmation. */
 export interface ProviderPages {
@@ -115,6 +137,22 @@ export const openIdProviderFactory = ({ db, clock, issuer, accessTokenTtlSeconds
     return sameText(createHmac('sha256', cookieKey).update(`signin:${sessionId}`).digest('base64url'), mac) ? sessionId : null;
   }
 
+  /**
+   * The claims of the organisation chosen in a grant, read live: a member suspended or removed since
+   * (or an organisation deleted) gets none, as Gatehouse's own tokens would name none. Only for a
+   * code or token whose scope has `organization`: a later authorization without it, which the same
+   * grant serves, names no organisation.
+   */
+  async function organisationClaims(token: { grantId?: unknown; scope?: unknown } | undefined, userId: string): Promise<Record<string, unknown>> {
+    const { grantId, scope } = token ?? {};
+    if (typeof grantId !== 'string' || typeof scope !== 'string' || !scope.split(' ').includes('organization') || !built) return {};
+    const grant = await (await built).provider.Grant.find(grantId);
+    const organisationId = (grant as unknown as Record<string, unknown> | undefined)?.[GRANT_ORGANISATION];
+    if (typeof organisationId !== 'string') return {};
+    const membership = await membersRepo.findActiveMembership(db, organisationId, userId);
+    return membership ? { org_id: organisationId, org_role: membership.role.name, org_permissions: [...membership.role.permissions] } : {};
+  }
+
   async function build() {
     const key = await idTokenKey(db, clock);
     // The cookies' signing key follows the ID token key: rotating it also ends the provider's cookies.
@@ -132,10 +170,23 @@ export const openIdProviderFactory = ({ db, clock, issuer, accessTokenTtlSeconds
       }),
     );
 
+    // The `organization` scope: after sign-in and consent, the person chooses the organisation this
+    // authorization acts in, every time (the hosted page skips itself when there is one to choose).
+    policy.add(
+      new interactionPolicy.Prompt(
+        { name: ORGANISATION_PROMPT, requestable: false },
+        new interactionPolicy.Check('organization_not_chosen', 'the application asks for an organisation', 'interaction_required', (ctx: KoaContextWithOIDC) => {
+          const scopes = String(ctx.oidc.params?.scope ?? '').split(' ');
+          if (!scopes.includes('organization')) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+          return (ctx.oidc.result as { organization?: unknown } | undefined)?.organization ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
+        }),
+      ),
+    );
+
     const configuration: Configuration = {
       adapter: adapterFactory({ db, clock, findClient: (clientId) => oidcClients.forProvider(clientId) }),
       clients: [],
-      async findAccount(_ctx, sub) {
+      async findAccount(_ctx, sub, token) {
         const user = await usersRepo.findById(db, sub);
         if (!user || user.status !== 'active') return undefined;
         return {
@@ -144,6 +195,7 @@ export const openIdProviderFactory = ({ db, clock, issuer, accessTokenTtlSeconds
             const name = [user.firstName, user.lastName].filter(Boolean).join(' ');
             return {
               sub: user.id,
+              ...(await organisationClaims(token, user.id)),
               ...(user.email ? { email: user.email, email_verified: user.emailVerifiedAt !== null } : {}),
               ...(name ? { name } : {}),
               ...(user.firstName ? { given_name: user.firstName } : {}),
@@ -154,7 +206,11 @@ export const openIdProviderFactory = ({ db, clock, issuer, accessTokenTtlSeconds
         };
       },
       claims: {
-        openid: ['sub'],
+        // How and when the person signed in (RFC 8176 `amr`; `auth_time`), in every ID token. The
+        // organisation's claims are there only when one was chosen (the `organization` scope); they
+        // are listed under `openid` too because ID tokens carry the `openid` scope's claims only.
+        openid: ['sub', 'amr', 'auth_time', ...ORGANISATION_CLAIMS],
+        organization: ORGANISATION_CLAIMS,
         email: ['email', 'email_verified'],
         profile: ['name', 'given_name', 'family_name', 'preferred_username'],
       },
@@ -240,12 +296,19 @@ export const openIdProviderFactory = ({ db, clock, issuer, accessTokenTtlSeconds
             },
           }
         : {}),
+      // The provider's access tokens (opaque: their payload stays in oidc_payloads) name the chosen organisation too.
+      async extraTokenClaims(_ctx, token) {
+        return 'accountId' in token && typeof token.accountId === 'string' ? organisationClaims(token, token.accountId) : undefined;
+      },
       // Refresh tokens rotate: each use spends one and issues its successor.
       rotateRefreshToken: true,
       conformIdTokenClaims: true,
     };
 
     const provider = new Provider(issuer, configuration);
+    // The Grant model keeps only the fields it lists; the chosen organisation is one more (GRANT_ORGANISATION).
+    const grantFields = provider.Grant.IN_PAYLOAD;
+    Object.defineProperty(provider.Grant, 'IN_PAYLOAD', { get: () => [...grantFields, GRANT_ORGANISATION] });
     // Gatehouse tells the provider the public address (PUBLIC_URL) on every request it hands over.
     provider.proxy = true;
     // A confidential client's secret is stored as its SHA-256 digest (oidc-clients.service.ts), so
@@ -317,6 +380,38 @@ export const openIdProviderFactory = ({ db, clock, issuer, accessTokenTtlSeconds
 
     async csrfValid(uid: string, token: string | undefined): Promise<boolean> {
       return typeof token === 'string' && sameText(await this.csrfToken(uid), token);
+    },
+
+    /** The organisations a person may choose in a sign-in: those they are an active member of. */
+    async choosableOrganisations(accountId: string): Promise<ChoosableOrganisation[]> {
+      const mine = await organisationsRepo.listForUser(db, accountId, { limit: CHOOSABLE_MAX });
+      return mine.map((org) => ({ id: org.id, name: org.name, role: org.role }));
+    },
+
+    /**
+     * The organisation chosen in a sign-in: one the person is an active member of (else not found,
+     * whether it exists or not). It goes in a new grant, a copy of what the person granted the client,
+     * so that the codes and tokens of this authorization, and only they, carry it; answers its id.
+     */
+    async chooseOrganisation(interaction: { grantId?: string; session?: { accountId: string }; params: Record<string, unknown> }, organisationId: string): Promise<string> {
+      const { provider } = await ready();
+      const accountId = interaction.session?.accountId;
+      const clientId = interaction.params.client_id;
+      if (!accountId || typeof clientId !== 'string') throw new Error('an organisation chosen without a signed-in account');
+      if (!isUuid(organisationId) || !(await membersRepo.findActiveMembership(db, organisationId, accountId))) throw new AppError('ORGANISATION_NOT_FOUND');
+      const granted = interaction.grantId ? await provider.Grant.find(interaction.grantId) : undefined;
+      const grant = new provider.Grant({ accountId, clientId });
+      if (granted) {
+        grant.addOIDCScope(granted.getOIDCScope());
+        grant.addOIDCClaims(granted.getOIDCClaims());
+        const rejectedScope = granted.getRejectedOIDCScope();
+        if (rejectedScope) grant.rejectOIDCScope(rejectedScope);
+        const rejectedClaims = granted.getRejectedOIDCClaims();
+        if (rejectedClaims.length > 0) grant.rejectOIDCClaims(rejectedClaims);
+        for (const [indicator, scope] of Object.entries(granted.resources ?? {})) grant.addResourceScope(indicator, scope);
+      }
+      Object.assign(grant, { [GRANT_ORGANISATION]: organisationId });
+      return grant.save();
     },
 
     /**

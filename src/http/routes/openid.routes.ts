@@ -7,12 +7,14 @@
 // unparsed (it reads its own bodies).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import Type from 'typebox';
+import Type, { type TSchema } from 'typebox';
 import type { Config } from '../../config/config.ts';
 import { AppError } from '../../domain/errors.ts';
-import { INTERACTION_PREFIX, OIDC_PREFIX, SIGNIN_COOKIE } from '../../domain/oidc/openid-provider.ts';
+import { INTERACTION_PREFIX, OIDC_PREFIX, ORGANISATION_PROMPT, SIGNIN_COOKIE } from '../../domain/oidc/openid-provider.ts';
 import type { Services } from '../../domain/services.ts';
-import { consentPage, providerErrorPage, signInPage } from '../../pages/openid-pages.ts';
+import type { SignedIn } from '../../domain/accounts/accounts.service.ts';
+import { chooseOrganisationPage, consentPage, providerErrorPage, secondFactorPage, signInPage, SIGNIN_SCRIPT_URL } from '../../pages/openid-pages.ts';
+import { SIGNIN_SCRIPT } from '../../pages/signin-script.ts';
 import { principalOf } from '../auth.ts';
 import { ErrorBody } from '../schemas.ts';
 import { sendBrandedPage } from './pages.routes.ts';
@@ -21,6 +23,8 @@ const TAGS = ['Hosted sign-in'];
 const Html = Type.String({ description: 'An HTML page' });
 const HtmlPage = { description: 'An HTML page', content: { 'text/html': { schema: Html } } };
 const Uid = Type.Object({ uid: Type.String({ maxLength: 64 }) });
+/** A WebAuthn assertion in its JSON shape, as the sign-in script posts it. */
+const PASSKEY_ANSWER_MAX = 8000;
 const SeeOther = { description: 'On to the next step of the sign-in (the provider, or back to the application)', type: 'null' };
 
 /**
@@ -34,6 +38,20 @@ export function asPublic(request: FastifyRequest, publicUrl: URL) {
   headers['x-forwarded-host'] = publicUrl.host;
   headers['x-forwarded-for'] = request.ip;
   return request.raw;
+}
+
+/** A passkey's answer as the page's script posted it; anything unreadable is no answer (the check refuses it). */
+function parsedJson(text: string | undefined): unknown {
+  try {
+    return JSON.parse(text ?? '');
+  } catch {
+    return null;
+  }
+}
+
+/** One field takes both codes: six digits are the authenticator app's, anything else a recovery code. */
+function codeProof(code: string): { method: 'totp' | 'recovery_code'; code: string } {
+  return /^\d{6}$/.test(code.replace(/\s/g, '')) ? { method: 'totp', code } : { method: 'recovery_code', code };
 }
 
 /** A form arrives URL-encoded; anything else (or a field given twice) is no form of ours. */
@@ -100,8 +118,8 @@ export const openidRoutes: FastifyPluginAsyncTypebox<{ services: Services; confi
     );
   });
 
-  // The hosted pages read URL-encoded forms.
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_request, body, done) => {
+  // The hosted pages read URL-encoded forms; a passkey's answer, encoded twice (JSON, then the form), is the largest field.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16_384 }, (_request, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
 
@@ -151,7 +169,7 @@ export const openidRoutes: FastifyPluginAsyncTypebox<{ services: Services; confi
     response: { 200: HtmlPage, 303: SeeOther },
   });
 
-  app.get(`${INTERACTION_PREFIX}/:uid`, { config: { auth: 'public' }, schema: pageSchema('interactionPage', 'The page of a sign-in step: sign in, or allow an application') }, async (request, reply) => {
+  app.get(`${INTERACTION_PREFIX}/:uid`, { config: { auth: 'public' }, schema: pageSchema('interactionPage', 'The page of a sign-in step: sign in, allow an application, or choose an organisation') }, async (request, reply) => {
     const details = await interactionOf(request, reply, request.params.uid);
     if (!details) return expired(reply);
     const client = await clientOf(details.params.client_id);
@@ -169,10 +187,11 @@ export const openidRoutes: FastifyPluginAsyncTypebox<{ services: Services; confi
       const userEmail = details.session?.accountId ? await openid.accountEmail(details.session.accountId) : null;
       return sendBrandedPage(reply, consentPage(config.brand, { uid: details.uid, csrf, clientName: client.name, scopes, userEmail }), config.brand, targets);
     }
+    if (details.prompt.name === ORGANISATION_PROMPT) return organisationStep(request, reply, details);
     return expired(reply);
   });
 
-  const formSchema = (operationId: string, summary: string, fields: Record<string, ReturnType<typeof Type.String>>) => ({
+  const formSchema = (operationId: string, summary: string, fields: Record<string, TSchema>) => ({
     operationId,
     tags: TAGS,
     summary,
@@ -181,11 +200,39 @@ export const openidRoutes: FastifyPluginAsyncTypebox<{ services: Services; confi
     response: { 200: HtmlPage, 303: SeeOther, 403: ErrorBody },
   });
 
+  /**
+   * Someone passed every factor their account asks for: the hosted pages' cookie names their new
+   * Gatehouse session, and the provider learns who signed in, how (`amr`, RFC 8176) and when.
+   */
+  async function signedIn(request: FastifyRequest, reply: FastifyReply, signed: SignedIn) {
+    const { sessionId, authentication } = signed.principal;
+    reply.header('set-cookie', `${SIGNIN_COOKIE}=${await openid.signinCookie(sessionId)}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${config.refreshTokenTtlSeconds}${secure ? '; Secure' : ''}`);
+    return finish(request, reply, { login: { accountId: signed.user.id, amr: [...authentication.amr], ts: Math.floor(authentication.authTime.getTime() / 1000) } });
+  }
+
+  type Details = NonNullable<Awaited<ReturnType<typeof interactionOf>>>;
+
+  /** The sign-in page again, with what went wrong. */
+  async function signInAgain(reply: FastifyReply, details: Details, message: string, email = '') {
+    const client = await clientOf(details.params.client_id);
+    const page = signInPage(config.brand, { uid: details.uid, csrf: await openid.csrfToken(details.uid), clientName: client.name, email, error: message, passwordMin: config.passwordMin });
+    return sendBrandedPage(reply.code(200), page, config.brand, formTargets(details.params.redirect_uri));
+  }
+
+  async function secondStep(reply: FastifyReply, details: Details, attempt: { mfaToken: string; methods: readonly string[] }, error?: string) {
+    const client = await clientOf(details.params.client_id);
+    const page = secondFactorPage(config.brand, { uid: details.uid, csrf: await openid.csrfToken(details.uid), clientName: client.name, ...attempt, ...(error ? { error } : {}) });
+    return sendBrandedPage(reply.code(200), page, config.brand, formTargets(details.params.redirect_uri));
+  }
+
   app.post(
     `${INTERACTION_PREFIX}/:uid/login`,
     {
       config: { auth: 'public', throttled: true },
-      schema: formSchema('interactionSignIn', 'Signs in with a password during a sign-in (a form post)', { email: Type.String({ maxLength: 254 }), password: Type.String({ maxLength: 256 }) }),
+      schema: formSchema('interactionSignIn', 'Signs in with a password during a sign-in (a form post); an account with a second factor is asked for it next', {
+        email: Type.String({ maxLength: 254 }),
+        password: Type.String({ maxLength: 256 }),
+      }),
     },
     async (request, reply) => {
       await checkForm(request, request.params.uid);
@@ -193,16 +240,106 @@ export const openidRoutes: FastifyPluginAsyncTypebox<{ services: Services; confi
       if (!details || details.prompt.name !== 'login') return expired(reply);
       const email = formField(request.body, 'email') ?? '';
       try {
-        const signedIn = await services.accounts.login(principalOf(request), { email, password: formField(request.body, 'password') ?? '' });
-        const sessionId = signedIn.principal.sessionId;
-        reply.header('set-cookie', `${SIGNIN_COOKIE}=${await openid.signinCookie(sessionId)}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${config.refreshTokenTtlSeconds}${secure ? '; Secure' : ''}`);
-        return await finish(request, reply, { login: { accountId: signedIn.user.id, amr: ['pwd'] } });
+        const outcome = await services.accounts.signIn(principalOf(request), { email, password: formField(request.body, 'password') ?? '' });
+        if ('mfaRequired' in outcome) return await secondStep(reply, details, outcome);
+        return await signedIn(request, reply, outcome);
       } catch (error) {
         if (!(error instanceof AppError) || !['AUTHENTICATION_FAILED', 'EMAIL_NOT_VERIFIED', 'VALIDATION_FAILED'].includes(error.code)) throw error;
-        const client = await clientOf(details.params.client_id);
-        const message = error.code === 'EMAIL_NOT_VERIFIED' ? error.message : 'The email or password is not right.';
-        const page = signInPage(config.brand, { uid: details.uid, csrf: await openid.csrfToken(details.uid), clientName: client.name, email, error: message, passwordMin: config.passwordMin });
-        return sendBrandedPage(reply.code(200), page, config.brand, formTargets(details.params.redirect_uri));
+        return signInAgain(reply, details, error.code === 'EMAIL_NOT_VERIFIED' ? error.message : 'The email or password is not right.', email);
+      }
+    },
+  );
+
+  app.post(
+    `${INTERACTION_PREFIX}/:uid/mfa`,
+    {
+      config: { auth: 'public', throttled: true },
+      schema: formSchema('interactionSecondFactor', 'The second step of a sign-in (a form post): a code from the authenticator app, a recovery code, or a passkey’s answer', {
+        mfaToken: Type.String({ minLength: 1, maxLength: 200 }),
+        code: Type.Optional(Type.String({ maxLength: 64 })),
+        method: Type.Optional(Type.Literal('webauthn')),
+        response: Type.Optional(Type.String({ maxLength: PASSKEY_ANSWER_MAX })),
+      }),
+    },
+    async (request, reply) => {
+      await checkForm(request, request.params.uid);
+      const details = await interactionOf(request, reply, request.params.uid);
+      if (!details || details.prompt.name !== 'login') return expired(reply);
+      const mfaToken = formField(request.body, 'mfaToken') ?? '';
+      const proof = formField(request.body, 'method') === 'webauthn' ? { method: 'webauthn' as const, response: parsedJson(formField(request.body, 'response')) } : codeProof(formField(request.body, 'code') ?? '');
+      try {
+        return await signedIn(request, reply, await services.accounts.completeSignIn(principalOf(request), { mfaToken, ...proof }));
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        // A spent, expired or exhausted attempt: the password again, never the code alone.
+        if (error.code === 'INVALID_MFA_TOKEN') return signInAgain(reply, details, 'This sign-in took too long or was already used. Sign in again.');
+        if (!['INVALID_SECOND_FACTOR', 'VALIDATION_FAILED'].includes(error.code)) throw error;
+        const attempt = await services.accounts.pendingSignIn(mfaToken);
+        if (!attempt) return signInAgain(reply, details, 'Too many wrong codes. Sign in again.');
+        return secondStep(reply, details, { mfaToken, methods: attempt.methods }, proof.method === 'webauthn' ? 'The passkey was not accepted.' : 'That code is not right.');
+      }
+    },
+  );
+
+  app.post(
+    `${INTERACTION_PREFIX}/:uid/passkey`,
+    {
+      config: { auth: 'public', throttled: true },
+      schema: formSchema('interactionPasskeySignIn', 'Signs in with a passkey alone during a sign-in (a form post the page’s script fills in)', { response: Type.String({ maxLength: PASSKEY_ANSWER_MAX }) }),
+    },
+    async (request, reply) => {
+      await checkForm(request, request.params.uid);
+      const details = await interactionOf(request, reply, request.params.uid);
+      if (!details || details.prompt.name !== 'login') return expired(reply);
+      try {
+        return await signedIn(request, reply, await services.accounts.passkeySignIn(principalOf(request), parsedJson(formField(request.body, 'response'))));
+      } catch (error) {
+        if (!(error instanceof AppError) || !['AUTHENTICATION_FAILED', 'EMAIL_NOT_VERIFIED', 'VALIDATION_FAILED'].includes(error.code)) throw error;
+        return signInAgain(reply, details, error.code === 'EMAIL_NOT_VERIFIED' ? error.message : 'The passkey was not accepted.');
+      }
+    },
+  );
+
+  app.get(SIGNIN_SCRIPT_URL, { config: { auth: 'public' }, schema: { hide: true } }, async (_request, reply) =>
+    reply.header('cache-control', 'public, max-age=3600').type('text/javascript; charset=utf-8').send(SIGNIN_SCRIPT),
+  );
+
+  /**
+   * The `organization` scope's step: the page lists the person's organisations; with one there is
+   * nothing to ask, and with none (every account starts with a personal one, but may leave it) the
+   * application is told the sign-in was refused rather than handed tokens without an organisation.
+   */
+  async function organisationStep(request: FastifyRequest, reply: FastifyReply, details: Details, error?: { status: number; message: string }) {
+    const accountId = details.session?.accountId ?? '';
+    const organisations = await openid.choosableOrganisations(accountId);
+    const [only] = organisations;
+    if (organisations.length === 0) return finish(request, reply, { error: 'access_denied', error_description: 'The person is a member of no organisation' });
+    if (organisations.length === 1 && only && !error) return finish(request, reply, { consent: { grantId: await openid.chooseOrganisation(details, only.id) }, organization: { id: only.id } });
+    const client = await clientOf(details.params.client_id);
+    const page = chooseOrganisationPage(config.brand, { uid: details.uid, csrf: await openid.csrfToken(details.uid), clientName: client.name, organisations, ...(error ? { error: error.message } : {}) });
+    return sendBrandedPage(reply.code(error?.status ?? 200), page, config.brand, formTargets(details.params.redirect_uri));
+  }
+
+  app.post(
+    `${INTERACTION_PREFIX}/:uid/organization`,
+    {
+      config: { auth: 'public' },
+      schema: {
+        ...formSchema('interactionChooseOrganisation', 'Chooses the organisation the application acts in (a form post): one the person is an active member of', { orgId: Type.String({ maxLength: 64 }) }),
+        response: { 200: HtmlPage, 303: SeeOther, 403: ErrorBody, 404: HtmlPage },
+      },
+    },
+    async (request, reply) => {
+      await checkForm(request, request.params.uid);
+      const details = await interactionOf(request, reply, request.params.uid);
+      if (!details || details.prompt.name !== ORGANISATION_PROMPT) return expired(reply);
+      const orgId = formField(request.body, 'orgId') ?? '';
+      try {
+        return await finish(request, reply, { consent: { grantId: await openid.chooseOrganisation(details, orgId) }, organization: { id: orgId } });
+      } catch (error) {
+        // Not one of theirs (a forged form, or a membership ended since the page was shown): the page again, nothing chosen.
+        if (!(error instanceof AppError) || error.code !== 'ORGANISATION_NOT_FOUND') throw error;
+        return organisationStep(request, reply, details, { status: 404, message: 'That is not one of your organisations. Choose one of these.' });
       }
     },
   );
