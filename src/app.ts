@@ -1,7 +1,6 @@
 // Builds the Gatehouse HTTP application. It never listens: src/server.ts does, and tests inject.
 import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -28,6 +27,7 @@ import { answerClientError, installErrorHandling, sendError } from './http/error
 import { AppError } from './domain/errors.ts';
 import { loggerOptions } from './http/logging.ts';
 import { installMetrics } from './http/metrics.ts';
+import { securityHeaders, setHeaders } from './http/security-headers.ts';
 import { authRoutes } from './http/routes/auth.routes.ts';
 import { adminRoutes } from './http/routes/admin.routes.ts';
 import { apiKeysRoutes } from './http/routes/api-keys.routes.ts';
@@ -62,6 +62,9 @@ const CONNECTIONS_CHECK_MS = 1000;
 const OIDC_SWEEP_MS = 10 * 60 * 1000;
 /** The schemas no request has needed yet are compiled this long after the node is ready, not while it starts. */
 const COMPILE_AFTER_READY_MS = 1000;
+const SECURITY_HEADERS = {
+  contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] } },
+} as const;
 /** Swagger UI loads its own scripts and styles and nothing from elsewhere. */
 const DOCS_CSP = "default-src 'self'; base-uri 'self'; object-src 'none'; frame-ancestors 'none'; img-src 'self' data:; font-src 'self' data:; script-src 'self'; style-src 'self' 'unsafe-inline'";
 
@@ -154,15 +157,14 @@ export async function buildApp({ config, database, clock = systemClock, logger =
   installErrorHandling(app);
   installJsonBodies(app, config.jsonLimits);
 
-  app.addHook('onSend', async (request, reply) => {
-    reply.header('x-request-id', request.id);
-    // Answers carry tokens and personal data: no cache may keep them unless a route says otherwise.
-    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
-  });
-
-  // Answers are JSON: they may load nothing and be framed by no one. The pages and /docs set their own policy.
-  await app.register(helmet, {
-    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] } },
+  // Answers are JSON: they may load nothing and be framed by no one (helmet's headers, with a deny-all
+  // policy; the pages and /docs set their own). Answers carry tokens and personal data: no cache may
+  // keep them unless a route says otherwise. Each answer names its request id.
+  const headers = securityHeaders(SECURITY_HEADERS);
+  app.addHook('onRequest', (request, reply, done) => {
+    setHeaders(reply.raw, headers);
+    reply.header('x-request-id', request.id).header('cache-control', 'no-store');
+    done();
   });
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
