@@ -133,6 +133,8 @@ export const mfaServiceFactory = ({ db, clock, policy, events, sessions, factors
       const target = isUuid(userId) ? await usersRepo.findById(db, userId) : undefined;
       if (!target) throw new AppError('USER_NOT_FOUND');
       const admin = policy.adminMayChange(principal, target);
+      // Step-up: turning factors off is what a stolen admin session would do first to take an account over.
+      policy.recentlyVerified(admin);
       await db.transaction().execute(async (trx) => {
         if (!hasFactor(await mfaRepo.summary(trx, target.id))) throw new AppError('NO_SECOND_FACTOR');
         await mfaRepo.deleteAllTotp(trx, target.id);
