@@ -168,6 +168,22 @@ export const mfaServiceFactory = ({ db, clock, policy, events, sessions, factors
       });
     },
 
+    /**
+     * Housekeeping (Gatehouse itself, every few minutes): deletes sign-in attempts and WebAuthn
+     * challenges past their expiry, which every lookup already treats as gone. Not an event: nothing
+     * anyone could still use changes.
+     */
+    async sweepExpired(principal: Principal): Promise<{ mfaChallenges: number; webauthnChallenges: number }> {
+      policy.system(principal);
+      const now = clock.now();
+      return db.transaction().execute(async (trx) => {
+        // WebAuthn challenges first: those of an expired attempt would otherwise go uncounted by its cascade.
+        const webauthnChallenges = await passkeysRepo.deleteExpiredChallenges(trx, now);
+        const mfaChallenges = await mfaRepo.deleteExpiredChallenges(trx, now);
+        return { mfaChallenges, webauthnChallenges };
+      });
+    },
+
     /** Proves a second factor again in this session: its `auth_time` is now, and a new access token says so. */
     async stepUp(principal: Principal, proof: FactorProof): Promise<{ accessToken: string; expiresIn: number }> {
       const me = policy.person(principal);
