@@ -2,6 +2,7 @@
 import { healthz, login, me, refresh, register } from './accounts.ts';
 import { membersWithApiKey, oauthToken } from './credentials.ts';
 import { mixed } from './mixed.ts';
+import { loginMfa } from './second-factors.ts';
 import { members, organisations, organisationsAmongMany, organisationsEmbedded } from './organisations.ts';
 import type { Scenario } from './scenario.ts';
 import { membersWrite, webhooksFanout } from './webhooks.ts';
@@ -11,6 +12,7 @@ export const SCENARIOS: readonly Scenario[] = [
   healthz,
   register,
   login,
+  loginMfa,
   refresh,
   oauthToken,
   me,
