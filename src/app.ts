@@ -13,6 +13,7 @@ import { systemClock, type Clock } from './domain/clock.ts';
 import { outboxWorkerFactory, type OutboxWorker } from './domain/mail/outbox-worker.ts';
 import { logTransport, smtpTransport } from './domain/mail/transport.ts';
 import { createServices, type Services } from './domain/services.ts';
+import { system } from './domain/principal.ts';
 import { deliveryWorkerFactory, type DeliveryWorker } from './domain/webhooks/delivery-worker.ts';
 import { webhookSender } from './domain/webhooks/sender.ts';
 import type { ThrottlePolicy } from './domain/throttle/throttles.ts';
@@ -58,8 +59,8 @@ import { openapiInfo } from './http/openapi.ts';
 
 export const BODY_LIMIT = 1024 * 1024;
 const CONNECTIONS_CHECK_MS = 1000;
-/** How often expired OpenID Provider rows (codes, sessions, tokens) are deleted. */
-const OIDC_SWEEP_MS = 10 * 60 * 1000;
+/** How often expired rows are deleted: OpenID Provider rows (codes, sessions, tokens), sign-in attempts and WebAuthn challenges. */
+const SWEEP_MS = 10 * 60 * 1000;
 /** The schemas no request has needed yet are compiled this long after the node is ready, not while it starts. */
 const COMPILE_AFTER_READY_MS = 1000;
 const SECURITY_HEADERS = {
@@ -84,7 +85,13 @@ export interface AppDeps {
   webhookTimeoutMs?: number;
 }
 
-export type App = FastifyInstance & { services: Services; outbox: OutboxWorker; webhookDeliveries: DeliveryWorker };
+export type App = FastifyInstance & {
+  services: Services;
+  outbox: OutboxWorker;
+  webhookDeliveries: DeliveryWorker;
+  /** One round of the periodic housekeeping: deletes expired rows that lookups already treat as gone. */
+  housekeeping: () => Promise<void>;
+};
 
 export async function buildApp({ config, database, clock = systemClock, logger = true, logStream, throttlePolicy, passwordHashing, webhookTimeoutMs }: AppDeps): Promise<App> {
   const compilers = new LazyCompilers();
@@ -125,7 +132,15 @@ export async function buildApp({ config, database, clock = systemClock, logger =
   });
   const webhookDeliveries = deliveryWorkerFactory({ db: database.db, clock, sender, logger: app.log, endpointFailing: (id, since) => services.webhooks.endpointFailing(id, since) });
   deliveries = webhookDeliveries;
-  let oidcSweep: NodeJS.Timeout | undefined;
+  const housekeeping = async () => {
+    // Each sweep on its own: one failing leaves the others to do their work.
+    const sweeps = [
+      services.openid.sweepExpired().catch((error: unknown) => app.log.error({ err: error }, 'sweeping expired OpenID Provider rows failed')),
+      services.mfa.sweepExpired(system('housekeeping')).catch((error: unknown) => app.log.error({ err: error }, 'sweeping expired second-factor challenges failed')),
+    ];
+    await Promise.all(sweeps);
+  };
+  let sweep: NodeJS.Timeout | undefined;
   let compileLater: NodeJS.Timeout | undefined;
   app.addHook('onReady', async () => {
     // Unreachable at start is not fatal: the 'error' listener says so and the client keeps trying.
@@ -135,15 +150,13 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     if (!services.secrets.available) app.log.warn('Authenticator apps (TOTP) are off: set GATEHOUSE_SECRET_KEY (32 random bytes, base64) to turn them on');
     outbox.start();
     webhookDeliveries.start();
-    oidcSweep = setInterval(() => {
-      services.openid.sweepExpired().catch((error: unknown) => app.log.error({ err: error }, 'sweeping expired OpenID Provider rows failed'));
-    }, OIDC_SWEEP_MS);
-    oidcSweep.unref();
+    sweep = setInterval(() => void housekeeping(), SWEEP_MS);
+    sweep.unref();
     compileLater = setTimeout(() => void compilers.compileRemaining(), COMPILE_AFTER_READY_MS);
     compileLater.unref();
   });
   app.addHook('onClose', async () => {
-    clearInterval(oidcSweep);
+    clearInterval(sweep);
     clearTimeout(compileLater);
     compilers.stop();
     await Promise.all([outbox.stop(), webhookDeliveries.stop()]);
@@ -215,6 +228,7 @@ export async function buildApp({ config, database, clock = systemClock, logger =
   app.decorate('services', services);
   app.decorate('outbox', outbox);
   app.decorate('webhookDeliveries', webhookDeliveries);
+  app.decorate('housekeeping', housekeeping);
   return app as unknown as App;
 }
 

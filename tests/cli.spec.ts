@@ -2,14 +2,18 @@
 // a temporary folder. Each process pays PGlite's cold start, so the steps share one data folder.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { Secret, TOTP } from 'otpauth';
 import { LOCK_FILE } from '../src/db/data-folder-lock.ts';
+import type { Config } from '../src/config/config.ts';
 import { openDatabase } from '../src/db/database.ts';
+import { secretBox } from '../src/domain/mfa/secret-box.ts';
 import { hashOpaqueToken } from '../src/domain/sessions/opaque-tokens.ts';
 import { createTestDatabase } from './helpers/databases.ts';
 import { startGatehouse, type GatehouseProcess } from './helpers/gatehouse-process.ts';
@@ -98,6 +102,47 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** The code an authenticator app shows for the secret one step from now: accepted (one step of drift) and never the one enrolment spent. */
+const nextCode = (secret: string) => new TOTP({ secret: Secret.fromBase32(secret), algorithm: 'SHA1', digits: 6, period: 30 }).generate({ timestamp: Date.now() + 30_000 });
+
+async function post(url: string, body: unknown, token?: string) {
+  const answer = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body ?? {}) });
+  return { status: answer.status, body: (await answer.json()) as { data: Record<string, unknown> } };
+}
+
+/** A person registered on a running server, with an authenticator app set up and confirmed. */
+async function withTotp(url: string) {
+  const email = `totp.${randomBytes(4).toString('hex')}@example.com`;
+  const registered = await post(`${url}/auth/register`, { firstName: 'Ada', lastName: 'L', email, password: PASSWORD });
+  assert.equal(registered.status, 201, JSON.stringify(registered.body));
+  const token = registered.body.data.accessToken as string;
+  const started = await post(`${url}/api/users/me/mfa/totp`, {}, token);
+  assert.equal(started.status, 201, JSON.stringify(started.body));
+  const secret = started.body.data.secret as string;
+  const code = new TOTP({ secret: Secret.fromBase32(secret), algorithm: 'SHA1', digits: 6, period: 30 }).generate();
+  const confirmed = await post(`${url}/api/users/me/mfa/totp/confirm`, { code }, token);
+  assert.equal(confirmed.status, 200, JSON.stringify(confirmed.body));
+  return { email, secret, userId: (registered.body.data.user as { userId: string }).userId };
+}
+
+/** Password, then a code from the app: the tokens. */
+async function signInWithApp(url: string, user: { email: string; secret: string }) {
+  const first = await post(`${url}/auth/login`, { email: user.email, password: PASSWORD });
+  assert.equal(first.body.data.mfaRequired, true, JSON.stringify(first.body));
+  const second = await post(`${url}/auth/mfa/verify`, { mfaToken: first.body.data.mfaToken, method: 'totp', code: nextCode(user.secret) });
+  assert.equal(second.status, 200, JSON.stringify(second.body));
+  assert.equal(typeof second.body.data.accessToken, 'string');
+}
+
+async function sealedTotp(config: Config['database'], userId: string): Promise<string> {
+  const database = openDatabase(config);
+  try {
+    return (await database.db.selectFrom('mfa_totp').select('secret_ciphertext').where('user_id', '=', userId).executeTakeFirstOrThrow()).secret_ciphertext;
+  } finally {
+    await database.close();
+  }
 }
 
 const output = (run: Run) => `exit ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`;
@@ -364,6 +409,77 @@ describe('command line', () => {
     const lines = server.output().trim().split('\n');
     assert.ok(lines.length > 2, server.output());
     for (const line of lines) assert.equal(typeof (JSON.parse(line) as { msg: unknown }).msg, 'string', line);
+  });
+
+  it('rotate-secret-key on the embedded database: a new key file, the secrets sealed under it, and sign-in with the app still works', async () => {
+    let server = await startServer();
+    let user: Awaited<ReturnType<typeof withTotp>>;
+    try {
+      user = await withTotp(server.url);
+    } finally {
+      assert.equal(await server.stop(), 0, server.output());
+    }
+    const file = join(dataDir, 'secret-key');
+    const oldKey = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
+    assert.equal(secretBox(oldKey).open(await sealedTotp({ kind: 'embedded', dataDir }, user.userId), user.userId), user.secret);
+
+    const run = await gatehouse(['rotate-secret-key']);
+    assert.equal(run.code, 0, output(run));
+    assert.match(run.stdout, /^Generated a new key in .*secret-key and re-encrypted 1 secret under it\n$/);
+    assert.ok(!existsSync(`${file}.next`));
+    const newKey = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
+    assert.equal(newKey.length, 32);
+    assert.notDeepEqual(newKey, oldKey);
+    const sealed = await sealedTotp({ kind: 'embedded', dataDir }, user.userId);
+    assert.equal(secretBox(newKey).open(sealed, user.userId), user.secret);
+    assert.throws(() => secretBox(oldKey).open(sealed, user.userId), 'the old key opens nothing any more');
+
+    server = await startServer();
+    try {
+      await signInWithApp(server.url, user);
+    } finally {
+      assert.equal(await server.stop(), 0, server.output());
+    }
+  });
+
+  it('rotate-secret-key on PostgreSQL: what GATEHOUSE_PREVIOUS_SECRET_KEY sealed is sealed again under GATEHOUSE_SECRET_KEY', { skip: !process.env.TEST_DATABASE_URL && 'TEST_DATABASE_URL is not set' }, async () => {
+    const testDb = await createTestDatabase('postgres');
+    const url = testDb.config.kind === 'postgres' ? testDb.config.url : '';
+    const [oldKey, newKey] = [randomBytes(32), randomBytes(32)];
+    try {
+      let server = await startServer({ DATABASE_URL: url, GATEHOUSE_SECRET_KEY: oldKey.toString('base64') });
+      let user: Awaited<ReturnType<typeof withTotp>>;
+      try {
+        user = await withTotp(server.url);
+      } finally {
+        assert.equal(await server.stop(), 0, server.output());
+      }
+      const keys = { DATABASE_URL: url, GATEHOUSE_SECRET_KEY: newKey.toString('base64') };
+      const noKey = await gatehouse(['rotate-secret-key'], { env: { DATABASE_URL: url } });
+      assertOneLine(noKey, /^error: Invalid configuration: GATEHOUSE_SECRET_KEY is not set/);
+      // The new key without the old: one line saying what to set, and every secret left as it was.
+      const before = await sealedTotp({ kind: 'postgres', url }, user.userId);
+      assertOneLine(await gatehouse(['rotate-secret-key'], { env: keys }), /^error: Invalid configuration: GATEHOUSE_PREVIOUS_SECRET_KEY does not open every TOTP secret/);
+      assert.equal(await sealedTotp({ kind: 'postgres', url }, user.userId), before);
+      const run = await gatehouse(['rotate-secret-key'], { env: { ...keys, GATEHOUSE_PREVIOUS_SECRET_KEY: oldKey.toString('base64') } });
+      assert.equal(run.code, 0, output(run));
+      assert.equal(run.stdout, 'Re-encrypted 1 secret under the current key: GATEHOUSE_PREVIOUS_SECRET_KEY can go\n');
+      const sealed = await sealedTotp({ kind: 'postgres', url }, user.userId);
+      assert.equal(secretBox(newKey).open(sealed, user.userId), user.secret);
+      assert.throws(() => secretBox(oldKey).open(sealed, user.userId), 'the old key opens nothing any more');
+      const again = await gatehouse(['rotate-secret-key'], { env: keys });
+      assert.equal(again.stdout, 'Re-encrypted 0 secrets under the current key\n', output(again));
+
+      // The new key alone, as the operator runs next.
+      server = await startServer(keys);
+      try {
+        await signInWithApp(server.url, user);
+      } finally {
+        assert.equal(await server.stop(), 0, server.output());
+      }
+    } finally {
+      await testDb.drop();
+    }
   });
 
   it('create-admin works on PostgreSQL while a server runs on it', { skip: !process.env.TEST_DATABASE_URL && 'TEST_DATABASE_URL is not set' }, async () => {

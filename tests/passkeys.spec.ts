@@ -125,6 +125,40 @@ forEachDatabase(
       const plain = await call(app(), 'POST', '/auth/login', { body: { email: user.email, password: user.password } });
       assert.equal(plain.body.message, 'Login successful');
     });
+
+    it('sweeps sign-in attempts and WebAuthn challenges past their expiry in the periodic housekeeping, keeping live ones', async () => {
+      const user = await registerUser(app());
+      const { authenticator } = await addPasskey(app(), user);
+      const attempts = async () => (await h().db.selectFrom('mfa_challenges').select('id').where('user_id', '=', user.userId).orderBy('created_at').execute()).map((r) => r.id);
+      const challenges = async (values: string[]) =>
+        (await h().db.selectFrom('webauthn_challenges').select('challenge').where('challenge', 'in', values).orderBy('challenge').execute()).map((r) => r.challenge);
+
+      const oldToken = await firstStep(app(), user);
+      const oldOptions = (await call(app(), 'POST', '/auth/mfa/webauthn/options', { body: { mfaToken: oldToken } })).body.data;
+      const oldSecondFactor = oldOptions.challenge as string;
+      const oldPasswordless = (await call(app(), 'POST', '/auth/passkey/options')).body.data.challenge as string;
+      const [oldAttempt] = await attempts();
+      h().clock.advance(5 * 60 + 1);
+      const liveToken = await firstStep(app(), user);
+      const liveOptions = (await call(app(), 'POST', '/auth/mfa/webauthn/options', { body: { mfaToken: liveToken } })).body.data;
+      const liveSecondFactor = liveOptions.challenge as string;
+      const livePasswordless = (await call(app(), 'POST', '/auth/passkey/options')).body.data.challenge as string;
+      const all = [oldSecondFactor, oldPasswordless, liveSecondFactor, livePasswordless];
+      assert.equal((await attempts()).length, 2);
+      assert.equal((await challenges(all)).length, 4);
+
+      await app().housekeeping();
+      const left = await attempts();
+      assert.equal(left.length, 1);
+      assert.notEqual(left[0], oldAttempt);
+      assert.deepEqual(await challenges(all), [liveSecondFactor, livePasswordless].sort());
+      // What was swept was already refused; what is left still works.
+      assertErrorEnvelope(await call(app(), 'POST', '/auth/mfa/verify', { body: { mfaToken: oldToken, method: 'webauthn', response: authenticator.authenticate(oldOptions) } }), 401);
+      const done = await call(app(), 'POST', '/auth/mfa/verify', { body: { mfaToken: liveToken, method: 'webauthn', response: authenticator.authenticate(liveOptions) } });
+      assert.equal(done.status, 200, JSON.stringify(done.body));
+      // Gatehouse alone sweeps.
+      await assert.rejects(app().services.mfa.sweepExpired({ kind: 'anonymous', client: { ip: null, userAgent: null } }), { code: 'FORBIDDEN' });
+    });
   },
   SECRET_KEY,
 );

@@ -3,6 +3,7 @@ import { healthz, login, me, refresh, register } from './accounts.ts';
 import { membersWithApiKey, oauthToken } from './credentials.ts';
 import { mixed } from './mixed.ts';
 import { oidcCodeFlow } from './openid.ts';
+import { loginMfa } from './second-factors.ts';
 import { members, organisations, organisationsAmongMany, organisationsEmbedded } from './organisations.ts';
 import type { Scenario } from './scenario.ts';
 import { membersWrite, webhooksFanout } from './webhooks.ts';
@@ -12,6 +13,7 @@ export const SCENARIOS: readonly Scenario[] = [
   healthz,
   register,
   login,
+  loginMfa,
   refresh,
   oauthToken,
   oidcCodeFlow,

@@ -2,6 +2,7 @@
 // command line (its Node flags included), one child process per database. By default the build of
 // this checkout; BENCH_BASELINE names another checkout's build, run from its own folder.
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +10,8 @@ import { freePort, runToEnd, startServer, type Server } from '../lib/processes.t
 import { expect, nextAddress, PASSWORD } from '../lib/http.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** The key TOTP secrets are sealed under (GATEHOUSE_SECRET_KEY): new each run, like the databases. */
+export const SECRET_KEY = randomBytes(32);
 const CLI = 'dist/cli/main.js';
 
 /** The Node flags of a checkout's `npm start` when it is `[exec] node <flags> dist/cli/main.js serve`; null otherwise. */
@@ -80,6 +83,8 @@ export async function startGatehouse({ name, databaseUrl, root = ROOT }: StartGa
       SMTP_URL: '',
       // The webhook scenarios' receiver listens on loopback.
       GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE: 'true',
+      // Authenticator apps, which PostgreSQL without a key does not have (the `login-mfa` load).
+      GATEHOUSE_SECRET_KEY: SECRET_KEY.toString('base64'),
     },
   });
 }

@@ -3,9 +3,9 @@
 import { buildApp } from '../app.ts';
 import { randomBytes } from 'node:crypto';
 import { renameSync, writeFileSync } from 'node:fs';
-import { loadConfig, type Config } from '../config/config.ts';
+import { ConfigError, loadConfig, type Config } from '../config/config.ts';
 import { resolveSecretKeys, secretKeyFile } from '../config/secret-key.ts';
-import { secretBox } from '../domain/mfa/secret-box.ts';
+import { secretBox, UnknownSecretKeyError, type SecretBox } from '../domain/mfa/secret-box.ts';
 import { openDatabase, type DatabaseHandle } from '../db/database.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import { systemClock } from '../domain/clock.ts';
@@ -100,18 +100,24 @@ export async function rotateSecretKeyCommand(): Promise<void> {
   const config = loadConfig();
   await withDatabase(config, async ({ db }) => {
     const keys = resolveSecretKeys(config);
-    if (keys.current === null) throw new Error(`${keys.reason}: set it (and GATEHOUSE_PREVIOUS_SECRET_KEY to the old key) before rotating`);
+    if (keys.current === null) throw new ConfigError('GATEHOUSE_SECRET_KEY', 'is not set: set it (and GATEHOUSE_PREVIOUS_SECRET_KEY to the old key) before rotating');
     const services = createServices({ db, clock: systemClock, config, secretKeys: keys });
+    // A secret neither key opens is the operator's to fix (the old key was not given): one line, and nothing re-sealed.
+    const reseal = (target: SecretBox) =>
+      services.mfa.reseal(system('command line'), target).catch((error: unknown) => {
+        if (error instanceof UnknownSecretKeyError) throw new ConfigError('GATEHOUSE_PREVIOUS_SECRET_KEY', 'does not open every TOTP secret: set it to the key they were sealed under');
+        throw error;
+      });
     const embedded = config.database.kind === 'embedded' && config.database.dataDir !== null && config.secretKey === null ? config.database.dataDir : null;
     if (embedded === null) {
-      const count = await services.mfa.reseal(system('command line'), secretBox(keys.current));
+      const count = await reseal(secretBox(keys.current));
       console.log(`Re-encrypted ${count} secret${count === 1 ? '' : 's'} under the current key${count > 0 ? ': GATEHOUSE_PREVIOUS_SECRET_KEY can go' : ''}`);
       return;
     }
     const next = randomBytes(32);
     const file = secretKeyFile(embedded);
     writeFileSync(`${file}.next`, `${next.toString('base64')}\n`, { mode: 0o600 });
-    const count = await services.mfa.reseal(system('command line'), secretBox(next));
+    const count = await reseal(secretBox(next));
     renameSync(`${file}.next`, file);
     console.log(`Generated a new key in ${file} and re-encrypted ${count} secret${count === 1 ? '' : 's'} under it`);
   });

@@ -1,6 +1,8 @@
 // The one script the pages run (served as /assets/pages.js). A form marked data-action posts its
 // fields as JSON to that API route, then shows the outcome in place of the form. With data-then, the
-// first route signs in and the form's token goes to the second with the new access token.
+// first route signs in and the form's token goes to the second with the new access token. A sign-in
+// that asks for a second factor shows #mfa-step: a code (authenticator app or recovery code) or a
+// passkey, offered as the account's methods allow; WebAuthn goes through the browser's JSON helpers.
 export const PAGES_SCRIPT = `
 'use strict';
 document.addEventListener('DOMContentLoaded', function () {
@@ -27,13 +29,17 @@ document.addEventListener('DOMContentLoaded', function () {
         if (response.ok && answer.data && answer.data.mfaRequired) {
           var step = document.getElementById('mfa-step');
           if (step) {
+            var methods = answer.data.methods || [];
+            var byCode = methods.indexOf('totp') >= 0 || methods.indexOf('recovery_code') >= 0;
             form.hidden = true;
             step.hidden = false;
             step.dataset.mfaToken = answer.data.mfaToken;
             step.dataset.then = form.dataset.then || '';
             step.dataset.thenToken = token || '';
             step.dataset.success = form.dataset.success || '';
-            step.querySelector('input').focus();
+            document.getElementById('mfa-code-form').hidden = !byCode;
+            document.getElementById('mfa-passkey').hidden = methods.indexOf('webauthn') < 0;
+            (byCode ? document.getElementById('mfa-code') : document.getElementById('mfa-passkey')).focus();
             return;
           }
         }
@@ -58,16 +64,15 @@ document.addEventListener('DOMContentLoaded', function () {
     });
   });
   var step = document.getElementById('mfa-step');
-  if (step) step.addEventListener('submit', async function (event) {
-    event.preventDefault();
+  /** The second step: \`proof\` answers the body for /auth/mfa/verify; then the form's next route, as after a one-step sign-in. */
+  async function secondStep(button, proof) {
     var status = document.getElementById('status');
-    var input = step.querySelector('input');
-    var code = input.value.trim();
-    input.value = '';
-    var button = step.querySelector('button');
     button.disabled = true;
     try {
-      var response = await post('/auth/mfa/verify', { mfaToken: step.dataset.mfaToken, method: /^\\d{6}$/.test(code) ? 'totp' : 'recovery_code', code: code });
+      var body = await proof();
+      if (!body) return;
+      body.mfaToken = step.dataset.mfaToken;
+      var response = await post('/auth/mfa/verify', body);
       var answer = await response.json().catch(function () { return {}; });
       if (response.ok && step.dataset.then) {
         response = await post(step.dataset.then, { token: step.dataset.thenToken }, answer.data && answer.data.accessToken);
@@ -84,6 +89,34 @@ document.addEventListener('DOMContentLoaded', function () {
     } finally {
       button.disabled = false;
     }
+  }
+  if (step) document.getElementById('mfa-code-form').addEventListener('submit', function (event) {
+    event.preventDefault();
+    var input = document.getElementById('mfa-code');
+    var code = input.value.trim();
+    input.value = '';
+    return secondStep(event.target.querySelector('button'), async function () {
+      return { method: /^\\d{6}$/.test(code) ? 'totp' : 'recovery_code', code: code };
+    });
+  });
+  if (step) document.getElementById('mfa-passkey').addEventListener('click', function (event) {
+    var status = document.getElementById('status');
+    return secondStep(event.target, async function () {
+      if (!(window.PublicKeyCredential && PublicKeyCredential.parseRequestOptionsFromJSON)) {
+        show(status, 'error', 'This browser cannot use passkeys here: use a code instead.');
+        return null;
+      }
+      var options = await post('/auth/mfa/webauthn/options', { mfaToken: step.dataset.mfaToken });
+      var answer = await options.json().catch(function () { return {}; });
+      if (!options.ok) { show(status, 'error', answer.message || 'Something went wrong. Please try again.'); return null; }
+      try {
+        var credential = await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(answer.data) });
+        return { method: 'webauthn', response: credential.toJSON() };
+      } catch (e) {
+        show(status, 'error', 'The passkey was not used.');
+        return null;
+      }
+    });
   });
   function post(url, body, accessToken) {
     var headers = { 'content-type': 'application/json' };

@@ -4,7 +4,7 @@
 // subset of its creator's permissions when made, and acts with the part of it the creator still holds
 // (read whenever the key cache refills, every few seconds): it dies when its creator leaves the
 // organisation, is suspended or disabled, when it is revoked or expires, or with its organisation.
-// Creating one would be a step-up route once second factors land (SPEC §6.1): they have not yet.
+// Making one is a step-up (SPEC §6.1): a key outlives the session that made it.
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../../db/database.ts';
 import type { Clock } from '../clock.ts';

@@ -4,7 +4,7 @@
 // with permissions they hold themselves. A rotated-out secret keeps working for
 // GATEHOUSE_SECRET_OVERLAP. Deleting a client kills its tokens: each token's client is looked up
 // when the token cache refills (every few seconds), and the deletion evicts them on every node.
-// Creating one would be a step-up route once second factors land (SPEC §6.1): they have not yet.
+// Making one, or a new secret for one, is a step-up (SPEC §6.1): both hand out a working credential.
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../../db/database.ts';
 import { addSeconds, type Clock } from '../clock.ts';
@@ -116,6 +116,8 @@ export const applicationsServiceFactory = ({ db, clock, policy, events, revocati
     /** A new secret, shown once; the previous one keeps working for the overlap. */
     async rotateSecret(principal: Principal, { organisationId, applicationId }: { organisationId: string; applicationId: string }): Promise<{ clientSecret: string; previousSecretExpiresAt: Date }> {
       const { granter, person } = await manager(principal, organisationId);
+      // Step-up: a new secret is as good as a new client to whoever holds it, and outlives the session too.
+      policy.recentlyVerified(person);
       if (!isUuid(applicationId)) throw new AppError('APPLICATION_NOT_FOUND');
       const clientSecret = newClientSecret();
       const now = clock.now();

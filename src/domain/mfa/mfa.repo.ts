@@ -141,8 +141,9 @@ export const mfaRepo = {
     return Number(result.numUpdatedRows) > 0;
   },
 
-  /** Attempts past their time are of no use to anyone. */
-  async deleteExpiredChallenges(db: Executor, now: Date): Promise<void> {
-    await db.deleteFrom('mfa_challenges').where('expires_at', '<', now).execute();
+  /** Attempts past their time are of no use to anyone (their WebAuthn challenges go with them); answers how many. */
+  async deleteExpiredChallenges(db: Executor, now: Date): Promise<number> {
+    const result = await db.deleteFrom('mfa_challenges').where('expires_at', '<', now).executeTakeFirst();
+    return Number(result.numDeletedRows);
   },
 };

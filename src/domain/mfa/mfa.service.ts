@@ -133,6 +133,8 @@ export const mfaServiceFactory = ({ db, clock, policy, events, sessions, factors
       const target = isUuid(userId) ? await usersRepo.findById(db, userId) : undefined;
       if (!target) throw new AppError('USER_NOT_FOUND');
       const admin = policy.adminMayChange(principal, target);
+      // Step-up: turning factors off is what a stolen admin session would do first to take an account over.
+      policy.recentlyVerified(admin);
       await db.transaction().execute(async (trx) => {
         if (!hasFactor(await mfaRepo.summary(trx, target.id))) throw new AppError('NO_SECOND_FACTOR');
         await mfaRepo.deleteAllTotp(trx, target.id);
@@ -163,6 +165,22 @@ export const mfaServiceFactory = ({ db, clock, policy, events, sessions, factors
           count++;
         }
         return count;
+      });
+    },
+
+    /**
+     * Housekeeping (Gatehouse itself, every few minutes): deletes sign-in attempts and WebAuthn
+     * challenges past their expiry, which every lookup already treats as gone. Not an event: nothing
+     * anyone could still use changes.
+     */
+    async sweepExpired(principal: Principal): Promise<{ mfaChallenges: number; webauthnChallenges: number }> {
+      policy.system(principal);
+      const now = clock.now();
+      return db.transaction().execute(async (trx) => {
+        // WebAuthn challenges first: those of an expired attempt would otherwise go uncounted by its cascade.
+        const webauthnChallenges = await passkeysRepo.deleteExpiredChallenges(trx, now);
+        const mfaChallenges = await mfaRepo.deleteExpiredChallenges(trx, now);
+        return { mfaChallenges, webauthnChallenges };
       });
     },
 

@@ -96,7 +96,9 @@ export const passkeysRepo = {
     return Number(result.numUpdatedRows) > 0;
   },
 
-  async deleteExpiredChallenges(db: Executor, now: Date): Promise<void> {
-    await db.deleteFrom('webauthn_challenges').where('expires_at', '<', now).execute();
+  /** Challenges past their time can never be answered; answers how many went. */
+  async deleteExpiredChallenges(db: Executor, now: Date): Promise<number> {
+    const result = await db.deleteFrom('webauthn_challenges').where('expires_at', '<', now).executeTakeFirst();
+    return Number(result.numDeletedRows);
   },
 };

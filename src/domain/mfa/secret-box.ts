@@ -9,6 +9,14 @@ import { AppError } from '../errors.ts';
 const VERSION = 'v1';
 const keyId = (key: Buffer) => createHash('sha256').update(key).digest('base64url').slice(0, 8);
 
+/** A sealed secret names a key this server was not given (neither the current nor the previous one). */
+export class UnknownSecretKeyError extends Error {
+  constructor() {
+    super('A sealed secret names a key this server does not have');
+    this.name = 'UnknownSecretKeyError';
+  }
+}
+
 export interface SecretBox {
   seal(plain: string, context: string): string;
   open(sealed: string, context: string): string;
@@ -30,7 +38,7 @@ export function secretBox(key: Buffer, previous: Buffer | null = null): SecretBo
     open(sealed, context) {
       const [version, id, iv, data, tag] = sealed.split('.');
       const opener = id === undefined ? undefined : keys.get(id);
-      if (version !== VERSION || !opener || iv === undefined || data === undefined || tag === undefined) throw new Error('A sealed secret names a key this server does not have');
+      if (version !== VERSION || !opener || iv === undefined || data === undefined || tag === undefined) throw new UnknownSecretKeyError();
       const decipher = createDecipheriv('aes-256-gcm', opener, Buffer.from(iv, 'base64url')).setAAD(Buffer.from(context));
       decipher.setAuthTag(Buffer.from(tag, 'base64url'));
       return Buffer.concat([decipher.update(Buffer.from(data, 'base64url')), decipher.final()]).toString('utf8');

@@ -51,7 +51,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
         operationId: 'adminResetSecondFactors',
         tags: TAGS,
         summary: 'Remove every second factor of a user (authenticator app, passkeys, recovery codes)',
-        description: 'For a person who lost them all and proved who they are some other way. Audited (`mfa.disabled`, `via: admin`) and mailed to the user. Another admin is 403 `ADMIN_PROTECTED`; a user without a factor 409 `NO_SECOND_FACTOR`.',
+        description: 'For a person who lost them all and proved who they are some other way. Audited (`mfa.disabled`, `via: admin`) and mailed to the user. Another admin is 403 `ADMIN_PROTECTED`; a user without a factor 409 `NO_SECOND_FACTOR`. Step-up: an admin with a second factor must have checked it within ten minutes (403 `STEP_UP_REQUIRED`).',
         params: UserParams,
         response: { 200: success(Type.Object({})), 409: ErrorBody },
       },

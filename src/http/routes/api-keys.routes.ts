@@ -66,7 +66,7 @@ export const apiKeysRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
           operationId: `create${Op}`,
           tags: TAGS,
           summary: personal ? 'Make a personal API key' : 'Make an API key for the organisation',
-          description: `The key is in this answer and never again. ${personal ? PERSONAL_KEYS : ORGANISATION_KEYS}`,
+          description: `The key is in this answer and never again. ${personal ? PERSONAL_KEYS : ORGANISATION_KEYS} Step-up: for an account with a second factor, the session’s last strong check must be under ten minutes old (403 \`STEP_UP_REQUIRED\`, see \`POST /auth/step-up\`).`,
           ...(personal ? {} : { params: Params }),
           body: KeyInput,
           response: { 201: success(CreatedKey, 'Created') },

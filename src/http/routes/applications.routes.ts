@@ -44,7 +44,7 @@ export const applicationsRoutes: FastifyPluginAsyncTypebox<{ services: Services;
         tags: TAGS,
         summary: 'Make a machine client (OAuth 2.0 client credentials)',
         description:
-          'The client gets tokens at `POST /oauth/token` (`grant_type=client_credentials`, `client_secret_basic` or `client_secret_post`), usable as a Bearer on this organisation’s routes with their scope’s permissions (as far as the client still holds them). The secret is in this answer and never again. Needs a signed-in person (403 `PERSON_REQUIRED` for a key or client).',
+          'The client gets tokens at `POST /oauth/token` (`grant_type=client_credentials`, `client_secret_basic` or `client_secret_post`), usable as a Bearer on this organisation’s routes with their scope’s permissions (as far as the client still holds them). The secret is in this answer and never again. Needs a signed-in person (403 `PERSON_REQUIRED` for a key or client). Step-up: for an account with a second factor, the session’s last strong check must be under ten minutes old (403 `STEP_UP_REQUIRED`, see `POST /auth/step-up`).',
         params: Params,
         body: Type.Object({ name: CredentialName, permissions: DelegatedPermissions }, { additionalProperties: false }),
         response: { 201: success(Type.Object({ ...Application.properties, clientSecret: Secret }), 'Created') },
@@ -102,7 +102,7 @@ export const applicationsRoutes: FastifyPluginAsyncTypebox<{ services: Services;
         operationId: 'rotateApplicationSecret',
         tags: TAGS,
         summary: 'Give a machine client a new secret',
-        description: `The new secret is in this answer and never again. The previous one keeps working for GATEHOUSE_SECRET_OVERLAP (here ${overlap}), so the client can be redeployed in between.`,
+        description: `The new secret is in this answer and never again. The previous one keeps working for GATEHOUSE_SECRET_OVERLAP (here ${overlap}), so the client can be redeployed in between. Step-up: for an account with a second factor, the session’s last strong check must be under ten minutes old (403 \`STEP_UP_REQUIRED\`, see \`POST /auth/step-up\`).`,
         params: AppParams,
         response: { 200: success(Type.Object({ clientSecret: Secret, previousSecretExpiresAt: DateTime })) },
       },

@@ -134,12 +134,15 @@ ${hidden}
 <p class="hint">Your account’s email address must be confirmed before you can accept: if it is not yet, follow the link in the confirmation mail first.</p>
 <button type="submit">Sign in and accept</button>
 </form>
-<form id="mfa-step" hidden>
+<section id="mfa-step" hidden aria-labelledby="mfa-step-hint">
+<p id="mfa-step-hint" class="hint">Your account has a second factor: use it to finish signing in.</p>
+<form id="mfa-code-form">
 <label for="mfa-code">Code from your authenticator app, or a recovery code</label>
 <input id="mfa-code" name="code" autocomplete="one-time-code" required maxlength="32" spellcheck="false" autocapitalize="off">
-<p class="hint">Your account has a second factor: enter it to finish signing in.</p>
 <button type="submit">Continue and accept</button>
-</form>`
+</form>
+<button id="mfa-passkey" type="button" class="secondary" hidden>Use a passkey and accept</button>
+</section>`
       : `<form data-action="/auth/register" data-confirm="password" data-success="Welcome: your account is ready and you are a member of ${escapeHtml(invitation.organisation)}.">
 <input type="hidden" name="inviteToken" value="${escapeHtml(token)}">
 <label for="email">Email</label>

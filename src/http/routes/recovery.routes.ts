@@ -97,7 +97,7 @@ export const recoveryRoutes: FastifyPluginAsyncTypebox<{ services: Services; con
         operationId: 'changePassword',
         tags: ['Users'],
         summary: 'Change the caller’s password',
-        description: 'Ends the caller’s other sessions and mails an alert. A wrong current password is a 422 naming `currentPassword`.',
+        description: 'Ends the caller’s other sessions and mails an alert. A wrong current password is a 422 naming `currentPassword`. Step-up: for an account with a second factor, the session’s last strong check must be under ten minutes old (403 `STEP_UP_REQUIRED`, see `POST /auth/step-up`).',
         body: Type.Object({ currentPassword: Type.String({ minLength: 1, maxLength: MAX_PASSWORD_LENGTH }), newPassword: NewPassword }),
         response: { 200: success(Empty) },
       },

@@ -48,7 +48,7 @@ export const secondFactorRoutes: FastifyPluginAsyncTypebox<{ services: Services 
         operationId: 'stepUp',
         tags: AUTH_TAGS,
         summary: 'Prove a second factor again: a new access token with a fresh `auth_time`',
-        description: 'For the step-up routes (turning a factor off, new recovery codes, a new password, API keys and machine clients, an organisation’s MFA rule). An account without a second factor gets 409 `NO_SECOND_FACTOR`.',
+        description: 'For the step-up routes (turning a factor off, new recovery codes, a new password, API keys, machine clients and their new secrets, an organisation’s MFA rule, an admin’s reset of a user’s factors). An account without a second factor gets 409 `NO_SECOND_FACTOR`.',
         body: Type.Object(Proof),
         response: { 200: success(Type.Object({ accessToken: Type.String(), expiresIn: Type.Integer() }), 'A new access token') },
       },
