@@ -128,6 +128,7 @@ export function createServices({
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     refreshTokenTtlSeconds: config.refreshTokenTtlSeconds,
     oidcClients,
+    policy,
     allowPrivateAddresses: config.webhooksAllowPrivate,
     pages: providerPages,
     onServerError,
