@@ -125,6 +125,7 @@ export function createServices({
     db,
     clock,
     issuer: config.publicUrl,
+    audience: config.audience,
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     refreshTokenTtlSeconds: config.refreshTokenTtlSeconds,
     oidcClients,

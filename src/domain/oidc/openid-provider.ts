@@ -10,7 +10,7 @@
 import { createHmac, hkdfSync, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
-import Provider, { interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Db } from '../../db/database.ts';
 import type { Clock } from '../clock.ts';
 import { usersRepo } from '../accounts/users.repo.ts';
@@ -89,6 +89,8 @@ interface Deps {
   db: Db;
   clock: Clock;
   issuer: string;
+  /** GATEHOUSE_AUDIENCE: the `aud` of the provider's access tokens for Gatehouse's API (see gatehouseResource). */
+  audience: string;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   oidcClients: OidcClientsService;
@@ -142,7 +144,19 @@ async function idTokenKey(db: Db, clock: Clock): Promise<{ privateJwk: JWK; publ
   return { privateJwk: { ...(active.private_jwk as JWK), kid: active.kid, alg: 'RS256', use: 'sig' }, publicJwks };
 }
 
-export const openIdProviderFactory = ({ db, clock, issuer, accessTokenTtlSeconds, refreshTokenTtlSeconds, oidcClients, policy, allowPrivateAddresses = false, pages = TEXT_PAGES, onServerError = () => {} }: Deps) => {
+/** The same URI however it is written (a trailing slash on an origin, the case of the host). */
+const sameUri = (a: string, b: string) => {
+  const [left, right] = [URL.parse(a)?.href, URL.parse(b)?.href];
+  return left !== undefined && left === right;
+};
+
+/**
+ * The scopes a token for Gatehouse's API names (RFC 9068 `scope`): those of the authorization that
+ * say what the person allowed. `offline_access` is about the refresh token, not the API.
+ */
+const RESOURCE_SCOPES = SCOPES.filter((scope) => scope !== 'offline_access');
+
+export const openIdProviderFactory = ({ db, clock, issuer, audience, accessTokenTtlSeconds, refreshTokenTtlSeconds, oidcClients, policy, allowPrivateAddresses = false, pages = TEXT_PAGES, onServerError = () => {} }: Deps) => {
   let built: Promise<{ provider: Provider; cookieKey: Buffer; publicJwks: RsaPublicJwk[] }> | null = null;
 
   /** The Gatehouse session a sign-in cookie names, when its signature holds. */
@@ -250,6 +264,28 @@ export const openIdProviderFactory = ({ db, clock, issuer, accessTokenTtlSeconds
         userinfo: { enabled: true },
         pushedAuthorizationRequests: { enabled: false },
         backchannelLogout: { enabled: true },
+        // RFC 8707: a relying party that names Gatehouse's API as the `resource` (GATEHOUSE_AUDIENCE,
+        // or PUBLIC_URL when the audience is not a URI) at the token endpoint gets an RFC 9068 JWT for
+        // it, which a resource server verifies on its own against the published key set. Without it
+        // (the default, for every client) the access token stays opaque and is the one userinfo takes:
+        // oidc-provider keeps a token with an audience away from userinfo, and a JWT is not stored.
+        resourceIndicators: {
+          enabled: true,
+          useGrantedResource: () => false,
+          async getResourceServerInfo(_ctx, indicator) {
+            if (!sameUri(indicator, audience) && !sameUri(indicator, issuer)) throw new errors.InvalidTarget('the only resource is Gatehouse’s API');
+            return {
+              audience,
+              scope: RESOURCE_SCOPES.join(' '),
+              accessTokenFormat: 'jwt',
+              accessTokenTTL: accessTokenTtlSeconds,
+              // The provider's RS256 key, published in /.well-known/jwks.json with the ID tokens'. Not
+              // the EdDSA key of Gatehouse's own tokens: that one rotates, and the provider would keep
+              // signing with the key it was built with after it left the key set.
+              jwt: { sign: { alg: 'RS256' } },
+            };
+          },
+        },
         rpInitiatedLogout: {
           enabled: true,
           async logoutSource(ctx, form) {
