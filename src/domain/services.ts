@@ -120,7 +120,7 @@ export function createServices({
   const applications = applicationsServiceFactory({ db, clock, policy, events, revocations, secretOverlapSeconds: config.secretOverlapSeconds });
   const oauth = oauthServiceFactory({ db, clock, accessTokens, applications });
   const bearer = bearerServiceFactory({ accessTokens, sessions, apiKeys, applications });
-  const oidcClients = oidcClientsServiceFactory({ db, policy, events });
+  const oidcClients = oidcClientsServiceFactory({ db, clock, policy, events, secretOverlapSeconds: config.secretOverlapSeconds });
   const openid = openIdProviderFactory({
     db,
     clock,

@@ -367,8 +367,14 @@ export const openIdProviderFactory = ({ db, clock, issuer, audience, accessToken
     provider.proxy = true;
     // A confidential client's secret is stored as its SHA-256 digest (oidc-clients.service.ts), so
     // the provider compares digests. HMAC-signed tokens, which would need the secret itself, are off.
-    provider.Client.prototype.compareClientSecret = function compareDigest(this: { clientSecret?: string }, actual: string) {
-      return typeof this.clientSecret === 'string' && sameText(this.clientSecret, hashOpaqueToken(actual));
+    // The secret before the last rotation works too, until its overlap ends (read afresh: the
+    // provider's client may be a cached one).
+    provider.Client.prototype.compareClientSecret = async function compareDigest(this: { clientId: string; clientSecret?: string }, actual: string) {
+      const digest = hashOpaqueToken(actual);
+      if (typeof this.clientSecret === 'string' && sameText(this.clientSecret, digest)) return true;
+      const row = await oidcClients.forProvider(this.clientId);
+      const { previousSecretHash: previous, previousSecretExpiresAt: until } = row ?? {};
+      return typeof previous === 'string' && until instanceof Date && until > clock.now() && sameText(previous, digest);
     };
     provider.on('server_error', (_ctx: unknown, error: unknown) => onServerError(error));
     provider.on('backchannel.error', (_ctx: unknown, error: unknown) => onServerError(error));
