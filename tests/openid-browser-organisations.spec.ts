@@ -1,16 +1,18 @@
 // The real relying party (openid-client in a small web app) asks for the `organization` scope, and a
 // person chooses an organisation on the hosted page in Chromium: the ID token and userinfo name it; a
-// person with one organisation never sees the page; an organisation forced into the form is refused.
+// person with one organisation never sees the page; an organisation forced into the form is refused;
+// one that requires a second factor is shown, to a sign-in without one, as unavailable and why.
 // GATEHOUSE_SCREENSHOTS=<folder> keeps a screenshot of the page (for review; never committed).
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { createOrganisation, PASSWORD, registerUser, type TestUser } from './helpers/api.ts';
+import { addMember, call, createOrganisation, PASSWORD, registerUser, type TestUser } from './helpers/api.ts';
 import { launchChromium, NO_BROWSER } from './helpers/browser.ts';
 import { targets } from './helpers/databases.ts';
 import { startHarness, type Harness } from './helpers/harness.ts';
+import { enableTotp, SECRET_KEY } from './helpers/mfa.ts';
 import { discover, freePort, makeAdmin, registerClient, relyingPartyApp } from './helpers/relying-party.ts';
 
 const SCREENSHOTS = process.env.GATEHOUSE_SCREENSHOTS;
@@ -25,7 +27,7 @@ for (const target of targets()) {
     before(async () => {
       const port = await freePort();
       base = `http://127.0.0.1:${port}`;
-      harness = await startHarness(target, { PUBLIC_URL: base });
+      harness = await startHarness(target, { ...SECRET_KEY, PUBLIC_URL: base });
       await harness.app.listen({ port, host: '127.0.0.1' });
       const rpPort = await freePort();
       const admin = await makeAdmin(harness.app, harness.db);
@@ -104,6 +106,29 @@ for (const target of targets()) {
       await page.getByRole('button', { name: 'Continue' }).click();
       await page.waitForSelector('#hello');
       assert.equal(rp!.seen.tokens?.claims()?.org_id, acme);
+      await page.context().close();
+    });
+
+    it('shows an organisation that requires a second factor as unavailable, with why, to a sign-in without one', async () => {
+      const h = harness!;
+      const owner = await enableTotp(h.app, h.clock, await registerUser(h.app));
+      const vault = await createOrganisation(h.app, owner.accessToken, 'Vault');
+      assert.equal((await call(h.app, 'PATCH', `/api/organisations/${vault}`, { token: owner.accessToken, body: { requireMfa: true } })).status, 200);
+      const user = await registerUser(h.app);
+      await addMember(h.app, owner.accessToken, vault, user.userId);
+      const page = await signIn(user, false);
+      await page.waitForSelector('h1:text("Choose an organisation")');
+      const unavailable = page.getByLabel(/^Vault/);
+      assert.ok(await unavailable.isDisabled(), 'not selectable');
+      const why = `${await unavailable.getAttribute('id')}-why`;
+      assert.equal(await unavailable.getAttribute('aria-describedby'), why);
+      assert.match((await page.textContent(`#${why}`)) ?? '', /requires a second factor: add one in your account security settings/);
+      assert.equal(await page.locator('input[name="orgId"]:checked').getAttribute('value'), user.personalOrgId, 'the organisation that may be chosen is selected');
+      assert.ok(await page.evaluate('document.documentElement.scrollWidth <= 390'), 'fits 390 px');
+      if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, `${target}-choose-organisation-unavailable-390.png`), fullPage: true });
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.waitForSelector('#hello');
+      assert.equal(rp!.seen.tokens?.claims()?.org_id, user.personalOrgId);
       await page.context().close();
     });
   });

@@ -263,6 +263,9 @@ export interface OidcClientsTable extends Timestamps {
   post_logout_redirect_uris: ColumnType<string[], string[] | undefined, string[]>;
   backchannel_logout_uri: string | null;
   secret_hash: string | null;
+  /** The secret before the last rotation (a digest), working until previous_secret_expires_at. */
+  previous_secret_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  previous_secret_expires_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   created_by: string | null;
 }
 

@@ -48,6 +48,7 @@ export const ERRORS = {
   API_KEY_NOT_FOUND: { status: 404, message: 'API key not found' },
   APPLICATION_NOT_FOUND: { status: 404, message: 'Application not found' },
   OIDC_CLIENT_NOT_FOUND: { status: 404, message: 'OpenID client not found' },
+  OIDC_CLIENT_HAS_NO_SECRET: { status: 409, message: 'A public client has no secret to rotate' },
   PASSKEY_NOT_FOUND: { status: 404, message: 'Passkey not found' },
   TOTP_NOT_ENABLED: { status: 404, message: 'No authenticator app is set up on this account' },
   ALREADY_MEMBER: { status: 409, message: 'The user is already a member of this organisation' },

@@ -120,14 +120,16 @@ export function createServices({
   const applications = applicationsServiceFactory({ db, clock, policy, events, revocations, secretOverlapSeconds: config.secretOverlapSeconds });
   const oauth = oauthServiceFactory({ db, clock, accessTokens, applications });
   const bearer = bearerServiceFactory({ accessTokens, sessions, apiKeys, applications });
-  const oidcClients = oidcClientsServiceFactory({ db, policy, events });
+  const oidcClients = oidcClientsServiceFactory({ db, clock, policy, events, secretOverlapSeconds: config.secretOverlapSeconds });
   const openid = openIdProviderFactory({
     db,
     clock,
     issuer: config.publicUrl,
+    audience: config.audience,
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     refreshTokenTtlSeconds: config.refreshTokenTtlSeconds,
     oidcClients,
+    policy,
     allowPrivateAddresses: config.webhooksAllowPrivate,
     pages: providerPages,
     onServerError,

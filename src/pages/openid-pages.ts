@@ -100,9 +100,18 @@ export interface OrganisationForm {
   uid: string;
   csrf: string;
   clientName: string;
-  organisations: ReadonlyArray<{ id: string; name: string; role: string }>;
+  /** `unavailable`: why this sign-in may not choose it (shown, not selectable). */
+  organisations: ReadonlyArray<{ id: string; name: string; role: string; unavailable?: string }>;
   error?: string;
 }
+
+/** The first organisation that may be chosen is selected (and focused); the unavailable ones say why, disabled. */
+const organisationChoice = (org: OrganisationForm['organisations'][number], index: number, first: boolean) => {
+  const note = org.unavailable ? `<span class="hint" id="org-${index}-why">${escapeHtml(org.unavailable)}</span>` : '';
+  const attributes = org.unavailable ? ` disabled aria-describedby="org-${index}-why"` : first ? ' checked autofocus' : '';
+  return `<div class="choice${org.unavailable ? ' unavailable' : ''}"><input type="radio" id="org-${index}" name="orgId" value="${escapeHtml(org.id)}"${attributes}>
+<label for="org-${index}">${escapeHtml(org.name)} <span class="hint">${escapeHtml(org.role)}</span>${note ? `<br>${note}` : ''}</label></div>`;
+};
 
 /** The `organization` scope's step: one radio button per organisation, in a fieldset its legend names. */
 export const chooseOrganisationPage = (brand: PageBrand, form: OrganisationForm) =>
@@ -114,12 +123,7 @@ ${form.error ? outcome('error', form.error) : ''}
 ${hidden('csrf', form.csrf)}
 <fieldset class="choices">
 <legend>Which organisation should ${escapeHtml(form.clientName)} use?</legend>
-${form.organisations
-  .map(
-    (org, index) => `<div class="choice"><input type="radio" id="org-${index}" name="orgId" value="${escapeHtml(org.id)}"${index === 0 ? ' checked autofocus' : ''}>
-<label for="org-${index}">${escapeHtml(org.name)} <span class="hint">${escapeHtml(org.role)}</span></label></div>`,
-  )
-  .join('\n')}
+${form.organisations.map((org, index) => organisationChoice(org, index, index === form.organisations.findIndex((one) => !one.unavailable))).join('\n')}
 </fieldset>
 <button type="submit">Continue</button>
 </form>

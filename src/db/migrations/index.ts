@@ -11,6 +11,7 @@ import { apiKeysAndApplications } from './0009-api-keys-and-applications.ts';
 import { secondFactors } from './0010-second-factors.ts';
 import { openidProvider } from './0011-openid-provider.ts';
 import { organisationNameIndex } from './0012-organisation-name-index.ts';
+import { oidcClientSecretRotation } from './0013-oidc-client-secret-rotation.ts';
 import type { Migration } from './migration.ts';
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -26,4 +27,5 @@ export const MIGRATIONS: readonly Migration[] = [
   secondFactors,
   openidProvider,
   organisationNameIndex,
+  oidcClientSecretRotation,
 ];

@@ -60,6 +60,7 @@ export interface EventTypes {
   'oidc_client.created': { subject: 'oidc_client'; data: { name: string; clientId: string; type: 'public' | 'confidential'; firstParty: boolean } };
   'oidc_client.updated': { subject: 'oidc_client'; data: Fields & { clientId: string } };
   'oidc_client.deleted': { subject: 'oidc_client'; data: { name: string; clientId: string } };
+  'oidc_client.secret_rotated': { subject: 'oidc_client'; data: { clientId: string; previousSecretExpiresAt: string } };
   'admin.user_deleted': { subject: 'user'; data: { email: string | null; username: string | null; organisationsDeleted: number } };
   'mfa.enabled': { subject: 'user'; data: { method: 'totp' | 'passkey'; passkeyId?: string } };
   'mfa.disabled': { subject: 'user'; data: { method: 'totp' | 'passkey' | 'all'; passkeyId?: string; via?: 'admin' } };

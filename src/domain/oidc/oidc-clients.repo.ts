@@ -15,7 +15,8 @@ export interface OidcClient {
   updatedAt: Date;
 }
 
-export type OidcClientRow = OidcClient & { secretHash: string | null };
+/** With its secrets' digests: the current one, and the one before the last rotation while it still works. */
+export type OidcClientRow = OidcClient & { secretHash: string | null; previousSecretHash: string | null; previousSecretExpiresAt: Date | null };
 
 const toClient = (row: Selectable<OidcClientsTable>): OidcClientRow => ({
   id: row.id,
@@ -27,6 +28,8 @@ const toClient = (row: Selectable<OidcClientsTable>): OidcClientRow => ({
   postLogoutRedirectUris: row.post_logout_redirect_uris,
   backchannelLogoutUri: row.backchannel_logout_uri,
   secretHash: row.secret_hash,
+  previousSecretHash: row.previous_secret_hash,
+  previousSecretExpiresAt: row.previous_secret_expires_at,
   createdAt: row.created_at,
   updatedAt: row.updated_at,
 });
@@ -94,6 +97,22 @@ export const oidcClientsRepo = {
       .returningAll()
       .executeTakeFirstOrThrow();
     return toClient(row);
+  },
+
+  /**
+   * A new current secret for a confidential client; the current one becomes the previous one until
+   * `previousUntil` (one that was previous already stops). Answers the client, or undefined when
+   * there is no confidential client of that id.
+   */
+  async rotateSecret(db: Executor, { clientId, secretHash, previousUntil }: { clientId: string; secretHash: string; previousUntil: Date }): Promise<OidcClientRow | undefined> {
+    const row = await db
+      .updateTable('oidc_clients')
+      .set((eb) => ({ previous_secret_hash: eb.ref('secret_hash'), previous_secret_expires_at: previousUntil, secret_hash: secretHash }))
+      .where('client_id', '=', clientId)
+      .where('type', '=', 'confidential')
+      .returningAll()
+      .executeTakeFirst();
+    return row && toClient(row);
   },
 
   async delete(db: Executor, clientId: string): Promise<OidcClientRow | undefined> {

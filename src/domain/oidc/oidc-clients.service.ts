@@ -5,6 +5,7 @@
 // must use PKCE. A first-party client skips the consent page; a third-party one asks.
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../../db/database.ts';
+import { addSeconds, type Clock } from '../clock.ts';
 import { AppError } from '../errors.ts';
 import { SYSTEM_ACTOR } from '../events/catalogue.ts';
 import type { EventStream } from '../events/event-stream.ts';
@@ -21,8 +22,11 @@ export type { OidcClient };
 
 interface Deps {
   db: Db;
+  clock: Clock;
   policy: Policy;
   events: EventStream;
+  /** How long a rotated-out secret keeps working (GATEHOUSE_SECRET_OVERLAP), as a machine client's does. */
+  secretOverlapSeconds: number;
 }
 
 export interface NewOidcClient {
@@ -42,16 +46,18 @@ function checkUris(uris: readonly string[] | undefined | null) {
   }
 }
 
-const publicView = ({ secretHash: _secret, ...client }: OidcClientRow): OidcClient => client;
+const newSecret = () => `${SECRET_PREFIX}${randomBytes(32).toString('base64url')}`;
 
-export const oidcClientsServiceFactory = ({ db, policy, events }: Deps) => ({
+const publicView = ({ secretHash: _secret, previousSecretHash: _previous, previousSecretExpiresAt: _until, ...client }: OidcClientRow): OidcClient => client;
+
+export const oidcClientsServiceFactory = ({ db, clock, policy, events, secretOverlapSeconds }: Deps) => ({
   async create(principal: Principal, input: NewOidcClient): Promise<OidcClient & { clientSecret: string | null }> {
     const acting = principal.kind === 'system' ? { actor: SYSTEM_ACTOR, client: policy.system(principal).client } : policy.acting(policy.platformAdmin(principal));
     checkUris(input.redirectUris);
     checkUris(input.postLogoutRedirectUris);
     checkUris(input.backchannelLogoutUri ? [input.backchannelLogoutUri] : []);
     const clientId = `${CLIENT_ID_PREFIX}${randomBytes(16).toString('base64url')}`;
-    const clientSecret = input.type === 'confidential' ? `${SECRET_PREFIX}${randomBytes(32).toString('base64url')}` : null;
+    const clientSecret = input.type === 'confidential' ? newSecret() : null;
     const firstParty = input.firstParty ?? false;
     return db.transaction().execute(async (trx) => {
       const created = await oidcClientsRepo.insert(trx, {
@@ -116,6 +122,31 @@ export const oidcClientsServiceFactory = ({ db, policy, events }: Deps) => ({
       return after;
     });
     return publicView(updated);
+  },
+
+  /**
+   * A new secret for a confidential client, shown once; the previous one keeps working for the
+   * overlap (GATEHOUSE_SECRET_OVERLAP), so the client's servers can change over without a gap. A
+   * public client has none (409); an unknown one is not found.
+   */
+  async rotateSecret(principal: Principal, clientId: string): Promise<{ clientSecret: string; previousSecretExpiresAt: Date }> {
+    const acting = policy.acting(policy.platformAdmin(principal));
+    const clientSecret = newSecret();
+    const previousUntil = addSeconds(clock.now(), secretOverlapSeconds);
+    await db.transaction().execute(async (trx) => {
+      const before = await oidcClientsRepo.findForUpdate(trx, clientId);
+      if (!before) throw new AppError('OIDC_CLIENT_NOT_FOUND');
+      const rotated = await oidcClientsRepo.rotateSecret(trx, { clientId, secretHash: hashOpaqueToken(clientSecret), previousUntil });
+      if (!rotated) throw new AppError('OIDC_CLIENT_HAS_NO_SECRET');
+      await events.record(trx, {
+        type: 'oidc_client.secret_rotated',
+        actor: acting.actor,
+        client: acting.client,
+        subject: { type: 'oidc_client', id: rotated.id },
+        data: { clientId, previousSecretExpiresAt: previousUntil.toISOString() },
+      });
+    });
+    return { clientSecret, previousSecretExpiresAt: previousUntil };
   },
 
   /** Deletes a client, and with it every grant, code and token the provider holds for it. */

@@ -10,7 +10,7 @@
 import { createHmac, hkdfSync, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
-import Provider, { interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Db } from '../../db/database.ts';
 import type { Clock } from '../clock.ts';
 import { usersRepo } from '../accounts/users.repo.ts';
@@ -24,6 +24,7 @@ import { signingKeysRepo } from '../sessions/signing-keys.repo.ts';
 import { adapterFactory } from './oidc-adapter.ts';
 import { oidcPayloadsRepo } from './oidc-payloads.repo.ts';
 import type { OidcClientsService } from './oidc-clients.service.ts';
+import type { Policy } from '../policy/policy.ts';
 
 /** Where the provider's own endpoints are mounted. */
 export const OIDC_PREFIX = '/oidc';
@@ -45,6 +46,11 @@ const ORGANISATION_CLAIMS = ['org_id', 'org_role', 'org_permissions'];
  * an extra field of the provider's Grant model, in the grant's one row.
  */
 const GRANT_ORGANISATION = 'gatehouseOrganisationId';
+/**
+ * Whether the sign-in that chose the organisation passed a second factor (`amr` has `mfa`), kept
+ * beside it: claims read later (userinfo, a refresh) drop the organisation if its rule asks for one.
+ */
+const GRANT_SECOND_FACTOR = 'gatehouseSecondFactor';
 /** Organisations a person may choose from on the hosted page: more than anyone is in, in practice. */
 const CHOOSABLE_MAX = 100;
 
@@ -53,7 +59,15 @@ export interface ChoosableOrganisation {
   id: string;
   name: string;
   role: string;
+  /** Why this sign-in may not choose it (its rule asks for a second factor the sign-in did not use). */
+  unavailable?: string;
 }
+
+/** What the hosted page says of an organisation whose rule asks for a second factor this sign-in did not use. */
+export const NEEDS_SECOND_FACTOR = 'requires a second factor: add one in your account security settings';
+
+/** A sign-in passed a second factor when its `amr` (RFC 8176) says `mfa`, as Gatehouse's own sign-ins record it. */
+const usedSecondFactor = (amr: unknown) => Array.isArray(amr) && amr.includes('mfa');
 
 /** The HTML the provider itself renders: its errors and the logout confirmation. */
 export interface ProviderPages {
@@ -75,9 +89,12 @@ interface Deps {
   db: Db;
   clock: Clock;
   issuer: string;
+  /** GATEHOUSE_AUDIENCE: the `aud` of the provider's access tokens for Gatehouse's API (see gatehouseResource). */
+  audience: string;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   oidcClients: OidcClientsService;
+  policy: Pick<Policy, 'secondFactorRule' | 'signInMayActIn'>;
   /**
    * Back-channel logout may reach loopback, private and link-local addresses (GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE).
    * Otherwise oidc-provider refuses them, so that a client's logout URI cannot probe Gatehouse's network.
@@ -127,7 +144,19 @@ async function idTokenKey(db: Db, clock: Clock): Promise<{ privateJwk: JWK; publ
   return { privateJwk: { ...(active.private_jwk as JWK), kid: active.kid, alg: 'RS256', use: 'sig' }, publicJwks };
 }
 
-export const openIdProviderFactory = ({ db, clock, issuer, accessTokenTtlSeconds, refreshTokenTtlSeconds, oidcClients, allowPrivateAddresses = false, pages = TEXT_PAGES, onServerError = () => {} }: Deps) => {
+/** The same URI however it is written (a trailing slash on an origin, the case of the host). */
+const sameUri = (a: string, b: string) => {
+  const [left, right] = [URL.parse(a)?.href, URL.parse(b)?.href];
+  return left !== undefined && left === right;
+};
+
+/**
+ * The scopes a token for Gatehouse's API names (RFC 9068 `scope`): those of the authorization that
+ * say what the person allowed. `offline_access` is about the refresh token, not the API.
+ */
+const RESOURCE_SCOPES = SCOPES.filter((scope) => scope !== 'offline_access');
+
+export const openIdProviderFactory = ({ db, clock, issuer, audience, accessTokenTtlSeconds, refreshTokenTtlSeconds, oidcClients, policy, allowPrivateAddresses = false, pages = TEXT_PAGES, onServerError = () => {} }: Deps) => {
   let built: Promise<{ provider: Provider; cookieKey: Buffer; publicJwks: RsaPublicJwk[] }> | null = null;
 
   /** The Gatehouse session a sign-in cookie names, when its signature holds. */
@@ -141,15 +170,18 @@ export const openIdProviderFactory = ({ db, clock, issuer, accessTokenTtlSeconds
    * The claims of the organisation chosen in a grant, read live: a member suspended or removed since
    * (or an organisation deleted) gets none, as Gatehouse's own tokens would name none. Only for a
    * code or token whose scope has `organization`: a later authorization without it, which the same
-   * grant serves, names no organisation.
+   * grant serves, names no organisation; nor does one whose organisation now asks for a second
+   * factor (its `requireMfa`, or the platform's rule) that the sign-in behind the grant did not use.
    */
   async function organisationClaims(token: { grantId?: unknown; scope?: unknown } | undefined, userId: string): Promise<Record<string, unknown>> {
     const { grantId, scope } = token ?? {};
     if (typeof grantId !== 'string' || typeof scope !== 'string' || !scope.split(' ').includes('organization') || !built) return {};
     const grant = await (await built).provider.Grant.find(grantId);
-    const organisationId = (grant as unknown as Record<string, unknown> | undefined)?.[GRANT_ORGANISATION];
+    const kept = grant as unknown as Record<string, unknown> | undefined;
+    const organisationId = kept?.[GRANT_ORGANISATION];
     if (typeof organisationId !== 'string') return {};
     const membership = await membersRepo.findActiveMembership(db, organisationId, userId);
+    if (membership && policy.secondFactorRule(membership) && kept?.[GRANT_SECOND_FACTOR] !== true) return {};
     return membership ? { org_id: organisationId, org_role: membership.role.name, org_permissions: [...membership.role.permissions] } : {};
   }
 
@@ -232,6 +264,28 @@ export const openIdProviderFactory = ({ db, clock, issuer, accessTokenTtlSeconds
         userinfo: { enabled: true },
         pushedAuthorizationRequests: { enabled: false },
         backchannelLogout: { enabled: true },
+        // RFC 8707: a relying party that names Gatehouse's API as the `resource` (GATEHOUSE_AUDIENCE,
+        // or PUBLIC_URL when the audience is not a URI) at the token endpoint gets an RFC 9068 JWT for
+        // it, which a resource server verifies on its own against the published key set. Without it
+        // (the default, for every client) the access token stays opaque and is the one userinfo takes:
+        // oidc-provider keeps a token with an audience away from userinfo, and a JWT is not stored.
+        resourceIndicators: {
+          enabled: true,
+          useGrantedResource: () => false,
+          async getResourceServerInfo(_ctx, indicator) {
+            if (!sameUri(indicator, audience) && !sameUri(indicator, issuer)) throw new errors.InvalidTarget('the only resource is Gatehouse’s API');
+            return {
+              audience,
+              scope: RESOURCE_SCOPES.join(' '),
+              accessTokenFormat: 'jwt',
+              accessTokenTTL: accessTokenTtlSeconds,
+              // The provider's RS256 key, published in /.well-known/jwks.json with the ID tokens'. Not
+              // the EdDSA key of Gatehouse's own tokens: that one rotates, and the provider would keep
+              // signing with the key it was built with after it left the key set.
+              jwt: { sign: { alg: 'RS256' } },
+            };
+          },
+        },
         rpInitiatedLogout: {
           enabled: true,
           async logoutSource(ctx, form) {
@@ -308,13 +362,19 @@ export const openIdProviderFactory = ({ db, clock, issuer, accessTokenTtlSeconds
     const provider = new Provider(issuer, configuration);
     // The Grant model keeps only the fields it lists; the chosen organisation is one more (GRANT_ORGANISATION).
     const grantFields = provider.Grant.IN_PAYLOAD;
-    Object.defineProperty(provider.Grant, 'IN_PAYLOAD', { get: () => [...grantFields, GRANT_ORGANISATION] });
+    Object.defineProperty(provider.Grant, 'IN_PAYLOAD', { get: () => [...grantFields, GRANT_ORGANISATION, GRANT_SECOND_FACTOR] });
     // Gatehouse tells the provider the public address (PUBLIC_URL) on every request it hands over.
     provider.proxy = true;
     // A confidential client's secret is stored as its SHA-256 digest (oidc-clients.service.ts), so
     // the provider compares digests. HMAC-signed tokens, which would need the secret itself, are off.
-    provider.Client.prototype.compareClientSecret = function compareDigest(this: { clientSecret?: string }, actual: string) {
-      return typeof this.clientSecret === 'string' && sameText(this.clientSecret, hashOpaqueToken(actual));
+    // The secret before the last rotation works too, until its overlap ends (read afresh: the
+    // provider's client may be a cached one).
+    provider.Client.prototype.compareClientSecret = async function compareDigest(this: { clientId: string; clientSecret?: string }, actual: string) {
+      const digest = hashOpaqueToken(actual);
+      if (typeof this.clientSecret === 'string' && sameText(this.clientSecret, digest)) return true;
+      const row = await oidcClients.forProvider(this.clientId);
+      const { previousSecretHash: previous, previousSecretExpiresAt: until } = row ?? {};
+      return typeof previous === 'string' && until instanceof Date && until > clock.now() && sameText(previous, digest);
     };
     provider.on('server_error', (_ctx: unknown, error: unknown) => onServerError(error));
     provider.on('backchannel.error', (_ctx: unknown, error: unknown) => onServerError(error));
@@ -382,23 +442,31 @@ export const openIdProviderFactory = ({ db, clock, issuer, accessTokenTtlSeconds
       return typeof token === 'string' && sameText(await this.csrfToken(uid), token);
     },
 
-    /** The organisations a person may choose in a sign-in: those they are an active member of. */
-    async choosableOrganisations(accountId: string): Promise<ChoosableOrganisation[]> {
-      const mine = await organisationsRepo.listForUser(db, accountId, { limit: CHOOSABLE_MAX });
-      return mine.map((org) => ({ id: org.id, name: org.name, role: org.role }));
+    /**
+     * The organisations a person is an active member of, for the choice in a sign-in; those whose rule
+     * asks for a second factor the sign-in (its `amr`) did not use say why they cannot be chosen.
+     */
+    async choosableOrganisations(session: { accountId: string; amr?: unknown }): Promise<ChoosableOrganisation[]> {
+      const mine = await organisationsRepo.listForUser(db, session.accountId, { limit: CHOOSABLE_MAX });
+      const secondFactor = usedSecondFactor(session.amr);
+      return mine.map((org) => ({ id: org.id, name: org.name, role: org.role, ...(!secondFactor && policy.secondFactorRule(org) ? { unavailable: NEEDS_SECOND_FACTOR } : {}) }));
     },
 
     /**
      * The organisation chosen in a sign-in: one the person is an active member of (else not found,
-     * whether it exists or not). It goes in a new grant, a copy of what the person granted the client,
+     * whether it exists or not), whose second-factor rule the sign-in meets (else ORG_REQUIRES_MFA or
+     * PLATFORM_REQUIRES_MFA). It goes in a new grant, a copy of what the person granted the client,
      * so that the codes and tokens of this authorization, and only they, carry it; answers its id.
      */
-    async chooseOrganisation(interaction: { grantId?: string; session?: { accountId: string }; params: Record<string, unknown> }, organisationId: string): Promise<string> {
+    async chooseOrganisation(interaction: { grantId?: string; session?: { accountId: string; amr?: unknown }; params: Record<string, unknown> }, organisationId: string): Promise<string> {
       const { provider } = await ready();
       const accountId = interaction.session?.accountId;
       const clientId = interaction.params.client_id;
       if (!accountId || typeof clientId !== 'string') throw new Error('an organisation chosen without a signed-in account');
-      if (!isUuid(organisationId) || !(await membersRepo.findActiveMembership(db, organisationId, accountId))) throw new AppError('ORGANISATION_NOT_FOUND');
+      const membership = isUuid(organisationId) ? await membersRepo.findActiveMembership(db, organisationId, accountId) : undefined;
+      if (!membership) throw new AppError('ORGANISATION_NOT_FOUND');
+      const secondFactor = usedSecondFactor(interaction.session?.amr);
+      policy.signInMayActIn({ secondFactor }, membership);
       const granted = interaction.grantId ? await provider.Grant.find(interaction.grantId) : undefined;
       const grant = new provider.Grant({ accountId, clientId });
       if (granted) {
@@ -410,7 +478,7 @@ export const openIdProviderFactory = ({ db, clock, issuer, accessTokenTtlSeconds
         if (rejectedClaims.length > 0) grant.rejectOIDCClaims(rejectedClaims);
         for (const [indicator, scope] of Object.entries(granted.resources ?? {})) grant.addResourceScope(indicator, scope);
       }
-      Object.assign(grant, { [GRANT_ORGANISATION]: organisationId });
+      Object.assign(grant, { [GRANT_ORGANISATION]: organisationId, [GRANT_SECOND_FACTOR]: secondFactor });
       return grant.save();
     },
 

@@ -156,11 +156,31 @@ export const policyFactory = ({ db, clock, requireMfa = 'off' }: { db: Db; clock
       // A person without a second factor is refused where the organisation or the platform asks for one,
       // and told why; leaving stays open to them.
       if (principal.kind === 'user' && !self && !principal.authentication.secondFactor) {
-        if (membership.requireMfa) throw new AppError('ORG_REQUIRES_MFA');
-        if (requireMfa === 'all') throw new AppError('PLATFORM_REQUIRES_MFA');
+        const rule = policy.secondFactorRule(membership);
+        if (rule) throw new AppError(rule);
       }
       if (need !== 'member' && !self && !membership.role.permissions.includes(need)) throw new AppError('FORBIDDEN');
       return membership;
+    },
+
+    /**
+     * Whether acting in an organisation needs a second factor checked in the sign-in, and whose rule
+     * asks for it: the organisation's `requireMfa`, or the platform's GATEHOUSE_REQUIRE_MFA=all
+     * (`admins` is about the platform's administration, not organisations). Null: none needed.
+     */
+    secondFactorRule(organisation: { requireMfa?: boolean }): 'ORG_REQUIRES_MFA' | 'PLATFORM_REQUIRES_MFA' | null {
+      if (organisation.requireMfa) return 'ORG_REQUIRES_MFA';
+      return requireMfa === 'all' ? 'PLATFORM_REQUIRES_MFA' : null;
+    },
+
+    /**
+     * A sign-in through the OpenID Provider acts in an organisation for an application (the
+     * `organization` scope) only with the second factor the organisation asks for, as Gatehouse's own
+     * routes would refuse it: a relying party is never handed an organisation its rule keeps the person out of.
+     */
+    signInMayActIn(signIn: { secondFactor: boolean }, organisation: { requireMfa?: boolean }): void {
+      const rule = signIn.secondFactor ? null : policy.secondFactorRule(organisation);
+      if (rule) throw new AppError(rule);
     },
 
     /**

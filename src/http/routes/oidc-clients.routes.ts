@@ -116,6 +116,26 @@ export const oidcClientsRoutes: FastifyPluginAsyncTypebox<{ services: Services }
     async (request) => ok('OpenID client updated successfully', view(await services.oidcClients.update(principalOf(request), request.params.clientId, request.body))),
   );
 
+  app.post(
+    '/api/admin/oidc-clients/:clientId/secret',
+    {
+      config,
+      schema: {
+        operationId: 'rotateOidcClientSecret',
+        tags: TAGS,
+        summary: 'Give a confidential OpenID client a new secret',
+        description:
+          'The new secret is in this answer and never again (stored as a digest). The previous one keeps working at the token endpoint for GATEHOUSE_SECRET_OVERLAP (24 h by default), so the application can be redeployed in between; a secret rotated out twice stops at once. A public client has none (409).',
+        params: Params,
+        response: { 200: success(Type.Object({ clientSecret: Type.String({ description: 'Shown this once' }), previousSecretExpiresAt: DateTime })), 404: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (request) => {
+      const rotated = await services.oidcClients.rotateSecret(principalOf(request), request.params.clientId);
+      return ok('Secret rotated successfully', { clientSecret: rotated.clientSecret, previousSecretExpiresAt: rotated.previousSecretExpiresAt.toISOString() });
+    },
+  );
+
   app.delete(
     '/api/admin/oidc-clients/:clientId',
     {

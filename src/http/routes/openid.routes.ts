@@ -10,7 +10,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type, { type TSchema } from 'typebox';
 import type { Config } from '../../config/config.ts';
 import { AppError } from '../../domain/errors.ts';
-import { INTERACTION_PREFIX, OIDC_PREFIX, ORGANISATION_PROMPT, SIGNIN_COOKIE } from '../../domain/oidc/openid-provider.ts';
+import { INTERACTION_PREFIX, NEEDS_SECOND_FACTOR, OIDC_PREFIX, ORGANISATION_PROMPT, SIGNIN_COOKIE } from '../../domain/oidc/openid-provider.ts';
 import type { Services } from '../../domain/services.ts';
 import type { SignedIn } from '../../domain/accounts/accounts.service.ts';
 import { chooseOrganisationPage, consentPage, providerErrorPage, secondFactorPage, signInPage, SIGNIN_SCRIPT_URL } from '../../pages/openid-pages.ts';
@@ -305,15 +305,19 @@ export const openidRoutes: FastifyPluginAsyncTypebox<{ services: Services; confi
   );
 
   /**
-   * The `organization` scope's step: the page lists the person's organisations; with one there is
-   * nothing to ask, and with none (every account starts with a personal one, but may leave it) the
-   * application is told the sign-in was refused rather than handed tokens without an organisation.
+   * The `organization` scope's step: the page lists the person's organisations, those whose rule asks
+   * for a second factor this sign-in did not use shown as unavailable, with why. With one (that may be
+   * chosen) there is nothing to ask. With none (every account starts with a personal one, but may
+   * leave it), or none this sign-in may choose, the application is told the sign-in was refused
+   * rather than handed tokens without an organisation.
    */
   async function organisationStep(request: FastifyRequest, reply: FastifyReply, details: Details, error?: { status: number; message: string }) {
-    const accountId = details.session?.accountId ?? '';
-    const organisations = await openid.choosableOrganisations(accountId);
+    const organisations = await openid.choosableOrganisations({ accountId: details.session?.accountId ?? '', amr: details.session?.amr });
     const [only] = organisations;
     if (organisations.length === 0) return finish(request, reply, { error: 'access_denied', error_description: 'The person is a member of no organisation' });
+    if (organisations.every((org) => org.unavailable)) {
+      return finish(request, reply, { error: 'access_denied', error_description: 'Every organisation of the person requires a second factor, which this sign-in did not use: add one in the account security settings, then sign in again' });
+    }
     if (organisations.length === 1 && only && !error) return finish(request, reply, { consent: { grantId: await openid.chooseOrganisation(details, only.id) }, organization: { id: only.id } });
     const client = await clientOf(details.params.client_id);
     const page = chooseOrganisationPage(config.brand, { uid: details.uid, csrf: await openid.csrfToken(details.uid), clientName: client.name, organisations, ...(error ? { error: error.message } : {}) });
@@ -326,7 +330,15 @@ export const openidRoutes: FastifyPluginAsyncTypebox<{ services: Services; confi
       config: { auth: 'public' },
       schema: {
         ...formSchema('interactionChooseOrganisation', 'Chooses the organisation the application acts in (a form post): one the person is an active member of', { orgId: Type.String({ maxLength: 64 }) }),
-        response: { 200: HtmlPage, 303: SeeOther, 403: ErrorBody, 404: HtmlPage },
+        response: {
+          200: HtmlPage,
+          303: SeeOther,
+          403: {
+            description: 'A form from elsewhere (the API’s error), or an organisation whose rule asks for a second factor this sign-in did not use (the page again, saying so)',
+            content: { 'application/json': { schema: ErrorBody }, 'text/html': { schema: Html } },
+          },
+          404: HtmlPage,
+        },
       },
     },
     async (request, reply) => {
@@ -338,7 +350,12 @@ export const openidRoutes: FastifyPluginAsyncTypebox<{ services: Services; confi
         return await finish(request, reply, { consent: { grantId: await openid.chooseOrganisation(details, orgId) }, organization: { id: orgId } });
       } catch (error) {
         // Not one of theirs (a forged form, or a membership ended since the page was shown): the page again, nothing chosen.
-        if (!(error instanceof AppError) || error.code !== 'ORGANISATION_NOT_FOUND') throw error;
+        if (!(error instanceof AppError)) throw error;
+        // Its rule asks for a second factor this sign-in did not use (a forced form: the page shows it as unavailable).
+        if (error.code === 'ORG_REQUIRES_MFA' || error.code === 'PLATFORM_REQUIRES_MFA') {
+          return organisationStep(request, reply, details, { status: 403, message: `That organisation ${NEEDS_SECOND_FACTOR}, then sign in again. Choose another.` });
+        }
+        if (error.code !== 'ORGANISATION_NOT_FOUND') throw error;
         return organisationStep(request, reply, details, { status: 404, message: 'That is not one of your organisations. Choose one of these.' });
       }
     },
