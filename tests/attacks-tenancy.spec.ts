@@ -441,6 +441,11 @@ function tenancySuite(h: () => Harness) {
     interactionSecondFactor: async () => ({ params: { uid: 'not-this-browsers' }, body: { csrf: 'forged', mfaToken: 'forged', code: '123456' }, success: 403, actor: null }),
     interactionChooseOrganisation: async () => ({ params: { uid: 'not-this-browsers' }, body: { csrf: 'forged', orgId: '00000000-0000-4000-8000-000000000000' }, success: 403, actor: null }),
     interactionPasskeySignIn: async () => ({ params: { uid: 'not-this-browsers' }, body: { csrf: 'forged', response: '{}' }, success: 403, actor: null }),
+    interactionSignUp: async () => ({ params: { uid: 'not-this-browsers' }, body: { csrf: 'forged', firstName: 'Mass', lastName: 'Assign', email: `mass-${Date.now()}@example.com`, password: PASSWORD }, success: 403, actor: null }),
+    interactionForgotPassword: async () => {
+      const u = await registerUser(app());
+      return { params: { uid: 'not-this-browsers' }, body: { csrf: 'forged', email: u.email }, success: 403, actor: u.userId };
+    },
     adminUpdateUser: async () => {
       const [admin, target] = await Promise.all([makeAdmin(), registerUser(app())]);
       return { params: { id: target.userId }, body: { firstName: 'Renamed' }, token: admin.accessToken, success: 200, actor: admin.userId };

@@ -140,6 +140,11 @@ export const me: Scenario = {
       references: [
         { kind: 'Better Auth', compare: 'Better Auth get-session', load: httpLoad({ label: 'get-session', server: peer.server, connections, requests: [getSession] }) },
         { kind: 'machine', compare: 'hand-written JWT + one SELECT', load: httpLoad({ label: 'JWT + one SELECT', server: machine, connections, requests: [withToken('/me')] }) },
+        {
+          kind: 'machine',
+          compare: 'hand-written one SELECT, token neither verified nor its session checked',
+          load: httpLoad({ label: 'one SELECT, unchecked', server: machine, connections, requests: [withToken('/me-unchecked')] }),
+        },
       ],
     };
   },

@@ -26,6 +26,7 @@ export const organisations: Scenario = {
           load: httpLoad({ label: 'organization/list', server: peer.server, connections, requests: [{ path: '/api/auth/organization/list', headers: { ...peer.origin, cookie: peer.owner.cookie } }] }),
         },
         { kind: 'machine', compare: 'hand-written JWT + join', load: gatehouseLoad('JWT + join', machine, connections, bearer('/orgs', owner.token)) },
+        { kind: 'machine', compare: 'hand-written JWT + join, no session check', load: gatehouseLoad('JWT + join, no session check', machine, connections, bearer('/orgs-unchecked', owner.token)) },
       ],
     };
   },
