@@ -65,9 +65,8 @@ export function installAuth(app: FastifyInstance, services: Services) {
   const { policy, sessions, bearer } = services;
 
   // Refusals are thrown, so that each route set's error handler renders them in its own shape.
-  app.addHook('onRequest', async (request) => {
+  const authenticate = async (request: FastifyRequest) => {
     const { auth, permission, selfParam, sessionInQuery } = request.routeOptions.config;
-    if (auth === undefined || auth === 'public') return;
     const token = bearerToken(request);
     if (token === null) {
       if (auth === 'optional') return;
@@ -86,5 +85,11 @@ export function installAuth(app: FastifyInstance, services: Services) {
       const params = request.params as Record<string, string | undefined>;
       await policy.member(principal, params.orgId, permission, { actingOn: selfParam ? params[selfParam] : undefined });
     }
+  };
+  // Only the routes that authenticate carry the hook, first among their own: a public route pays nothing.
+  app.addHook('onRoute', (route) => {
+    const auth = (route.config as { auth?: string } | undefined)?.auth;
+    if (auth === undefined || auth === 'public') return;
+    route.onRequest = [authenticate, ...(route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest])];
   });
 }
