@@ -11,6 +11,7 @@ import { migrateToLatest } from '../db/migrate.ts';
 import { systemClock } from '../domain/clock.ts';
 import { system } from '../domain/principal.ts';
 import { createServices } from '../domain/services.ts';
+import type { SigningAlgorithm } from '../domain/sessions/signing-keys.repo.ts';
 import { serve } from '../server.ts';
 import { readSecret } from './read-secret.ts';
 
@@ -82,11 +83,19 @@ export async function createClientCommand(options: CreateClientOptions): Promise
   });
 }
 
-export async function rotateKeysCommand(): Promise<void> {
+/**
+ * Rotates the signing keys of the algorithms named: EdDSA (Gatehouse's access tokens), RS256 (ID
+ * tokens and the OpenID Provider's JWT access tokens), or both. Running servers pick the new keys up
+ * within a minute; the old ones stay published until what they signed has expired.
+ */
+export async function rotateKeysCommand(algorithms: readonly SigningAlgorithm[]): Promise<void> {
   const config = loadConfig();
   await withDatabase(config, async ({ db }) => {
-    const kid = await createServices({ db, clock: systemClock, config }).accessTokens.rotate();
-    console.log(`Now signing with key ${kid}`);
+    const services = createServices({ db, clock: systemClock, config });
+    for (const algorithm of algorithms) {
+      const { kid, previousValidUntil } = await services.signingKeys.rotate(system('command line'), algorithm);
+      console.log(`Now signing ${algorithm === 'EdDSA' ? 'access tokens (EdDSA)' : 'ID tokens (RS256)'} with key ${kid}; the previous key stays published until ${previousValidUntil.toISOString()}`);
+    }
   });
 }
 

@@ -62,7 +62,14 @@ function program(): Command {
   gatehouse
     .command('rotate-keys')
     .description('start signing tokens with a new key; the old one keeps verifying until its tokens expire')
-    .action(finishing(async () => (await commands()).rotateKeysCommand()));
+    .option('--algorithm <algorithm>', 'EdDSA (access tokens), RS256 (ID tokens) or all', 'all')
+    .action(
+      finishing(async (options: { algorithm: string }, command: Command) => {
+        const algorithms = { all: ['EdDSA', 'RS256'], EdDSA: ['EdDSA'], RS256: ['RS256'] } as const;
+        if (!Object.hasOwn(algorithms, options.algorithm)) command.error('error: --algorithm is EdDSA, RS256 or all');
+        await (await commands()).rotateKeysCommand(algorithms[options.algorithm as keyof typeof algorithms]);
+      }),
+    );
 
   gatehouse
     .command('rotate-secret-key')

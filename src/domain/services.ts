@@ -35,6 +35,7 @@ import { oidcClientsServiceFactory } from './oidc/oidc-clients.service.ts';
 import { openIdProviderFactory, type ProviderPages } from './oidc/openid-provider.ts';
 import { policyFactory } from './policy/policy.ts';
 import { accessTokensFactory } from './sessions/access-tokens.ts';
+import { signingKeysServiceFactory } from './sessions/signing-keys.service.ts';
 import { sessionsServiceFactory } from './sessions/sessions.service.ts';
 import { statsServiceFactory } from './stats/stats.service.ts';
 import { webhooksServiceFactory } from './webhooks/webhooks.service.ts';
@@ -134,7 +135,8 @@ export function createServices({
     pages: providerPages,
     onServerError,
   });
-  return { policy, oidcClients, openid, secrets, factors, mfa, passkeys, apiKeys, applications, oauth, bearer, events, health, throttles, passwordPolicy, accessTokens, sessions, organisations, accounts, signUp, recovery, invitations, memberships, roles, audit, stats, admin, webhooks };
+  const signingKeys = signingKeysServiceFactory({ db, clock, policy, events, overlapSeconds: { EdDSA: accessTokens.overlapSeconds, RS256: openid.overlapSeconds } });
+  return { policy, oidcClients, openid, signingKeys, secrets, factors, mfa, passkeys, apiKeys, applications, oauth, bearer, events, health, throttles, passwordPolicy, accessTokens, sessions, organisations, accounts, signUp, recovery, invitations, memberships, roles, audit, stats, admin, webhooks };
 }
 
 export type Services = ReturnType<typeof createServices>;

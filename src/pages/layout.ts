@@ -2,6 +2,7 @@
 // stylesheet and one script, both from this origin, under a Content-Security-Policy that allows
 // nothing else. Every value placed in a page is escaped.
 import { escapeHtml } from '../shared/html.ts';
+import { brandPalette } from './contrast.ts';
 
 export { escapeHtml };
 
@@ -26,8 +27,15 @@ export function pageCsp(brand: PageBrand = DEFAULT_BRAND, formTargets: readonly 
   return `default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src ${img}; form-action ${forms}; base-uri 'none'; frame-ancestors 'none'`;
 }
 
-/** The brand's colour for the stylesheet: validated as a hex colour when the configuration was read. */
-export const brandCss = (brand: PageBrand) => `:root{--brand:${brand.color}}\n`;
+/**
+ * The brand's colours for the stylesheet (the colour was validated as hex when the configuration was
+ * read): the colour, the text readable on it and its variant readable as text on the pages (WCAG AA).
+ * Computed once, when the routes are registered.
+ */
+export function brandCss(brand: PageBrand): string {
+  const { brand: colour, onBrand, brandText } = brandPalette(brand.color);
+  return `:root{--brand:${colour};--on-brand:${onBrand};--brand-text:${brandText}}\n`;
+}
 
 export function page(title: string, body: string, brand: PageBrand = DEFAULT_BRAND, { script = '/assets/pages.js' }: { script?: string } = {}): string {
   const logo = brand.logoUrl ? `<img class="logo" src="${escapeHtml(brand.logoUrl)}" alt="" width="40" height="40">` : '';
@@ -61,7 +69,7 @@ main{max-width:420px;margin:10vh auto;background:#fff;padding:32px;border-radius
 h1{font-size:1.4rem;margin-top:0}
 label{display:block;margin:16px 0 4px;font-weight:600}
 input{width:100%;box-sizing:border-box;padding:10px;border:1px solid #c5cbd8;border-radius:6px;font-size:1rem}
-button{margin-top:20px;width:100%;padding:12px;border:0;border-radius:6px;background:var(--brand,#2d5bd7);color:#fff;font-size:1rem;cursor:pointer}
+button{margin-top:20px;width:100%;padding:12px;border:0;border-radius:6px;background:var(--brand,#2d5bd7);color:var(--on-brand,#fff);font-size:1rem;cursor:pointer}
 button.secondary{background:#fff;color:#1d2433;border:1px solid #c5cbd8}
 button:focus-visible,input:focus-visible,a:focus-visible{outline:3px solid #1d2433;outline-offset:2px}
 .brand{display:flex;align-items:center;gap:8px;margin:0 0 16px;font-weight:600;color:#5b6478}
@@ -77,7 +85,7 @@ button:disabled{opacity:.6}
 .field-error{color:#9b1c1c;font-size:.9rem;margin:4px 0 0}
 .hint{color:#5b6478;font-size:.9rem;margin:8px 0 0}
 h2{font-size:1.1rem;margin:28px 0 8px}
-button.secondary{background:#fff;color:#2d5bd7;border:1px solid #2d5bd7}
+button.secondary{background:#fff;color:var(--brand-text,#2d5bd7);border:1px solid var(--brand-text,#2d5bd7)}
 button.inline{width:auto;margin:0 0 0 8px;padding:4px 10px;font-size:.9rem}
 .qr{max-width:240px;margin:12px auto}
 .qr svg{width:100%;height:auto}

@@ -26,7 +26,8 @@ export interface GatehouseProcess {
 export async function startGatehouse(env: Record<string, string>, readyTimeoutMs = 60_000): Promise<GatehouseProcess> {
   const copy = env.DATABASE_URL || env.GATEHOUSE_DATA_DIR ? undefined : await createTestDatabase('embedded', { migrated: true });
   if (copy?.config.kind === 'embedded' && copy.config.dataDir) env = { ...env, GATEHOUSE_DATA_DIR: copy.config.dataDir };
-  const port = await freePort();
+  // A port given in `env` (so that PUBLIC_URL can name it), else a free one.
+  const port = env.PORT ? Number(env.PORT) : await freePort();
   const base: NodeJS.ProcessEnv = { ...process.env };
   for (const name of ['DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'NODE_TEST_CONTEXT', 'NODE_OPTIONS']) delete base[name];
   const child = spawn(process.execPath, [MAIN, 'serve'], {

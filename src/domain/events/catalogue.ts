@@ -11,7 +11,7 @@ import type { Notice } from './notices.ts';
  */
 export type Actor = { type: 'user'; id: string } | { type: 'api_key'; id: string } | { type: 'application'; id: string } | { type: 'system'; id: null };
 
-export type SubjectType = 'user' | 'organisation' | 'invitation' | 'role' | 'webhook' | 'api_key' | 'application' | 'oidc_client';
+export type SubjectType = 'user' | 'organisation' | 'invitation' | 'role' | 'webhook' | 'api_key' | 'application' | 'oidc_client' | 'signing_key';
 export interface Subject {
   type: SubjectType;
   id: string;
@@ -66,6 +66,8 @@ export interface EventTypes {
   'mfa.disabled': { subject: 'user'; data: { method: 'totp' | 'passkey' | 'all'; passkeyId?: string; via?: 'admin' } };
   'mfa.recovery_codes_renewed': { subject: 'user'; data: { count: number } };
   'mfa.passkey_renamed': { subject: 'user'; data: { passkeyId: string } };
+  /** The subject is the new key (its kid); the previous one stays published until `previousValidUntil`. */
+  'signing_key.rotated': { subject: 'signing_key'; data: { algorithm: 'EdDSA' | 'RS256'; previousValidUntil: string } };
 }
 
 export type EventType = keyof EventTypes;

@@ -7,12 +7,12 @@
 // A sign-in through the hosted pages opens a Gatehouse session; the provider's session is bound to
 // it by a cookie of its own (SIGNIN_COOKIE), so that signing out or revoking the Gatehouse session
 // makes the next authorization request ask for a sign-in again.
-import { createHmac, hkdfSync, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import type { JWK } from 'jose';
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Db } from '../../db/database.ts';
-import type { Clock } from '../clock.ts';
+import { addSeconds, type Clock } from '../clock.ts';
 import { usersRepo } from '../accounts/users.repo.ts';
 import { AppError } from '../errors.ts';
 import { isUuid } from '../ids.ts';
@@ -21,6 +21,7 @@ import { organisationsRepo } from '../organisations/organisations.repo.ts';
 import { hashOpaqueToken } from '../sessions/opaque-tokens.ts';
 import { sessionsRepo } from '../sessions/sessions.repo.ts';
 import { signingKeysRepo } from '../sessions/signing-keys.repo.ts';
+import { generateSigningKey } from '../sessions/signing-keys.service.ts';
 import { adapterFactory } from './oidc-adapter.ts';
 import { oidcPayloadsRepo } from './oidc-payloads.repo.ts';
 import type { OidcClientsService } from './oidc-clients.service.ts';
@@ -116,7 +117,6 @@ const originOf = (uri: unknown): string[] => {
   return url ? [url.origin] : [];
 };
 
-/** The RS256 key that signs ID tokens, generated once and kept in signing_keys like the EdDSA one. */
 /** An RSA public key as published in the JWKS. */
 export interface RsaPublicJwk {
   kty: string;
@@ -127,21 +127,46 @@ export interface RsaPublicJwk {
   use: string;
 }
 
-async function idTokenKey(db: Db, clock: Clock): Promise<{ privateJwk: JWK; publicJwks: RsaPublicJwk[] }> {
-  const load = () => signingKeysRepo.listUsable(db, 'RS256', clock.now());
+/** Clock skew tolerated between Gatehouse and the relying parties verifying its ID tokens. */
+const CLOCK_TOLERANCE_SECONDS = 30;
+/** Every node rereads the RS256 keys this often, so that a rotation made elsewhere reaches it without a restart. */
+const KEY_REFRESH_INTERVAL_MS = 60_000;
+
+/** The RS256 keys: the active one signs; those retired within the overlap are published and verify only. */
+interface ProviderKeys {
+  /** Every usable key's kid, the active one first: a change (a rotation, a key past its overlap) rebuilds the provider. */
+  kids: string;
+  /** For the provider's keystore: the active key, then the retired ones marked verify-only (an old ID token as `id_token_hint`). */
+  privateJwks: JWK[];
+  publicJwks: RsaPublicJwk[];
+  /** The cookies' keys, one per usable key, the active one's first (it signs; the others still verify during the overlap). */
+  cookieKeys: Buffer[];
+}
+
+/**
+ * The RS256 keys that sign ID tokens and the provider's JWT access tokens, kept in signing_keys like
+ * the EdDSA ones; the first is generated on first start.
+ */
+async function rs256Keys(db: Db, clock: Clock, overlapSeconds: number): Promise<ProviderKeys> {
+  const load = () => signingKeysRepo.listUsable(db, 'RS256', addSeconds(clock.now(), -overlapSeconds));
   let rows = await load();
   if (!rows.some((row) => row.status === 'active')) {
-    const { publicKey, privateKey } = await generateKeyPair('RS256', { modulusLength: 2048, extractable: true });
-    await signingKeysRepo.insertActiveIfNone(db, { kid: randomUUID(), algorithm: 'RS256', publicJwk: await exportJWK(publicKey), privateJwk: await exportJWK(privateKey) });
+    await signingKeysRepo.insertActiveIfNone(db, await generateSigningKey('RS256'));
     rows = await load();
   }
   const active = rows.find((row) => row.status === 'active');
   if (!active) throw new Error('No active RS256 key');
-  const publicJwks = rows.map((row) => {
+  const ordered = [active, ...rows.filter((row) => row !== active)];
+  const privateJwks = ordered.map((row) => ({ ...(row.private_jwk as JWK), kid: row.kid, alg: 'RS256', use: 'sig', ...(row === active ? {} : { key_ops: ['verify'] }) }));
+  const publicJwks = ordered.map((row) => {
     const { n = '', e = '' } = row.public_jwk as JWK;
     return { kty: 'RSA', n, e, kid: row.kid, alg: 'RS256', use: 'sig' };
   });
-  return { privateJwk: { ...(active.private_jwk as JWK), kid: active.kid, alg: 'RS256', use: 'sig' }, publicJwks };
+  // The cookies' keys follow the RS256 key: after a rotation, cookies and anti-forgery tokens signed
+  // under the old key hold until the overlap ends, so that no sign-in under way breaks; after it, a
+  // provider session from before the rotation (its sign-in cookie) asks for the password again.
+  const cookieKeys = ordered.map((row) => Buffer.from(hkdfSync('sha256', Buffer.from((row.private_jwk as JWK).d ?? '', 'base64url'), 'gatehouse', 'oidc-provider cookies', 32)));
+  return { kids: ordered.map((row) => row.kid).join(' '), privateJwks, publicJwks, cookieKeys };
 }
 
 /** The same URI however it is written (a trailing slash on an origin, the case of the host). */
@@ -157,13 +182,18 @@ const sameUri = (a: string, b: string) => {
 const RESOURCE_SCOPES = SCOPES.filter((scope) => scope !== 'offline_access');
 
 export const openIdProviderFactory = ({ db, clock, issuer, audience, accessTokenTtlSeconds, refreshTokenTtlSeconds, oidcClients, policy, allowPrivateAddresses = false, pages = TEXT_PAGES, onServerError = () => {} }: Deps) => {
-  let built: Promise<{ provider: Provider; cookieKey: Buffer; publicJwks: RsaPublicJwk[] }> | null = null;
+  /**
+   * How long a retired RS256 key stays published: the longest lifetime of what it signs (ID tokens, the
+   * provider's JWT access tokens), the clock tolerance, and the interval at which nodes reread the keys.
+   */
+  const overlapSeconds = Math.max(ID_TOKEN_TTL_SECONDS, accessTokenTtlSeconds) + CLOCK_TOLERANCE_SECONDS + KEY_REFRESH_INTERVAL_MS / 1000;
+  let built: Promise<{ provider: Provider; keys: ProviderKeys; loadedAt: number }> | null = null;
 
-  /** The Gatehouse session a sign-in cookie names, when its signature holds. */
-  function sessionOfCookie(cookieKey: Buffer, value: string | undefined): string | null {
+  /** The Gatehouse session a sign-in cookie names, when its signature holds under one of the keys. */
+  function sessionOfCookie(cookieKeys: readonly Buffer[], value: string | undefined): string | null {
     if (!value) return null;
     const [sessionId = '', mac = ''] = value.split('.');
-    return sameText(createHmac('sha256', cookieKey).update(`signin:${sessionId}`).digest('base64url'), mac) ? sessionId : null;
+    return cookieKeys.some((key) => sameText(createHmac('sha256', key).update(`signin:${sessionId}`).digest('base64url'), mac)) ? sessionId : null;
   }
 
   /**
@@ -185,10 +215,8 @@ export const openIdProviderFactory = ({ db, clock, issuer, audience, accessToken
     return membership ? { org_id: organisationId, org_role: membership.role.name, org_permissions: [...membership.role.permissions] } : {};
   }
 
-  async function build() {
-    const key = await idTokenKey(db, clock);
-    // The cookies' signing key follows the ID token key: rotating it also ends the provider's cookies.
-    const cookieKey = Buffer.from(hkdfSync('sha256', Buffer.from(key.privateJwk.d ?? '', 'base64url'), 'gatehouse', 'oidc-provider cookies', 32));
+  async function build(keys: ProviderKeys) {
+    const { cookieKeys } = keys;
 
     const policy = interactionPolicy.base();
     // A sign-in lasts as long as its Gatehouse session: signed out or revoked there, sign in again.
@@ -196,7 +224,7 @@ export const openIdProviderFactory = ({ db, clock, issuer, audience, accessToken
       new interactionPolicy.Check('gatehouse_session_ended', 'the Gatehouse session of this sign-in has ended', 'login_required', async (ctx: KoaContextWithOIDC) => {
         const accountId = ctx.oidc.session?.accountId;
         if (!accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-        const sessionId = sessionOfCookie(cookieKey, ctx.cookies.get(SIGNIN_COOKIE, { signed: false }));
+        const sessionId = sessionOfCookie(cookieKeys, ctx.cookies.get(SIGNIN_COOKIE, { signed: false }));
         const live = sessionId && (await sessionsRepo.findLive(db, { sessionId, userId: accountId, now: clock.now() }));
         return live ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
       }),
@@ -280,8 +308,8 @@ export const openIdProviderFactory = ({ db, clock, issuer, audience, accessToken
               accessTokenFormat: 'jwt',
               accessTokenTTL: accessTokenTtlSeconds,
               // The provider's RS256 key, published in /.well-known/jwks.json with the ID tokens'. Not
-              // the EdDSA key of Gatehouse's own tokens: that one rotates, and the provider would keep
-              // signing with the key it was built with after it left the key set.
+              // the EdDSA key of Gatehouse's own tokens: the provider signs with the keys it was built
+              // with, and is rebuilt when the RS256 key rotates, not when the EdDSA one does.
               jwt: { sign: { alg: 'RS256' } },
             };
           },
@@ -311,11 +339,11 @@ export const openIdProviderFactory = ({ db, clock, issuer, audience, accessToken
         url: (_ctx, interaction) => `${INTERACTION_PREFIX}/${interaction.uid}`,
       },
       cookies: {
-        keys: [cookieKey],
+        keys: cookieKeys,
         long: { httpOnly: true, sameSite: 'lax', signed: true },
         short: { httpOnly: true, sameSite: 'lax', signed: true },
       },
-      jwks: { keys: [key.privateJwk] },
+      jwks: { keys: keys.privateJwks },
       routes: {
         authorization: `${OIDC_PREFIX}/auth`,
         token: `${OIDC_PREFIX}/token`,
@@ -384,20 +412,33 @@ export const openIdProviderFactory = ({ db, clock, issuer, audience, accessToken
       await next();
       const params = ctx.oidc?.params as { logout?: unknown } | undefined;
       if (ctx.oidc?.route !== 'end_session_confirm' || !params?.logout || ctx.status >= 400) return;
-      const sessionId = sessionOfCookie(cookieKey, ctx.cookies.get(SIGNIN_COOKIE, { signed: false }));
+      const sessionId = sessionOfCookie(cookieKeys, ctx.cookies.get(SIGNIN_COOKIE, { signed: false }));
       ctx.cookies.set(SIGNIN_COOKIE, null, { path: '/', signed: false });
       if (sessionId) await sessionsRepo.revoke(db, { sessionId, now: clock.now(), reason: 'logout' });
     });
-    return { provider, cookieKey, publicJwks: key.publicJwks };
+    return { provider, keys, loadedAt: clock.now().getTime() };
   }
 
-  const ready = () => {
-    built ??= build().catch((error: unknown) => {
+  const settle = <T>(promise: Promise<T>) =>
+    promise.catch((error: unknown) => {
       built = null;
       throw error;
     });
+
+  /**
+   * The provider, built on first use. At most every KEY_REFRESH_INTERVAL_MS the keys are read again
+   * (another node, or the command line, may have rotated them): when they changed, the provider is
+   * rebuilt on them; requests under way finish on the one they started with.
+   */
+  async function ready() {
+    const current = (built ??= settle(rs256Keys(db, clock, overlapSeconds).then(build)));
+    const was = await current;
+    if (clock.now().getTime() - was.loadedAt <= KEY_REFRESH_INTERVAL_MS || built !== current) return built ?? current;
+    built = settle(
+      rs256Keys(db, clock, overlapSeconds).then((keys) => (keys.kids === was.keys.kids ? { ...was, keys, loadedAt: clock.now().getTime() } : build(keys))),
+    );
     return built;
-  };
+  }
 
   return {
     /** The provider, built (and its RS256 key generated) on first use. */
@@ -405,9 +446,11 @@ export const openIdProviderFactory = ({ db, clock, issuer, audience, accessToken
       return (await ready()).provider;
     },
 
-    /** The public RS256 keys, for Gatehouse's one key set. */
+    overlapSeconds,
+
+    /** The public RS256 keys (the active one and those retired within the overlap), for Gatehouse's one key set. */
     async publicJwks(): Promise<RsaPublicJwk[]> {
-      return (await ready()).publicJwks;
+      return (await ready()).keys.publicJwks;
     },
 
     /** Hands a request to the provider, which answers it on `res`. */
@@ -428,18 +471,21 @@ export const openIdProviderFactory = ({ db, clock, issuer, audience, accessToken
 
     /** The value of the sign-in cookie for a Gatehouse session. */
     async signinCookie(sessionId: string): Promise<string> {
-      const { cookieKey } = await ready();
+      const [cookieKey = Buffer.alloc(0)] = (await ready()).keys.cookieKeys;
       return `${sessionId}.${createHmac('sha256', cookieKey).update(`signin:${sessionId}`).digest('base64url')}`;
     },
 
     /** A form's anti-forgery token, bound to its interaction. */
     async csrfToken(uid: string): Promise<string> {
-      const { cookieKey } = await ready();
+      const [cookieKey = Buffer.alloc(0)] = (await ready()).keys.cookieKeys;
       return createHmac('sha256', cookieKey).update(`csrf:${uid}`).digest('base64url');
     },
 
+    /** A page shown before a rotation still posts: the tokens of the keys within the overlap hold too. */
     async csrfValid(uid: string, token: string | undefined): Promise<boolean> {
-      return typeof token === 'string' && sameText(await this.csrfToken(uid), token);
+      if (typeof token !== 'string') return false;
+      const { cookieKeys } = (await ready()).keys;
+      return cookieKeys.some((key) => sameText(createHmac('sha256', key).update(`csrf:${uid}`).digest('base64url'), token));
     },
 
     /**

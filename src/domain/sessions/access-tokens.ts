@@ -104,6 +104,8 @@ interface Deps {
 
 export const accessTokensFactory = ({ db, clock, issuer, audience = issuer, ttlSeconds }: Deps) => {
   let ring: Promise<KeyRing> | null = null;
+  /** How long a retired key stays published and accepted: a token signed just before a node noticed the rotation lives this long. */
+  const overlapSeconds = ttlSeconds + CLOCK_TOLERANCE_SECONDS + REFRESH_INTERVAL_MS / 1000;
   const verified = new Map<string, AccessClaims>();
 
   function remember(token: string, claims: AccessClaims) {
@@ -112,7 +114,7 @@ export const accessTokensFactory = ({ db, clock, issuer, audience = issuer, ttlS
   }
 
   async function load(): Promise<KeyRing> {
-    const usableSince = () => addSeconds(clock.now(), -ttlSeconds - CLOCK_TOLERANCE_SECONDS - REFRESH_INTERVAL_MS / 1000);
+    const usableSince = () => addSeconds(clock.now(), -overlapSeconds);
     let rows = await signingKeysRepo.listUsable(db, ALG, usableSince());
     if (!rows.some((row) => row.status === 'active')) {
       await signingKeysRepo.insertActiveIfNone(db, await newKey());
@@ -172,6 +174,8 @@ export const accessTokensFactory = ({ db, clock, issuer, audience = issuer, ttlS
   }
 
   return {
+    overlapSeconds,
+
     /** Makes sure a signing key exists (generating one on first start) and loads the key ring. */
     async ready(): Promise<void> {
       await keyRing();

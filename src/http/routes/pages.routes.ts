@@ -163,8 +163,9 @@ ${hidden}
   app.get('/assets/pages.js', { config: { auth: 'public' }, schema: { hide: true } }, async (_request, reply) =>
     reply.header('cache-control', 'public, max-age=3600').type('text/javascript; charset=utf-8').send(PAGES_SCRIPT),
   );
+  const brandStylesheet = brandCss(config.brand);
   app.get('/assets/brand.css', { config: { auth: 'public' }, schema: { hide: true } }, async (_request, reply) =>
-    reply.header('cache-control', 'public, max-age=300').type('text/css; charset=utf-8').send(brandCss(config.brand)),
+    reply.header('cache-control', 'public, max-age=300').type('text/css; charset=utf-8').send(brandStylesheet),
   );
   app.get('/assets/pages.css', { config: { auth: 'public' }, schema: { hide: true } }, async (_request, reply) =>
     reply.header('cache-control', 'public, max-age=3600').type('text/css; charset=utf-8').send(PAGES_CSS),
