@@ -120,6 +120,17 @@ forEachDatabase(
       assert.equal(new Set(mailbox.to(recipient).map((m) => m.subject)).size, 3);
     });
 
+    it('gives up a batch whose send never ends at its deadline, before the lease: the mail is retried and the worker goes on', async () => {
+      const recipient = await enqueueMany(h, 2);
+      const stalled: MailTransport = { kind: 'smtp', send: () => new Promise<void>(() => {}), close() {} };
+      const w = outboxWorkerFactory({ db: h().db, clock: h().clock, transport: stalled, from: 'gatehouse@example.com', logger: silent, sendDeadlineMs: 50 });
+      assert.equal(await w.deliverDue(), 2);
+      const rows = await rowsTo(h, recipient);
+      assert.deepEqual(rows.map((r) => [r.status, r.attempts]), [['pending', 1], ['pending', 1]]);
+      assert.ok(rows.every((r) => r.last_error && r.next_attempt_at > h().clock.now()), 'the stalled mails were not handed back for a retry');
+      await h().db.updateTable('outbox').set({ status: 'failed' }).where('recipient', '=', recipient).execute();
+    });
+
     it('delivers each mail exactly once with two workers on one database', async () => {
       const recipient = await enqueueMany(h, 30);
       const transports = [await smtpTransport(mailbox.url), await smtpTransport(mailbox.url)];

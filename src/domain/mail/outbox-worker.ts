@@ -28,7 +28,17 @@ interface Deps {
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** How often to look for due mail when nothing wakes the worker. */
   pollMs?: number;
+  /** How long a batch may take to send; its unsent mails then count as failed. Within the lease. */
+  sendDeadlineMs?: number;
 }
+
+/** Rejects once `signal` aborts: a send that ignores the signal cannot hold the batch past it. */
+const abandonedAt = (signal: AbortSignal) =>
+  new Promise<never>((_, reject) => {
+    const abort = () => reject(signal.reason instanceof Error ? signal.reason : new Error('the batch ran out of time'));
+    if (signal.aborted) abort();
+    else signal.addEventListener('abort', abort, { once: true });
+  });
 
 /** The claimed mails by recipient (whatever its letter case), each recipient's in the order they were queued. */
 function byRecipient(claimed: readonly ClaimedMail[]): ClaimedMail[][] {
@@ -42,24 +52,31 @@ function byRecipient(claimed: readonly ClaimedMail[]): ClaimedMail[][] {
   return [...groups.values()];
 }
 
-export function outboxWorkerFactory({ db, clock, transport, from, logger, pollMs = 500 }: Deps) {
+export function outboxWorkerFactory({ db, clock, transport, from, logger, pollMs = 500, sendDeadlineMs = (LEASE_SECONDS - 15) * 1000 }: Deps) {
   /**
    * Sends what is due now; resolves when the batch is done. Mails to different recipients go at once
    * (the transport's pool sets how many are on the wire); one recipient's go one after another, so a
    * reset link is handed over before the alert that it was used. The outcomes are written at the end,
    * one statement per kind: a process that dies mid-batch sends the batch again once its lease runs out.
+   * What is not sent by the deadline (a relay that stalls, a connection the pool lost track of) counts
+   * as failed, before the lease ends: the worker is never held by one batch, and no other sender takes
+   * a mail this one may still be sending.
    */
   async function deliverDue(): Promise<number> {
     const now = clock.now();
-    const claimed = await outboxRepo.claimDue(db, { now, leaseUntil: addSeconds(now, LEASE_SECONDS), limit: BATCH });
+    const leaseUntil = addSeconds(now, LEASE_SECONDS);
+    const claimed = await outboxRepo.claimDue(db, { now, leaseUntil, limit: BATCH });
     if (claimed.length === 0) return 0;
+    const deadline = AbortSignal.timeout(sendDeadlineMs);
+    const abandoned = abandonedAt(deadline);
+    abandoned.catch(() => {});
     const sent: number[] = [];
     const failed: Array<{ mail: ClaimedMail; reason: string }> = [];
     await Promise.all(
       byRecipient(claimed).map(async (mails) => {
         for (const mail of mails) {
           try {
-            await transport.send({ from, to: mail.recipient, subject: mail.subject, text: mail.text_body, html: mail.html_body });
+            await Promise.race([transport.send({ from, to: mail.recipient, subject: mail.subject, text: mail.text_body, html: mail.html_body }, deadline), abandoned]);
             sent.push(mail.id);
           } catch (error) {
             failed.push({ mail, reason: error instanceof Error ? error.message : String(error) });
@@ -69,11 +86,11 @@ export function outboxWorkerFactory({ db, clock, transport, from, logger, pollMs
     );
     // What was delivered is marked first: a failure's bookkeeping going wrong must not send it again.
     if (sent.length > 0) await outboxRepo.markSent(db, sent, clock.now());
-    if (failed.length > 0) await recordFailures(failed);
+    if (failed.length > 0) await recordFailures(failed, leaseUntil);
     return claimed.length;
   }
 
-  async function recordFailures(failed: ReadonlyArray<{ mail: ClaimedMail; reason: string }>) {
+  async function recordFailures(failed: ReadonlyArray<{ mail: ClaimedMail; reason: string }>, leaseUntil: Date) {
     const at = clock.now();
     const retries: Array<{ id: number; nextAttemptAt: Date; error: string }> = [];
     const givenUp: Array<{ id: number; error: string }> = [];
@@ -86,8 +103,8 @@ export function outboxWorkerFactory({ db, clock, transport, from, logger, pollMs
         retries.push({ id: mail.id, nextAttemptAt: addSeconds(at, backoffSeconds(mail.attempts)), error: reason });
       }
     }
-    if (retries.length > 0) await outboxRepo.markRetry(db, retries);
-    if (givenUp.length > 0) await outboxRepo.markFailed(db, givenUp);
+    if (retries.length > 0) await outboxRepo.markRetry(db, retries, leaseUntil);
+    if (givenUp.length > 0) await outboxRepo.markFailed(db, givenUp, leaseUntil);
   }
 
   return { ...workerLoop({ name: 'outbox', round: deliverDue, batch: BATCH, logger, pollMs }), deliverDue };

@@ -115,22 +115,26 @@ export const outboxRepo = {
     return sql`update outbox set status = 'sent', sent_at = ${now}, locked_until = null, last_error = null where id = any(${ids}::bigint[])`.execute(db);
   },
 
-  /** Hands failed mails back to the queue, each due again at its own time, in one statement. */
-  markRetry(db: Executor, rows: ReadonlyArray<{ id: number; nextAttemptAt: Date; error: string }>) {
+  /**
+   * Hands failed mails back to the queue, each due again at its own time, in one statement. Only rows
+   * still under the sender's lease (`leaseUntil`, as claimed): a sender whose lease ran out must not
+   * release a mail another sender has claimed since.
+   */
+  markRetry(db: Executor, rows: ReadonlyArray<{ id: number; nextAttemptAt: Date; error: string }>, leaseUntil: Date) {
     const ids = rows.map((row) => row.id);
     return sql`
       update outbox o set next_attempt_at = v.next_attempt_at, locked_until = null, last_error = v.error
         from unnest(${ids}::bigint[], ${rows.map((row) => row.nextAttemptAt)}::timestamptz[], ${rows.map((row) => row.error.slice(0, 1000))}::text[]) as v(id, next_attempt_at, error)
-       where o.id = v.id and o.id = any(${ids}::bigint[])`.execute(db);
+       where o.id = v.id and o.id = any(${ids}::bigint[]) and o.status = 'pending' and o.locked_until = ${leaseUntil}`.execute(db);
   },
 
-  /** Gives failed mails up for good, in one statement. */
-  markFailed(db: Executor, rows: ReadonlyArray<{ id: number; error: string }>) {
+  /** Gives failed mails up for good, in one statement; like markRetry, only those still under the sender's lease. */
+  markFailed(db: Executor, rows: ReadonlyArray<{ id: number; error: string }>, leaseUntil: Date) {
     const ids = rows.map((row) => row.id);
     return sql`
       update outbox o set status = 'failed', locked_until = null, last_error = v.error
         from unnest(${ids}::bigint[], ${rows.map((row) => row.error.slice(0, 1000))}::text[]) as v(id, error)
-       where o.id = v.id and o.id = any(${ids}::bigint[])`.execute(db);
+       where o.id = v.id and o.id = any(${ids}::bigint[]) and o.status = 'pending' and o.locked_until = ${leaseUntil}`.execute(db);
   },
 
   /** How many mails are pending and failed for good. */

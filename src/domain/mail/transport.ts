@@ -13,7 +13,8 @@ export interface Envelope {
 
 export interface MailTransport {
   readonly kind: 'smtp' | 'log';
-  send(mail: Envelope): Promise<void>;
+  /** Delivers one mail; `signal` gives it up (with an error), waiting in the pool's queue or on the wire. */
+  send(mail: Envelope, signal?: AbortSignal): Promise<void>;
   close(): void;
 }
 
@@ -35,9 +36,9 @@ export async function smtpTransport(url: string, { maxConnections = 5 }: { maxCo
   } as Parameters<typeof nodemailer.createTransport>[0]);
   return {
     kind: 'smtp',
-    async send(mail) {
+    async send(mail, signal) {
       // nodemailer encodes every header value; the outbox's checks already refuse line breaks in them.
-      await transporter.sendMail({ from: mail.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, disableFileAccess: true, disableUrlAccess: true });
+      await transporter.sendMail({ from: mail.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, disableFileAccess: true, disableUrlAccess: true, ...(signal ? { signal } : {}) });
     },
     close: () => transporter.close(),
   };
