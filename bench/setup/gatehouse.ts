@@ -54,9 +54,11 @@ export interface StartGatehouseOptions {
   databaseUrl: string;
   /** The checkout whose build runs; this one by default. */
   root?: string;
+  /** Variables that differ from the defaults below (the mail scenario's SMTP_URL). */
+  env?: Record<string, string>;
 }
 
-export async function startGatehouse({ name, databaseUrl, root = ROOT }: StartGatehouseOptions): Promise<Server> {
+export async function startGatehouse({ name, databaseUrl, root = ROOT, env = {} }: StartGatehouseOptions): Promise<Server> {
   assertBuilt(root);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -80,6 +82,7 @@ export async function startGatehouse({ name, databaseUrl, root = ROOT }: StartGa
       SMTP_URL: '',
       // The webhook scenarios' receiver listens on loopback.
       GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE: 'true',
+      ...env,
     },
   });
 }
