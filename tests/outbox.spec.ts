@@ -188,6 +188,28 @@ forEachDatabase(
       assert.equal(statements, 2);
     });
 
+    it('sends to different recipients at once, and one recipient\'s mails in the order they were queued', async () => {
+      const first = await enqueueMany(h, 3);
+      const second = await enqueueMany(h, 3);
+      let inFlight = 0;
+      let mostInFlight = 0;
+      const order = new Map<string, string[]>();
+      const transport: MailTransport = {
+        kind: 'smtp',
+        async send(mail) {
+          mostInFlight = Math.max(mostInFlight, ++inFlight);
+          order.set(mail.to, [...(order.get(mail.to) ?? []), mail.text]);
+          await sleep(5);
+          inFlight -= 1;
+        },
+        close() {},
+      };
+      await drain(worker(h, transport));
+      assert.equal(mostInFlight, 2, 'one mail per recipient on the wire at a time, both recipients at once');
+      for (const recipient of [first, second]) assert.deepEqual(order.get(recipient), ['body 0', 'body 1', 'body 2']);
+      assert.ok((await rowsTo(h, first)).concat(await rowsTo(h, second)).every((r) => r.status === 'sent'));
+    });
+
     it('marks sent only the mails of a batch that were delivered', async () => {
       const recipient = await enqueueMany(h, 3);
       const transport: MailTransport = {

@@ -87,9 +87,10 @@ export const outboxRepo = {
    * that dies mid-delivery lets its lease run out, and the mail is claimed again. The status is
    * written into the statement, not passed as a value: its plan can then use the index of pending
    * mail however PostgreSQL plans it (a generic plan with `status = $1` reads every mail ever sent).
+   * The claimed mails come in the order they were queued (an update returns its rows in no order).
    */
-  claimDue(db: Executor, { now, leaseUntil, limit }: { now: Date; leaseUntil: Date; limit: number }): Promise<ClaimedMail[]> {
-    return db
+  async claimDue(db: Executor, { now, leaseUntil, limit }: { now: Date; leaseUntil: Date; limit: number }): Promise<ClaimedMail[]> {
+    const claimed = await db
       .updateTable('outbox')
       .set({ locked_until: leaseUntil, attempts: sql`attempts + 1` })
       .where(
@@ -108,6 +109,7 @@ export const outboxRepo = {
       )
       .returning(['id', 'kind', 'recipient', 'subject', 'text_body', 'html_body', 'attempts'])
       .execute();
+    return claimed.sort((a, b) => Number(a.id) - Number(b.id));
   },
 
   /** Marks a batch of delivered mails sent, in one statement (one text for any number of them). */
