@@ -109,7 +109,7 @@ export async function buildApp({ config, database, clock = systemClock, logger =
     frameworkErrors: (_error, request, reply) => sendError(reply.header('x-request-id', request.id).header('cache-control', 'no-store'), new AppError('ROUTE_NOT_FOUND')),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  const transport = config.smtpUrl ? await smtpTransport(config.smtpUrl) : logTransport(app.log);
+  const transport = config.smtpUrl ? await smtpTransport(config.smtpUrl, { maxConnections: config.smtpMaxConnections }) : logTransport(app.log);
   const outbox = outboxWorkerFactory({ db: database.db, clock, transport, from: config.mailFrom, logger: app.log });
   const redis = config.redisUrl ? await openRedis(config.redisUrl, app.log) : null;
   const sender = webhookSender({ allowPrivate: config.webhooksAllowPrivate, timeoutMs: webhookTimeoutMs });

@@ -120,6 +120,17 @@ forEachDatabase(
       assert.equal(new Set(mailbox.to(recipient).map((m) => m.subject)).size, 3);
     });
 
+    it('gives up a batch whose send never ends at its deadline, before the lease: the mail is retried and the worker goes on', async () => {
+      const recipient = await enqueueMany(h, 2);
+      const stalled: MailTransport = { kind: 'smtp', send: () => new Promise<void>(() => {}), close() {} };
+      const w = outboxWorkerFactory({ db: h().db, clock: h().clock, transport: stalled, from: 'gatehouse@example.com', logger: silent, sendDeadlineMs: 50 });
+      assert.equal(await w.deliverDue(), 2);
+      const rows = await rowsTo(h, recipient);
+      assert.deepEqual(rows.map((r) => [r.status, r.attempts]), [['pending', 1], ['pending', 1]]);
+      assert.ok(rows.every((r) => r.last_error && r.next_attempt_at > h().clock.now()), 'the stalled mails were not handed back for a retry');
+      await h().db.updateTable('outbox').set({ status: 'failed' }).where('recipient', '=', recipient).execute();
+    });
+
     it('delivers each mail exactly once with two workers on one database', async () => {
       const recipient = await enqueueMany(h, 30);
       const transports = [await smtpTransport(mailbox.url), await smtpTransport(mailbox.url)];
@@ -175,6 +186,28 @@ forEachDatabase(
       assert.equal(delivered.filter((subject) => subject.startsWith('Mail ')).length, 5);
       // One claim and one mark; a wake per mail, each claiming and marking on its own, would be many more.
       assert.equal(statements, 2);
+    });
+
+    it('sends to different recipients at once, and one recipient\'s mails in the order they were queued', async () => {
+      const first = await enqueueMany(h, 3);
+      const second = await enqueueMany(h, 3);
+      let inFlight = 0;
+      let mostInFlight = 0;
+      const order = new Map<string, string[]>();
+      const transport: MailTransport = {
+        kind: 'smtp',
+        async send(mail) {
+          mostInFlight = Math.max(mostInFlight, ++inFlight);
+          order.set(mail.to, [...(order.get(mail.to) ?? []), mail.text]);
+          await sleep(5);
+          inFlight -= 1;
+        },
+        close() {},
+      };
+      await drain(worker(h, transport));
+      assert.equal(mostInFlight, 2, 'one mail per recipient on the wire at a time, both recipients at once');
+      for (const recipient of [first, second]) assert.deepEqual(order.get(recipient), ['body 0', 'body 1', 'body 2']);
+      assert.ok((await rowsTo(h, first)).concat(await rowsTo(h, second)).every((r) => r.status === 'sent'));
     });
 
     it('marks sent only the mails of a batch that were delivered', async () => {

@@ -1,6 +1,7 @@
 // Every scenario, in the order they run and print.
 import { healthz, login, me, refresh, register } from './accounts.ts';
 import { membersWithApiKey, oauthToken } from './credentials.ts';
+import { mailBurst } from './mail.ts';
 import { mixed } from './mixed.ts';
 import { oidcCodeFlow } from './openid.ts';
 import { loginMfa } from './second-factors.ts';
@@ -22,6 +23,7 @@ export const SCENARIOS: readonly Scenario[] = [
   members,
   membersWrite,
   webhooksFanout,
+  mailBurst,
   membersWithApiKey,
   statsUsersByRole,
   statsMembersByOrganisation,

@@ -3,14 +3,18 @@
 // only in its everyday Gatehouse: the other build, on a copy of the everyday database of its own.
 import type { BenchOptions } from '../lib/options.ts';
 import { addressOf } from '../lib/http.ts';
-import { databasesIdle } from '../lib/postgres.ts';
+import { createDatabase, databasesIdle } from '../lib/postgres.ts';
 import { freePort, startServer, type Server } from '../lib/processes.ts';
+import { SmtpSink } from '../lib/smtp-sink.ts';
 import { PEER_DATABASE, prepareBetterAuth, type PeerFixtures } from './better-auth.ts';
-import { createOrganisation, login, register, ROOT, startGatehouse } from './gatehouse.ts';
+import { createOrganisation, login, migrate, register, ROOT, startGatehouse } from './gatehouse.ts';
 import { ensurePopulation, HUNDRED_THOUSAND_ORGANISATIONS, MILLION_MEMBERSHIPS, type Population } from './populations.ts';
 import { BASELINE_DATABASE, prepareSmall, SMALL_DATABASE, type SmallFixtures, type SmallOptions } from './small.ts';
 
-const DATABASES = [SMALL_DATABASE, BASELINE_DATABASE, MILLION_MEMBERSHIPS.database, HUNDRED_THOUSAND_ORGANISATIONS.database, PEER_DATABASE];
+const MAIL_DATABASE = 'gatehouse_bench_mail';
+/** The sender of Gatehouse's mail in the mail scenario, and of its reference's. */
+export const MAIL_FROM = 'Gatehouse <no-reply@bench.test>';
+const DATABASES = [MAIL_DATABASE, SMALL_DATABASE, BASELINE_DATABASE, MILLION_MEMBERSHIPS.database, HUNDRED_THOUSAND_ORGANISATIONS.database, PEER_DATABASE];
 
 export interface SignedIn {
   server: Server;
@@ -21,6 +25,13 @@ export interface Populated {
   server: Server;
   /** Access tokens of the population's accounts, in the order it names them. */
   tokens: string[];
+}
+
+export interface Mailing {
+  /** Gatehouse with SMTP_URL set to the sink (its default SMTP_MAX_CONNECTIONS), on a database of its own. */
+  server: Server;
+  databaseUrl: string;
+  sink: SmtpSink;
 }
 
 export interface Context {
@@ -34,6 +45,8 @@ export interface Context {
   /** Gatehouse on its embedded database, with a user in five organisations. */
   embedded(): Promise<SignedIn>;
   betterAuth(): Promise<PeerFixtures>;
+  /** Gatehouse sending its mail to an SMTP server in this process (made afresh each run). */
+  mailing(): Promise<Mailing>;
   /** The hand-written reference app (references/machine-app.ts), on this checkout's everyday database. */
   machine(): Promise<Server>;
   /** Waits until every server and database is idle again, so that one load's tail does not slow the next. */
@@ -54,6 +67,7 @@ export interface Contexts {
 
 export function createContexts(options: BenchOptions): Contexts {
   const servers: Server[] = [];
+  const sinks: SmtpSink[] = [];
   const started = (server: Server) => {
     servers.push(server);
     return server;
@@ -93,6 +107,15 @@ export function createContexts(options: BenchOptions): Contexts {
       started(fixtures.server);
       return fixtures;
     }),
+    mailing: once(async () => {
+      const sink = new SmtpSink();
+      await sink.start();
+      sinks.push(sink);
+      const databaseUrl = await createDatabase(options.serverUrl, MAIL_DATABASE, { replace: true });
+      await migrate(databaseUrl);
+      const server = started(await startGatehouse({ name: 'Gatehouse (SMTP)', databaseUrl, env: { SMTP_URL: sink.url, MAIL_FROM } }));
+      return { server, databaseUrl, sink };
+    }),
     machine: once(async () => {
       // Gatehouse makes its signing key on first start: the reference reads it from the database.
       const { databaseUrl, server: gatehouse } = await small();
@@ -115,6 +138,7 @@ export function createContexts(options: BenchOptions): Contexts {
     },
     async close() {
       await Promise.all(servers.map((server) => server.stop()));
+      await Promise.all(sinks.map((sink) => sink.stop()));
     },
   };
   const baseline = options.baseline ? { ...context, small: everyday({ root: options.baseline, database: BASELINE_DATABASE, name: 'Gatehouse before' }) } : null;

@@ -57,9 +57,11 @@ export interface StartGatehouseOptions {
   databaseUrl: string;
   /** The checkout whose build runs; this one by default. */
   root?: string;
+  /** Variables that differ from the defaults below (the mail scenario's SMTP_URL). */
+  env?: Record<string, string>;
 }
 
-export async function startGatehouse({ name, databaseUrl, root = ROOT }: StartGatehouseOptions): Promise<Server> {
+export async function startGatehouse({ name, databaseUrl, root = ROOT, env = {} }: StartGatehouseOptions): Promise<Server> {
   assertBuilt(root);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -85,6 +87,7 @@ export async function startGatehouse({ name, databaseUrl, root = ROOT }: StartGa
       GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE: 'true',
       // Authenticator apps, which PostgreSQL without a key does not have (the `login-mfa` load).
       GATEHOUSE_SECRET_KEY: SECRET_KEY.toString('base64'),
+      ...env,
     },
   });
 }

@@ -18,6 +18,8 @@ export interface Config {
   readonly dataDir: string;
   readonly publicUrl: string;
   readonly smtpUrl: string | null;
+  /** SMTP connections each process keeps open and sends on at once. */
+  readonly smtpMaxConnections: number;
   readonly mailFrom: string;
   readonly redisUrl: string | null;
   /** Starts every Redis key, so that several deployments can share one Redis. */
@@ -129,6 +131,9 @@ export function loadConfig(env: Env = readEnvironment()): Config {
     dataDir,
     publicUrl,
     smtpUrl: optionalUrl('SMTP_URL', value('SMTP_URL'), ['smtp:', 'smtps:']),
+    // nodemailer's own default: enough to keep up with sign-ups on a local relay, and few enough
+    // that a provider's limit on concurrent connections is not reached by a handful of nodes.
+    smtpMaxConnections: integer('SMTP_MAX_CONNECTIONS', value('SMTP_MAX_CONNECTIONS'), 5, 1, 100),
     mailFrom: value('MAIL_FROM') ?? `Gatehouse <no-reply@${new URL(publicUrl).hostname}>`,
     redisUrl: optionalUrl('REDIS_URL', value('REDIS_URL'), ['redis:', 'rediss:']),
     redisKeyPrefix: keyPrefix('REDIS_KEY_PREFIX', value('REDIS_KEY_PREFIX') ?? 'gatehouse'),

@@ -17,6 +17,7 @@ describe('configuration', () => {
     assert.equal(config.dataDir, './.gatehouse/data');
     assert.equal(config.publicUrl, 'http://localhost:3000');
     assert.equal(config.smtpUrl, null);
+    assert.equal(config.smtpMaxConnections, 5);
     assert.equal(config.redisUrl, null);
     assert.equal(config.accessTokenTtlSeconds, 900);
     assert.equal(config.refreshTokenTtlSeconds, 30 * 24 * 3600);
@@ -53,6 +54,7 @@ describe('configuration', () => {
       PUBLIC_URL: 'https://auth.example.com',
       SMTP_URL: 'smtps://user:pass@mail.example.com:465',
       MAIL_FROM: 'Auth <auth@example.com>',
+      SMTP_MAX_CONNECTIONS: '12',
       REDIS_URL: 'redis://cache:6379',
       ACCESS_TOKEN_TTL: '5m',
       REFRESH_TOKEN_TTL: '12h',
@@ -69,6 +71,7 @@ describe('configuration', () => {
     assert.equal(config.host, '127.0.0.1');
     assert.equal(config.smtpUrl, 'smtps://user:pass@mail.example.com:465');
     assert.equal(config.mailFrom, 'Auth <auth@example.com>');
+    assert.equal(config.smtpMaxConnections, 12);
     assert.equal(config.redisUrl, 'redis://cache:6379');
     assert.equal(config.accessTokenTtlSeconds, 300);
     assert.equal(config.refreshTokenTtlSeconds, 43200);
@@ -107,6 +110,9 @@ describe('configuration', () => {
     ['GATEHOUSE_REQUIRE_VERIFIED_EMAIL', 'perhaps'],
     ['GATEHOUSE_LOGIN_ALERTS', 'sometimes'],
     ['SMTP_URL', 'http://x'],
+    ['SMTP_MAX_CONNECTIONS', '0'],
+    ['SMTP_MAX_CONNECTIONS', '101'],
+    ['SMTP_MAX_CONNECTIONS', 'many'],
     ['REDIS_URL', 'http://x'],
   ];
   for (const [variable, value] of BAD) {

@@ -11,6 +11,17 @@ export interface OutgoingMail {
   organisationId?: string | null;
 }
 
+/** A mail as a sender claims it. */
+export interface ClaimedMail {
+  id: number;
+  kind: string;
+  recipient: string;
+  subject: string;
+  text_body: string;
+  html_body: string;
+  attempts: number;
+}
+
 /** Whose recent mails of a kind a cap counts: one address (whatever its letter case), or one organisation's. */
 export type CapTarget = { recipient: string; organisationId?: undefined } | { organisationId: string; recipient?: undefined };
 
@@ -73,10 +84,13 @@ export const outboxRepo = {
   /**
    * Claims due mail for one sender: each row is leased until `leaseUntil`, and rows another process
    * holds are skipped (FOR UPDATE SKIP LOCKED), so no mail is handed to two senders at once. A sender
-   * that dies mid-delivery lets its lease run out, and the mail is claimed again.
+   * that dies mid-delivery lets its lease run out, and the mail is claimed again. The status is
+   * written into the statement, not passed as a value: its plan can then use the index of pending
+   * mail however PostgreSQL plans it (a generic plan with `status = $1` reads every mail ever sent).
+   * The claimed mails come in the order they were queued (an update returns its rows in no order).
    */
-  claimDue(db: Executor, { now, leaseUntil, limit }: { now: Date; leaseUntil: Date; limit: number }) {
-    return db
+  async claimDue(db: Executor, { now, leaseUntil, limit }: { now: Date; leaseUntil: Date; limit: number }): Promise<ClaimedMail[]> {
+    const claimed = await db
       .updateTable('outbox')
       .set({ locked_until: leaseUntil, attempts: sql`attempts + 1` })
       .where(
@@ -85,7 +99,7 @@ export const outboxRepo = {
         db
           .selectFrom('outbox')
           .select('id')
-          .where('status', '=', 'pending')
+          .where(sql<boolean>`status = 'pending'`)
           .where('next_attempt_at', '<=', now)
           .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
           .orderBy('next_attempt_at')
@@ -95,19 +109,34 @@ export const outboxRepo = {
       )
       .returning(['id', 'kind', 'recipient', 'subject', 'text_body', 'html_body', 'attempts'])
       .execute();
+    return claimed.sort((a, b) => Number(a.id) - Number(b.id));
   },
 
-  /** Marks a batch of delivered mails sent, in one statement. */
+  /** Marks a batch of delivered mails sent, in one statement (one text for any number of them). */
   markSent(db: Executor, ids: readonly number[], now: Date) {
-    return db.updateTable('outbox').set({ status: 'sent', sent_at: now, locked_until: null, last_error: null }).where('id', 'in', ids).execute();
+    return sql`update outbox set status = 'sent', sent_at = ${now}, locked_until = null, last_error = null where id = any(${ids}::bigint[])`.execute(db);
   },
 
-  markRetry(db: Executor, { id, nextAttemptAt, error }: { id: number; nextAttemptAt: Date; error: string }) {
-    return db.updateTable('outbox').set({ next_attempt_at: nextAttemptAt, locked_until: null, last_error: error.slice(0, 1000) }).where('id', '=', id).execute();
+  /**
+   * Hands failed mails back to the queue, each due again at its own time, in one statement. Only rows
+   * still under the sender's lease (`leaseUntil`, as claimed): a sender whose lease ran out must not
+   * release a mail another sender has claimed since.
+   */
+  markRetry(db: Executor, rows: ReadonlyArray<{ id: number; nextAttemptAt: Date; error: string }>, leaseUntil: Date) {
+    const ids = rows.map((row) => row.id);
+    return sql`
+      update outbox o set next_attempt_at = v.next_attempt_at, locked_until = null, last_error = v.error
+        from unnest(${ids}::bigint[], ${rows.map((row) => row.nextAttemptAt)}::timestamptz[], ${rows.map((row) => row.error.slice(0, 1000))}::text[]) as v(id, next_attempt_at, error)
+       where o.id = v.id and o.id = any(${ids}::bigint[]) and o.status = 'pending' and o.locked_until = ${leaseUntil}`.execute(db);
   },
 
-  markFailed(db: Executor, id: number, error: string) {
-    return db.updateTable('outbox').set({ status: 'failed', locked_until: null, last_error: error.slice(0, 1000) }).where('id', '=', id).execute();
+  /** Gives failed mails up for good, in one statement; like markRetry, only those still under the sender's lease. */
+  markFailed(db: Executor, rows: ReadonlyArray<{ id: number; error: string }>, leaseUntil: Date) {
+    const ids = rows.map((row) => row.id);
+    return sql`
+      update outbox o set status = 'failed', locked_until = null, last_error = v.error
+        from unnest(${ids}::bigint[], ${rows.map((row) => row.error.slice(0, 1000))}::text[]) as v(id, error)
+       where o.id = v.id and o.id = any(${ids}::bigint[]) and o.status = 'pending' and o.locked_until = ${leaseUntil}`.execute(db);
   },
 
   /** How many mails are pending and failed for good. */
