@@ -7,12 +7,11 @@
 // A sign-in through the hosted pages opens a Gatehouse session; the provider's session is bound to
 // it by a cookie of its own (SIGNIN_COOKIE), so that signing out or revoking the Gatehouse session
 // makes the next authorization request ask for a sign-in again.
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { JWK } from 'jose';
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Db } from '../../db/database.ts';
-import { addSeconds, type Clock } from '../clock.ts';
+import type { Clock } from '../clock.ts';
 import { usersRepo } from '../accounts/users.repo.ts';
 import { AppError } from '../errors.ts';
 import { isUuid } from '../ids.ts';
@@ -20,9 +19,8 @@ import { membersRepo } from '../organisations/members.repo.ts';
 import { organisationsRepo } from '../organisations/organisations.repo.ts';
 import { hashOpaqueToken } from '../sessions/opaque-tokens.ts';
 import { sessionsRepo } from '../sessions/sessions.repo.ts';
-import { signingKeysRepo } from '../sessions/signing-keys.repo.ts';
-import { generateSigningKey } from '../sessions/signing-keys.service.ts';
 import { adapterFactory } from './oidc-adapter.ts';
+import { CLOCK_TOLERANCE_SECONDS, KEY_REFRESH_INTERVAL_MS, rs256Keys, sameText, sessionOfCookie, type ProviderKeys, type RsaPublicJwk } from './provider-keys.ts';
 import { oidcPayloadsRepo } from './oidc-payloads.repo.ts';
 import type { OidcClientsService } from './oidc-clients.service.ts';
 import type { Policy } from '../policy/policy.ts';
@@ -106,68 +104,10 @@ interface Deps {
   onServerError?: (error: unknown) => void;
 }
 
-function sameText(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
-}
-
 const originOf = (uri: unknown): string[] => {
   const url = typeof uri === 'string' ? URL.parse(uri) : null;
   return url ? [url.origin] : [];
 };
-
-/** An RSA public key as published in the JWKS. */
-export interface RsaPublicJwk {
-  kty: string;
-  n: string;
-  e: string;
-  kid: string;
-  alg: string;
-  use: string;
-}
-
-/** Clock skew tolerated between Gatehouse and the relying parties verifying its ID tokens. */
-const CLOCK_TOLERANCE_SECONDS = 30;
-/** Every node rereads the RS256 keys this often, so that a rotation made elsewhere reaches it without a restart. */
-const KEY_REFRESH_INTERVAL_MS = 60_000;
-
-/** The RS256 keys: the active one signs; those retired within the overlap are published and verify only. */
-interface ProviderKeys {
-  /** Every usable key's kid, the active one first: a change (a rotation, a key past its overlap) rebuilds the provider. */
-  kids: string;
-  /** For the provider's keystore: the active key, then the retired ones marked verify-only (an old ID token as `id_token_hint`). */
-  privateJwks: JWK[];
-  publicJwks: RsaPublicJwk[];
-  /** The cookies' keys, one per usable key, the active one's first (it signs; the others still verify during the overlap). */
-  cookieKeys: Buffer[];
-}
-
-/**
- * The RS256 keys that sign ID tokens and the provider's JWT access tokens, kept in signing_keys like
- * the EdDSA ones; the first is generated on first start.
- */
-async function rs256Keys(db: Db, clock: Clock, overlapSeconds: number): Promise<ProviderKeys> {
-  const load = () => signingKeysRepo.listUsable(db, 'RS256', addSeconds(clock.now(), -overlapSeconds));
-  let rows = await load();
-  if (!rows.some((row) => row.status === 'active')) {
-    await signingKeysRepo.insertActiveIfNone(db, await generateSigningKey('RS256'));
-    rows = await load();
-  }
-  const active = rows.find((row) => row.status === 'active');
-  if (!active) throw new Error('No active RS256 key');
-  const ordered = [active, ...rows.filter((row) => row !== active)];
-  const privateJwks = ordered.map((row) => ({ ...(row.private_jwk as JWK), kid: row.kid, alg: 'RS256', use: 'sig', ...(row === active ? {} : { key_ops: ['verify'] }) }));
-  const publicJwks = ordered.map((row) => {
-    const { n = '', e = '' } = row.public_jwk as JWK;
-    return { kty: 'RSA', n, e, kid: row.kid, alg: 'RS256', use: 'sig' };
-  });
-  // The cookies' keys follow the RS256 key: after a rotation, cookies and anti-forgery tokens signed
-  // under the old key hold until the overlap ends, so that no sign-in under way breaks; after it, a
-  // provider session from before the rotation (its sign-in cookie) asks for the password again.
-  const cookieKeys = ordered.map((row) => Buffer.from(hkdfSync('sha256', Buffer.from((row.private_jwk as JWK).d ?? '', 'base64url'), 'gatehouse', 'oidc-provider cookies', 32)));
-  return { kids: ordered.map((row) => row.kid).join(' '), privateJwks, publicJwks, cookieKeys };
-}
 
 /** The same URI however it is written (a trailing slash on an origin, the case of the host). */
 const sameUri = (a: string, b: string) => {
@@ -188,13 +128,6 @@ export const openIdProviderFactory = ({ db, clock, issuer, audience, accessToken
    */
   const overlapSeconds = Math.max(ID_TOKEN_TTL_SECONDS, accessTokenTtlSeconds) + CLOCK_TOLERANCE_SECONDS + KEY_REFRESH_INTERVAL_MS / 1000;
   let built: Promise<{ provider: Provider; keys: ProviderKeys; loadedAt: number }> | null = null;
-
-  /** The Gatehouse session a sign-in cookie names, when its signature holds under one of the keys. */
-  function sessionOfCookie(cookieKeys: readonly Buffer[], value: string | undefined): string | null {
-    if (!value) return null;
-    const [sessionId = '', mac = ''] = value.split('.');
-    return cookieKeys.some((key) => sameText(createHmac('sha256', key).update(`signin:${sessionId}`).digest('base64url'), mac)) ? sessionId : null;
-  }
 
   /**
    * The claims of the organisation chosen in a grant, read live: a member suspended or removed since
