@@ -6,17 +6,32 @@
 //   GET  /me-unchecked    the user's one indexed SELECT by the token's subject, the token not verified and no session checked
 //   GET  /orgs-unchecked  verify the token, then the organisations' join without the session check
 //   POST /login  find the account, verify its argon2id hash, sign an EdDSA token
-// Environment: DATABASE_URL (a Gatehouse database, keys already generated), ISSUER, PORT.
+// Environment: DATABASE_URL (a Gatehouse database, keys already generated), or PGLITE_DIR (a copy of
+// an embedded Gatehouse data folder, opened with PGlite as Gatehouse opens it); ISSUER, PORT.
 import { hash, verify } from '@node-rs/argon2';
 import Fastify from 'fastify';
 import { decodeJwt, generateKeyPair, importJWK, jwtVerify, SignJWT, type CryptoKey, type JWK, type JWTHeaderParameters } from 'jose';
 import pg from 'pg';
+import { PGlite } from '@electric-sql/pglite';
 
 const issuer = process.env.ISSUER ?? '';
-const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
+
+/** What the routes need of a database: pg's pool and PGlite answer `query(text, values)` alike. */
+interface Queryable {
+  query<R extends object>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
+  end(): Promise<void>;
+}
+
+async function openDatabase(): Promise<Queryable> {
+  const dataDir = process.env.PGLITE_DIR;
+  if (!dataDir) return new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
+  const embedded = await PGlite.create(dataDir, { startParams: [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'] });
+  return { query: (text, values) => embedded.query(text, values), end: () => embedded.close() };
+}
+const pool = await openDatabase();
 
 const verifying = new Map<string, CryptoKey>();
-const { rows: keys } = await pool.query<{ kid: string; public_jwk: JWK }>('select kid, public_jwk from signing_keys');
+const { rows: keys } = await pool.query<{ kid: string; public_jwk: JWK }>("select kid, public_jwk from signing_keys where algorithm = 'EdDSA'");
 for (const row of keys) verifying.set(row.kid, (await importJWK(row.public_jwk, 'EdDSA')) as CryptoKey);
 const signing = await generateKeyPair('EdDSA');
 // Unknown accounts spend a hash check too, as Gatehouse's do.

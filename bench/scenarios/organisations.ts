@@ -72,11 +72,15 @@ export const organisationsEmbedded: Scenario = {
   title: 'GET /api/organisations (5 organisations), embedded database',
   async plan(context) {
     const embedded = await context.embedded();
+    const machine = await context.embeddedMachine();
     const { server, owner } = await context.small();
     const { connections } = context.options;
     return {
       subject: gatehouseLoad('Gatehouse, embedded', embedded.server, connections, bearer('/api/organisations', embedded.token)),
-      references: [{ kind: 'Gatehouse', compare: 'Gatehouse on PostgreSQL', load: gatehouseLoad('Gatehouse, PostgreSQL', server, connections, bearer('/api/organisations', owner.token)) }],
+      references: [
+        { kind: 'machine', compare: 'hand-written JWT + join on PGlite', load: gatehouseLoad('JWT + join, PGlite', machine, connections, bearer('/orgs', embedded.token)) },
+        { kind: 'Gatehouse', compare: 'Gatehouse on PostgreSQL', load: gatehouseLoad('Gatehouse, PostgreSQL', server, connections, bearer('/api/organisations', owner.token)) },
+      ],
     };
   },
 };

@@ -1,6 +1,9 @@
 // What the scenarios share: servers and fixtures, each made on first use (so BENCH_ONLY makes only
 // what its scenarios need) and stopped at the end. With BENCH_BASELINE, a second context differs
 // only in its everyday Gatehouse: the other build, on a copy of the everyday database of its own.
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { BenchOptions } from '../lib/options.ts';
 import { addressOf } from '../lib/http.ts';
 import { createDatabase, databasesIdle } from '../lib/postgres.ts';
@@ -42,8 +45,10 @@ export interface Context {
   million(): Promise<Populated>;
   /** The user in 1,000 of 100,000 organisations. */
   hundredThousand(): Promise<Populated>;
-  /** Gatehouse on its embedded database, with a user in five organisations. */
-  embedded(): Promise<SignedIn>;
+  /** Gatehouse on its embedded database (a data folder), with a user in five organisations. */
+  embedded(): Promise<SignedIn & { copy: string }>;
+  /** The hand-written reference app on PGlite, on a copy of that data folder. */
+  embeddedMachine(): Promise<Server>;
   betterAuth(): Promise<PeerFixtures>;
   /** Gatehouse sending its mail to an SMTP server in this process (made afresh each run). */
   mailing(): Promise<Mailing>;
@@ -91,16 +96,44 @@ export function createContexts(options: BenchOptions): Contexts {
       return { server, tokens };
     });
 
+  // The embedded default: a data folder, as `npm start` makes one. Seeded, then copied while no
+  // process holds it, so that the hand-written app on PGlite reads the same rows from a copy of its own.
+  const folders: string[] = [];
+  const embedded = once(async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-embedded-'));
+    const copy = `${dataDir}-copy`;
+    folders.push(dataDir, copy);
+    const env = { GATEHOUSE_DATA_DIR: dataDir };
+    const seeding = await startGatehouse({ name: 'Gatehouse (embedded, seeding)', databaseUrl: '', env });
+    const { accessToken } = await register(seeding, 'owner@bench.test', 'Owner');
+    for (let k = 1; k < 5; k++) await createOrganisation(seeding, accessToken, `Bench Org ${k}`);
+    await seeding.stop();
+    cpSync(dataDir, copy, { recursive: true, filter: (source) => !source.endsWith('gatehouse.lock') });
+    // A new port is a new issuer: the token comes from the server that will answer the load.
+    const server = started(await startGatehouse({ name: 'Gatehouse (embedded)', databaseUrl: '', env }));
+    const { accessToken: token } = await login(server, 'owner@bench.test', addressOf(0));
+    return { server, token, copy };
+  });
+
   const context: Context = {
     options,
     small,
     million: populated(MILLION_MEMBERSHIPS, 'Gatehouse (1M memberships)'),
     hundredThousand: populated(HUNDRED_THOUSAND_ORGANISATIONS, 'Gatehouse (100k organisations)'),
-    embedded: once(async () => {
-      const server = started(await startGatehouse({ name: 'Gatehouse (embedded)', databaseUrl: 'memory://' }));
-      const { accessToken } = await register(server, 'owner@bench.test', 'Owner');
-      for (let k = 1; k < 5; k++) await createOrganisation(server, accessToken, `Bench Org ${k}`);
-      return { server, token: accessToken };
+    embedded,
+    embeddedMachine: once(async () => {
+      const { server: gatehouse, copy } = await embedded();
+      const port = await freePort();
+      return started(
+        await startServer({
+          name: 'hand-written Fastify+jose+PGlite',
+          args: ['bench/references/machine-app.ts'],
+          cwd: ROOT,
+          url: `http://127.0.0.1:${port}`,
+          readyPath: '/json',
+          env: { PGLITE_DIR: copy, ISSUER: gatehouse.url, PORT: String(port) },
+        }),
+      );
     }),
     betterAuth: once(async () => {
       const fixtures = await prepareBetterAuth(options.serverUrl);
@@ -138,6 +171,7 @@ export function createContexts(options: BenchOptions): Contexts {
     },
     async close() {
       await Promise.all(servers.map((server) => server.stop()));
+      for (const folder of folders) rmSync(folder, { recursive: true, force: true });
       await Promise.all(sinks.map((sink) => sink.stop()));
     },
   };
