@@ -3,15 +3,11 @@
 // discoverable credential. The relying party id and origin come from PUBLIC_URL, never a request.
 // Challenges are kept in the database (any node checks the answer) and spent on first use; signature
 // counters must move forward (a cloned authenticator shows itself by going back).
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { Db } from '../../db/database.ts';
 import type { WebauthnPurpose } from '../../db/schema.ts';
@@ -52,6 +48,9 @@ function credentialIdOf(response: unknown): string {
   return id;
 }
 
+
+/** `@simplewebauthn/server`, loaded with the first passkey ceremony rather than when Gatehouse starts. */
+const webauthn = () => import('@simplewebauthn/server');
 export const passkeysServiceFactory = ({ db, clock, policy, events, rp }: Deps) => {
   async function remember(challenge: string, purpose: WebauthnPurpose, userId: string | null) {
     await passkeysRepo.openChallenge(db, { challenge, purpose, userId, expiresAt: addSeconds(clock.now(), CHALLENGE_TTL_SECONDS) });
@@ -63,7 +62,7 @@ export const passkeysServiceFactory = ({ db, clock, policy, events, rp }: Deps) 
   async function authenticationOptions(purpose: WebauthnPurpose, userId: string | null): Promise<PublicKeyCredentialRequestOptionsJSON> {
     const allowCredentials = userId === null ? [] : (await passkeysRepo.listForUser(db, userId)).map((p) => ({ id: p.credentialId, transports: p.transports }));
     if (userId !== null && allowCredentials.length === 0) throw new AppError('NO_SECOND_FACTOR');
-    const options = await generateAuthenticationOptions({
+    const options = await (await webauthn()).generateAuthenticationOptions({
       rpID: rp.id,
       allowCredentials,
       timeout: TIMEOUT_MS,
@@ -86,7 +85,7 @@ export const passkeysServiceFactory = ({ db, clock, policy, events, rp }: Deps) 
     const passwordless = purposes.includes('passwordless');
     let verified;
     try {
-      verified = await verifyAuthenticationResponse({
+      verified = await (await webauthn()).verifyAuthenticationResponse({
         response: response as AuthenticationResponseJSON,
         expectedChallenge: spending(purposes, userId),
         expectedOrigin: rp.origin,
@@ -108,7 +107,7 @@ export const passkeysServiceFactory = ({ db, clock, policy, events, rp }: Deps) 
     async registrationOptions(principal: Principal): Promise<PublicKeyCredentialCreationOptionsJSON> {
       const me = policy.recentlyVerified(principal);
       const existing = await passkeysRepo.listForUser(db, me.userId);
-      const options = await generateRegistrationOptions({
+      const options = await (await webauthn()).generateRegistrationOptions({
         rpName: rp.name,
         rpID: rp.id,
         userName: me.user.email ?? me.user.username ?? me.userId,
@@ -129,7 +128,7 @@ export const passkeysServiceFactory = ({ db, clock, policy, events, rp }: Deps) 
       credentialIdOf(response);
       let verified;
       try {
-        verified = await verifyRegistrationResponse({
+        verified = await (await webauthn()).verifyRegistrationResponse({
           response: response as RegistrationResponseJSON,
           expectedChallenge: spending(['registration'], me.userId),
           expectedOrigin: rp.origin,

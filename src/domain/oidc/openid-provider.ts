@@ -9,7 +9,7 @@
 // makes the next authorization request ask for a sign-in again.
 import { createHmac } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { default as Provider, Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import type { Db } from '../../db/database.ts';
 import type { Clock } from '../clock.ts';
 import { usersRepo } from '../accounts/users.repo.ts';
@@ -149,6 +149,8 @@ export const openIdProviderFactory = ({ db, clock, issuer, audience, accessToken
   }
 
   async function build(keys: ProviderKeys) {
+    // Loaded with the first provider, not when Gatehouse starts: a node that never serves OpenID Connect never loads it.
+    const { default: Provider, errors, interactionPolicy } = await import('oidc-provider');
     const { cookieKeys } = keys;
 
     const policy = interactionPolicy.base();
