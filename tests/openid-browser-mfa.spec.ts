@@ -5,28 +5,16 @@
 // WebAuthn needs a secure context, so Gatehouse is at http://localhost here. GATEHOUSE_SCREENSHOTS=<folder>
 // keeps a screenshot of the pages (for review; never committed).
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { PASSWORD, registerUser, type TestUser } from './helpers/api.ts';
-import { launchChromium, NO_BROWSER } from './helpers/browser.ts';
+import { launchChromium, NO_BROWSER, screenshot } from './helpers/browser.ts';
 import { targets } from './helpers/databases.ts';
 import { startHarness, type Harness } from './helpers/harness.ts';
 import { enableTotp, nextStep, SECRET_KEY, totpCode } from './helpers/mfa.ts';
 import { discover, freePort, makeAdmin, registerClient, relyingPartyApp } from './helpers/relying-party.ts';
 
-const SCREENSHOTS = process.env.GATEHOUSE_SCREENSHOTS;
 
-async function shoot(page: Page, name: string) {
-  if (!SCREENSHOTS) return;
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  for (const width of [390, 1280]) {
-    await page.setViewportSize({ width, height: 844 });
-    await page.screenshot({ path: join(SCREENSHOTS, `${name}-${width}.png`), fullPage: true });
-  }
-  await page.setViewportSize({ width: 390, height: 844 });
-}
 
 for (const target of targets()) {
   describe(`the hosted sign-in with a second factor in a browser [${target}]`, { skip: NO_BROWSER }, () => {
@@ -72,7 +60,7 @@ for (const target of targets()) {
       await password(page, user);
       await page.waitForSelector('h1:text("Second step")');
       assert.equal(await page.isHidden('form[data-passkey]'), true, 'no passkey button without JavaScript');
-      await shoot(page, `${target}-second-step`);
+      await screenshot(page, `${target}-second-step`);
       assert.ok(await page.evaluate('document.documentElement.scrollWidth <= 390'), 'fits 390 px');
       // The code field has the focus and its label.
       assert.equal(await page.evaluate('document.activeElement && document.activeElement.id'), 'code');
@@ -112,7 +100,7 @@ for (const target of targets()) {
 
       // Passwordless, from the sign-in page.
       await page.goto(`${rp!.base}/login`);
-      await shoot(page, `${target}-sign-in-with-passkey`);
+      await screenshot(page, `${target}-sign-in-with-passkey`);
       await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
       await page.waitForSelector('#hello');
       assert.equal(rp!.seen.tokens?.claims()?.sub, user.userId);
@@ -123,7 +111,7 @@ for (const target of targets()) {
       await context.clearCookies();
       await password(page, user);
       await page.waitForSelector('h1:text("Second step")');
-      await shoot(page, `${target}-second-step-passkey`);
+      await screenshot(page, `${target}-second-step-passkey`);
       await page.getByRole('button', { name: 'Use a passkey' }).click();
       await page.waitForSelector('#hello');
       const both = amr();

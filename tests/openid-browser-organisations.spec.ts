@@ -4,18 +4,15 @@
 // one that requires a second factor is shown, to a sign-in without one, as unavailable and why.
 // GATEHOUSE_SCREENSHOTS=<folder> keeps a screenshot of the page (for review; never committed).
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { addMember, call, createOrganisation, PASSWORD, registerUser, type TestUser } from './helpers/api.ts';
-import { launchChromium, NO_BROWSER } from './helpers/browser.ts';
+import { launchChromium, NO_BROWSER, screenshot } from './helpers/browser.ts';
 import { targets } from './helpers/databases.ts';
 import { startHarness, type Harness } from './helpers/harness.ts';
 import { enableTotp, SECRET_KEY } from './helpers/mfa.ts';
 import { discover, freePort, makeAdmin, registerClient, relyingPartyApp } from './helpers/relying-party.ts';
 
-const SCREENSHOTS = process.env.GATEHOUSE_SCREENSHOTS;
 
 for (const target of targets()) {
   describe(`choosing an organisation in a browser [${target}]`, { skip: NO_BROWSER }, () => {
@@ -59,13 +56,7 @@ for (const target of targets()) {
       const page = await signIn(user, false);
       await page.waitForSelector('h1:text("Choose an organisation")');
       assert.ok(await page.evaluate('document.documentElement.scrollWidth <= 390'), 'fits 390 px');
-      if (SCREENSHOTS) {
-        mkdirSync(SCREENSHOTS, { recursive: true });
-        for (const width of [390, 1280]) {
-          await page.setViewportSize({ width, height: 844 });
-          await page.screenshot({ path: join(SCREENSHOTS, `${target}-choose-organisation-${width}.png`), fullPage: true });
-        }
-      }
+      await screenshot(page, `${target}-choose-organisation`);
       // Each choice is a labelled radio button; the first has the focus.
       assert.equal(await page.evaluate('document.activeElement && document.activeElement.id'), 'org-0');
       await page.getByLabel(/^Acme/).check();
@@ -125,7 +116,7 @@ for (const target of targets()) {
       assert.match((await page.textContent(`#${why}`)) ?? '', /requires a second factor: add one in your account security settings/);
       assert.equal(await page.locator('input[name="orgId"]:checked').getAttribute('value'), user.personalOrgId, 'the organisation that may be chosen is selected');
       assert.ok(await page.evaluate('document.documentElement.scrollWidth <= 390'), 'fits 390 px');
-      if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, `${target}-choose-organisation-unavailable-390.png`), fullPage: true });
+      await screenshot(page, `${target}-choose-organisation-unavailable`);
       await page.getByRole('button', { name: 'Continue' }).click();
       await page.waitForSelector('#hello');
       assert.equal(rp!.seen.tokens?.claims()?.org_id, user.personalOrgId);

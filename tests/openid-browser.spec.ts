@@ -4,18 +4,15 @@
 // at a phone's width and a desktop's. GATEHOUSE_SCREENSHOTS=<folder> keeps a screenshot of each page
 // (for review; never committed).
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { PASSWORD, registerUser } from './helpers/api.ts';
-import { launchChromium, NO_BROWSER } from './helpers/browser.ts';
+import { launchChromium, NO_BROWSER, screenshot } from './helpers/browser.ts';
 import { startHarness, type Harness } from './helpers/harness.ts';
 import { targets } from './helpers/databases.ts';
 import { discover, freePort, makeAdmin, registerClient, relyingPartyApp } from './helpers/relying-party.ts';
 
-const SCREENSHOTS = process.env.GATEHOUSE_SCREENSHOTS;
 
 for (const target of targets()) {
   describe(`the hosted sign-in in a browser [${target}]`, { skip: NO_BROWSER }, () => {
@@ -49,14 +46,6 @@ for (const target of targets()) {
       await harness?.close();
     });
 
-    async function shoot(page: Page, name: string) {
-      if (!SCREENSHOTS) return;
-      mkdirSync(SCREENSHOTS, { recursive: true });
-      for (const width of [390, 1280]) {
-        await page.setViewportSize({ width, height: 844 });
-        await page.screenshot({ path: join(SCREENSHOTS, `${target}-${name}-${width}.png`), fullPage: true });
-      }
-    }
 
     for (const javaScript of [false, true]) {
       it(`signs in, consents, comes back with a validated ID token, reads userinfo, refreshes and signs out (JavaScript ${javaScript ? 'on' : 'off'})`, async () => {
@@ -68,7 +57,7 @@ for (const target of targets()) {
         assert.equal(await page.textContent('h1'), 'Sign in');
         assert.match(await page.title(), /Acme Notes/);
         assert.match((await page.textContent('main')) ?? '', /Notes/);
-        await shoot(page, 'sign-in');
+        await screenshot(page, `${target}-sign-in`);
         // Passwordless sign-in is offered where the page's script finds WebAuthn, and only there.
         assert.equal(await page.isVisible('form[data-passkey]'), javaScript);
         // Labelled fields, reached in order by the keyboard.
@@ -76,7 +65,7 @@ for (const target of targets()) {
         await page.getByLabel('Password').fill(PASSWORD);
         await page.getByRole('button', { name: 'Sign in', exact: true }).click();
         await page.waitForSelector('h1:text("Allow access")');
-        await shoot(page, 'consent');
+        await screenshot(page, `${target}-consent`);
         await page.getByRole('button', { name: 'Allow' }).click();
         await page.waitForSelector('#hello');
         assert.equal(await page.textContent('#hello'), `Hello ${user.email}`);
@@ -89,7 +78,7 @@ for (const target of targets()) {
 
         await page.goto(`${rp!.base}/logout`);
         await page.waitForSelector('h1:text("Sign out")');
-        await shoot(page, 'sign-out');
+        await screenshot(page, `${target}-sign-out`);
         await page.getByRole('button', { name: 'Sign out', exact: true }).click();
         await page.waitForSelector('#goodbye');
         assert.equal(rp!.seen.loggedOut, true);
@@ -107,7 +96,7 @@ for (const target of targets()) {
       const answer = await page.goto(`${base.url}/oidc/auth?client_id=nobody&response_type=code&scope=openid&redirect_uri=${encodeURIComponent('http://127.0.0.1/x')}`);
       assert.equal(answer?.status(), 400);
       assert.equal(await page.textContent('h1'), 'Sign-in problem');
-      await shoot(page, 'error');
+      await screenshot(page, `${target}-error`);
       await context.close();
     });
   });

@@ -9,7 +9,7 @@ import * as oidc from 'openid-client';
 import { PASSWORD, registerUser } from './helpers/api.ts';
 import { forEachDatabase, type Harness } from './helpers/harness.ts';
 import { enableTotp, nextStep, SECRET_KEY, totpCode } from './helpers/mfa.ts';
-import { authorizationRequest, discover, freePort, makeAdmin, Navigator, registerClient } from './helpers/relying-party.ts';
+import { authorizationRequest, firstPartyRelyingParty, freePort, Navigator } from './helpers/relying-party.ts';
 
 const PORT = await freePort();
 const BASE = `http://127.0.0.1:${PORT}`;
@@ -19,15 +19,7 @@ const CALLBACK = `${RP}/callback`;
 forEachDatabase(
   'the OpenID Provider and second factors',
   (h) => {
-    let config: oidc.Configuration | undefined;
-    async function relyingParty(): Promise<oidc.Configuration> {
-      if (config) return config;
-      await h().app.listen({ port: PORT, host: '127.0.0.1' });
-      const admin = await makeAdmin(h().app, h().db);
-      const registered = await registerClient(h().app, admin.accessToken, { name: 'Notes', redirectUris: [CALLBACK], type: 'confidential', firstParty: true });
-      config = await discover(BASE, registered);
-      return config;
-    }
+    const relyingParty = firstPartyRelyingParty(h, PORT, CALLBACK);
 
     const sessionsOf = (harness: Harness, userId: string) => harness.db.selectFrom('sessions').select(['id', 'amr', 'auth_time', 'created_at']).where('user_id', '=', userId).orderBy('created_at').execute();
     const issued = (harness: Harness) => harness.db.selectFrom('oidc_payloads').select('model').where('model', 'in', ['AuthorizationCode', 'AccessToken', 'RefreshToken']).execute();

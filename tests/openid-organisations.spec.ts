@@ -8,7 +8,7 @@ import { sql } from 'kysely';
 import * as oidc from 'openid-client';
 import { addMember, call, createOrganisation, PASSWORD, registerUser, type TestUser } from './helpers/api.ts';
 import { forEachDatabase } from './helpers/harness.ts';
-import { authorizationRequest, discover, freePort, makeAdmin, Navigator, registerClient } from './helpers/relying-party.ts';
+import { authorizationRequest, discover, firstPartyRelyingParty, freePort, makeAdmin, Navigator, registerClient } from './helpers/relying-party.ts';
 
 const PORT = await freePort();
 const BASE = `http://127.0.0.1:${PORT}`;
@@ -19,15 +19,7 @@ const SCOPE = 'openid email organization offline_access';
 forEachDatabase(
   'the OpenID Provider’s organization scope',
   (h) => {
-    let config: oidc.Configuration | undefined;
-    async function relyingParty(): Promise<oidc.Configuration> {
-      if (config) return config;
-      await h().app.listen({ port: PORT, host: '127.0.0.1' });
-      const admin = await makeAdmin(h().app, h().db);
-      const registered = await registerClient(h().app, admin.accessToken, { name: 'Notes', redirectUris: [CALLBACK], type: 'confidential', firstParty: true });
-      config = await discover(BASE, registered);
-      return config;
-    }
+    const relyingParty = firstPartyRelyingParty(h, PORT, CALLBACK);
 
     /** Signs in with the password: the page that follows (the choice), or the callback. */
     async function signIn(user: TestUser, scope = SCOPE) {

@@ -10,7 +10,7 @@ import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, jwtVerify
 import * as oidc from 'openid-client';
 import { assertErrorEnvelope, call, createOrganisation, PASSWORD, registerUser, type TestUser } from './helpers/api.ts';
 import { forEachDatabase } from './helpers/harness.ts';
-import { authorizationRequest, discover, freePort, makeAdmin, Navigator, registerClient } from './helpers/relying-party.ts';
+import { authorizationRequest, firstPartyRelyingParty, freePort, Navigator } from './helpers/relying-party.ts';
 
 const PORT = await freePort();
 const BASE = `http://127.0.0.1:${PORT}`;
@@ -24,14 +24,7 @@ const isJwt = (token: string) => token.split('.').length === 3;
 forEachDatabase(
   'the OpenID Provider’s access tokens for Gatehouse’s API (resource indicators, RFC 9068)',
   (h) => {
-    let config: oidc.Configuration | undefined;
-    async function relyingParty(): Promise<oidc.Configuration> {
-      if (config) return config;
-      await h().app.listen({ port: PORT, host: '127.0.0.1' });
-      const admin = await makeAdmin(h().app, h().db);
-      config = await discover(BASE, await registerClient(h().app, admin.accessToken, { name: 'Notes', redirectUris: [CALLBACK], type: 'confidential', firstParty: true }));
-      return config;
-    }
+    const relyingParty = firstPartyRelyingParty(h, PORT, CALLBACK);
 
     /** A resource server's check, as README shows it: keys from the published set, typ, issuer and audience. */
     const keys = createRemoteJWKSet(new URL(`${BASE}/.well-known/jwks.json`));

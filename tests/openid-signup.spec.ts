@@ -5,20 +5,16 @@
 // fields are refused and write nothing. Driven without script over HTTP on both databases, and once
 // in Chromium (JavaScript off), as a person would.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { call, registerUser, uniqueEmail, type TestUser } from './helpers/api.ts';
-import { launchChromium, NO_BROWSER } from './helpers/browser.ts';
+import { launchChromium, NO_BROWSER, screenshot } from './helpers/browser.ts';
 import { targets } from './helpers/databases.ts';
 import { fingerprint, forEachDatabase, settled, startHarness, type Harness } from './helpers/harness.ts';
 import { linkIn, startMailbox } from './helpers/mailbox.ts';
 import { authorizationRequest, discover, freePort, makeAdmin, Navigator, registerClient, relyingPartyApp } from './helpers/relying-party.ts';
 
-/** GATEHOUSE_SCREENSHOTS=<folder> keeps a screenshot of each page at 390 and 1280 px (for review; never committed). */
-const SCREENSHOTS = process.env.GATEHOUSE_SCREENSHOTS;
 const mailbox = await startMailbox();
 after(() => mailbox.stop());
 
@@ -268,25 +264,17 @@ for (const target of targets()) {
       await harness?.close();
     });
 
-    async function shoot(page: Page, name: string) {
-      if (!SCREENSHOTS) return;
-      mkdirSync(SCREENSHOTS, { recursive: true });
-      for (const width of [390, 1280]) {
-        await page.setViewportSize({ width, height: 844 });
-        await page.screenshot({ path: join(SCREENSHOTS, `${target}-${name}-${width}.png`), fullPage: true });
-      }
-    }
 
     it('signs up from the sign-in page without JavaScript and lands back at the application with an ID token for the new account', async () => {
       const context = await browser!.newContext({ javaScriptEnabled: false, viewport: { width: 390, height: 844 } });
       const page = await context.newPage();
       await page.goto(`${rp!.base}/login`);
       assert.equal(await page.textContent('h1'), 'Sign in');
-      await shoot(page, 'sign-in-with-links');
+      await screenshot(page, `${target}-sign-in-with-links`);
       await page.getByRole('link', { name: 'Create an account' }).click();
       await page.waitForSelector('h1:text("Create an account")');
       assert.match(await page.title(), /Acme Notes/);
-      await shoot(page, 'sign-up');
+      await screenshot(page, `${target}-sign-up`);
       const person = newcomer();
       // A wrong field first: the page says which, in the browser too.
       await page.getByLabel('First name').fill(person.firstName);
@@ -295,7 +283,7 @@ for (const target of targets()) {
       await page.getByLabel('Password').fill(person.password);
       await page.getByRole('button', { name: 'Create account' }).click();
       await page.waitForSelector('#email-error');
-      await shoot(page, 'sign-up-error');
+      await screenshot(page, `${target}-sign-up-error`);
       assert.equal(await page.inputValue('#firstName'), person.firstName);
       await page.getByLabel('Email').fill(person.email);
       await page.getByLabel('Password').fill(person.password);
@@ -314,11 +302,11 @@ for (const target of targets()) {
       await page.goto(`${rp!.base}/login`);
       await page.getByRole('link', { name: 'Forgot your password?' }).click();
       await page.waitForSelector('h1:text("Reset your password")');
-      await shoot(page, 'forgot-password');
+      await screenshot(page, `${target}-forgot-password`);
       await page.getByLabel('Email').fill(user.email);
       await page.getByRole('button', { name: 'Send me a link' }).click();
       await page.waitForSelector('.outcome.ok');
-      await shoot(page, 'reset-link-sent');
+      await screenshot(page, `${target}-reset-link-sent`);
       const mail = await mailbox.waitFor((m) => m.to === user.email && m.text.includes('/reset-password?token='));
       const link = /\S*\/reset-password\?token=\S*/.exec(mail.text)![0];
       await page.goto(link);

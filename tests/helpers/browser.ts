@@ -1,6 +1,6 @@
 // The pages in a real browser: Chromium from the system's packages, driven by playwright-core, opening
 // the links Gatehouse mails against an embedded harness that listens on a port of 127.0.0.1.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { after, before } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -78,4 +78,20 @@ export function useBrowser(): BrowserSuite {
       return page;
     },
   };
+}
+
+/**
+ * GATEHOUSE_SCREENSHOTS=<folder> keeps a screenshot of the page at a phone's width and a desktop's, for
+ * review (never committed); the page is then back at the size it had.
+ */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  const folder = process.env.GATEHOUSE_SCREENSHOTS;
+  if (!folder) return;
+  mkdirSync(folder, { recursive: true });
+  const size = page.viewportSize();
+  for (const width of [390, 1280]) {
+    await page.setViewportSize({ width, height: 844 });
+    await page.screenshot({ path: join(folder, `${name}-${width}.png`), fullPage: true });
+  }
+  if (size) await page.setViewportSize(size);
 }

@@ -9,6 +9,7 @@ import * as oidc from 'openid-client';
 import type { App } from '../../src/app.ts';
 import type { Db } from '../../src/db/database.ts';
 import { call, registerUser, type TestUser } from './api.ts';
+import type { Harness } from './harness.ts';
 
 /** A port nobody listens on: the issuer (PUBLIC_URL) must be the address the client really reaches. */
 export async function freePort(): Promise<number> {
@@ -40,6 +41,22 @@ export async function registerClient(app: App, adminToken: string, body: Record<
 export async function discover(issuer: string, client: RegisteredClient): Promise<oidc.Configuration> {
   const auth = client.clientSecret ? oidc.ClientSecretBasic(client.clientSecret) : oidc.None();
   return oidc.discovery(new URL(issuer), client.clientId, client.clientSecret, auth, { execute: [oidc.allowInsecureRequests] });
+}
+
+/**
+ * The relying party of a suite on one database: on first use the harness's app listens on `port` (its
+ * PUBLIC_URL) and a platform admin registers a first-party confidential client, "Notes".
+ */
+export function firstPartyRelyingParty(harness: () => Harness, port: number, redirectUri: string): () => Promise<oidc.Configuration> {
+  let config: Promise<oidc.Configuration> | undefined;
+  return () =>
+    (config ??= (async () => {
+      const { app, db } = harness();
+      await app.listen({ port, host: '127.0.0.1' });
+      const admin = await makeAdmin(app, db);
+      const registered = await registerClient(app, admin.accessToken, { name: 'Notes', redirectUris: [redirectUri], type: 'confidential', firstParty: true });
+      return discover(`http://127.0.0.1:${port}`, registered);
+    })());
 }
 
 export interface AuthorizationRequest {

@@ -10,24 +10,18 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type, { type TSchema } from 'typebox';
 import type { Config } from '../../config/config.ts';
 import { MAX_PASSWORD_LENGTH } from '../../domain/accounts/passwords.ts';
-import { AppError, ValidationError } from '../../domain/errors.ts';
+import { ValidationError } from '../../domain/errors.ts';
 import { describeLifetime, PASSWORD_RESET_TTL_SECONDS } from '../../domain/lifetimes.ts';
-import { INTERACTION_PREFIX, SIGNIN_COOKIE } from '../../domain/oidc/openid-provider.ts';
+import { INTERACTION_PREFIX } from '../../domain/oidc/openid-provider.ts';
 import type { Services } from '../../domain/services.ts';
-import { providerErrorPage } from '../../pages/openid-pages.ts';
 import { confirmEmailPage, forgotPasswordPage, resetLinkSentPage, signUpPage, type FieldErrors } from '../../pages/openid-signup-pages.ts';
 import { principalOf } from '../auth.ts';
 import { ErrorBody, ValidationErrorBody } from '../schemas.ts';
 import { toFieldErrors, validatorCompiler } from '../validation.ts';
 import { Email, Name } from './fields.ts';
-import { asPublic, formField } from './openid.routes.ts';
+import { formField, formTargets, Html, HtmlPage, interactionForms, SeeOther, TAGS, Uid } from './interaction-forms.ts';
 import { sendBrandedPage } from './pages.routes.ts';
 
-const TAGS = ['Hosted sign-in'];
-const Html = Type.String({ description: 'An HTML page' });
-const HtmlPage = { description: 'An HTML page', content: { 'text/html': { schema: Html } } };
-const Uid = Type.Object({ uid: Type.String({ maxLength: 64 }) });
-const SeeOther = { description: 'On to the next step of the sign-in (the provider, or back to the application)', type: 'null' };
 const Refused = {
   description: 'The page again, with the error of each wrong field next to it (HTML); a post without its anti-forgery token is the JSON validation error',
   content: { 'text/html': { schema: Html }, 'application/json': { schema: ValidationErrorBody } },
@@ -47,8 +41,6 @@ function formChecker(fields: Record<string, TSchema>) {
 const fieldErrorsOf = (error: ValidationError): FieldErrors => Object.fromEntries(error.errors.map(({ field, message }) => [field, message]));
 
 export const openidSignUpRoutes: FastifyPluginAsyncTypebox<{ services: Services; config: Config }> = async (app, { services, config }) => {
-  const publicUrl = new URL(config.publicUrl);
-  const secure = publicUrl.protocol === 'https:';
   const { openid } = services;
   const checkSignUp = formChecker({
     firstName: Name,
@@ -59,39 +51,13 @@ export const openidSignUpRoutes: FastifyPluginAsyncTypebox<{ services: Services;
   const checkEmail = formChecker({ email: Email });
 
   // The pages read URL-encoded forms (only the routes of this file).
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_request, body, done) => {
-    done(null, Object.fromEntries(new URLSearchParams(body as string)));
-  });
+  const { interactionOf, expired, checkForm, clientOf, signedIn } = interactionForms(app, { services, config }, 4096);
 
   /** The interaction the browser's cookie names, still at its sign-in step; otherwise null. */
   async function signInStep(request: FastifyRequest, reply: FastifyReply, uid: string) {
-    try {
-      const details = await (await openid.provider()).interactionDetails(asPublic(request, publicUrl), reply.raw);
-      return details.uid === uid && details.prompt.name === 'login' ? details : null;
-    } catch {
-      return null;
-    }
+    const details = await interactionOf(request, reply, uid);
+    return details?.prompt.name === 'login' ? details : null;
   }
-
-  const expired = (reply: FastifyReply) => sendBrandedPage(reply, providerErrorPage(config.brand, { error: 'interaction_expired', description: undefined }), config.brand);
-
-  /** A form of ours, posted from our own pages: never from another site (Sec-Fetch-Site), always with its token. */
-  async function checkForm(request: FastifyRequest, uid: string) {
-    const site = request.headers['sec-fetch-site'];
-    if (site === 'cross-site' || site === 'same-site') throw new AppError('FORBIDDEN');
-    if (!(await openid.csrfValid(uid, formField(request.body, 'csrf')))) throw new AppError('FORBIDDEN');
-  }
-
-  async function clientName(clientId: unknown) {
-    const client = typeof clientId === 'string' ? await services.oidcClients.forProvider(clientId) : undefined;
-    return client?.name ?? 'the application';
-  }
-
-  // A sign-up that ends signed in goes back to the application: the page's form may be redirected there.
-  const formTargets = (redirectUri: unknown) => {
-    const url = typeof redirectUri === 'string' ? URL.parse(redirectUri) : null;
-    return url ? [url.origin] : [];
-  };
 
   const pageSchema = (operationId: string, summary: string) => ({ operationId, tags: TAGS, summary, params: Uid, response: { 200: HtmlPage } });
   const formSchema = (operationId: string, summary: string, description: string, fields: Record<string, TSchema>) => ({
@@ -109,7 +75,7 @@ export const openidSignUpRoutes: FastifyPluginAsyncTypebox<{ services: Services;
   app.get(`${INTERACTION_PREFIX}/:uid/signup`, { config: { auth: 'public' }, schema: pageSchema('interactionSignUpPage', 'The page that creates an account during a sign-in') }, async (request, reply) => {
     const details = await signInStep(request, reply, request.params.uid);
     if (!details) return expired(reply);
-    const page = signUpPage(config.brand, { uid: details.uid, csrf: await openid.csrfToken(details.uid), clientName: await clientName(details.params.client_id), passwordMin: config.passwordMin });
+    const page = signUpPage(config.brand, { uid: details.uid, csrf: await openid.csrfToken(details.uid), clientName: (await clientOf(details.params.client_id)).name, passwordMin: config.passwordMin });
     return sendBrandedPage(reply, page, config.brand, formTargets(details.params.redirect_uri));
   });
 
@@ -135,7 +101,7 @@ export const openidSignUpRoutes: FastifyPluginAsyncTypebox<{ services: Services;
         password: formField(request.body, 'password') ?? '',
       };
       const again = async (errors: FieldErrors) => {
-        const page = signUpPage(config.brand, { uid: details.uid, csrf: await openid.csrfToken(details.uid), clientName: await clientName(details.params.client_id), passwordMin: config.passwordMin, values: input, errors });
+        const page = signUpPage(config.brand, { uid: details.uid, csrf: await openid.csrfToken(details.uid), clientName: (await clientOf(details.params.client_id)).name, passwordMin: config.passwordMin, values: input, errors });
         return sendBrandedPage(reply.code(422), page, config.brand, formTargets(details.params.redirect_uri));
       };
       const errors = checkSignUp(input);
@@ -148,10 +114,7 @@ export const openidSignUpRoutes: FastifyPluginAsyncTypebox<{ services: Services;
         throw error;
       }
       if ('confirmEmail' in outcome) return sendBrandedPage(reply, confirmEmailPage(config.brand, { uid: details.uid, email: input.email }), config.brand);
-      const { signedIn } = outcome;
-      reply.header('set-cookie', `${SIGNIN_COOKIE}=${await openid.signinCookie(signedIn.principal.sessionId)}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${config.refreshTokenTtlSeconds}${secure ? '; Secure' : ''}`);
-      const to = await (await openid.provider()).interactionResult(asPublic(request, publicUrl), reply.raw, { login: { accountId: signedIn.user.id, amr: ['pwd'] } }, { mergeWithLastSubmission: true });
-      return reply.redirect(to, 303);
+      return signedIn(request, reply, outcome.signedIn);
     },
   );
 

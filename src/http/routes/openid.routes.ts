@@ -10,35 +10,17 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type, { type TSchema } from 'typebox';
 import type { Config } from '../../config/config.ts';
 import { AppError } from '../../domain/errors.ts';
-import { INTERACTION_PREFIX, NEEDS_SECOND_FACTOR, OIDC_PREFIX, ORGANISATION_PROMPT, SIGNIN_COOKIE } from '../../domain/oidc/openid-provider.ts';
+import { INTERACTION_PREFIX, NEEDS_SECOND_FACTOR, OIDC_PREFIX, ORGANISATION_PROMPT } from '../../domain/oidc/openid-provider.ts';
 import type { Services } from '../../domain/services.ts';
-import type { SignedIn } from '../../domain/accounts/accounts.service.ts';
-import { chooseOrganisationPage, consentPage, providerErrorPage, secondFactorPage, signInPage, SIGNIN_SCRIPT_URL } from '../../pages/openid-pages.ts';
+import { chooseOrganisationPage, consentPage, secondFactorPage, signInPage, SIGNIN_SCRIPT_URL } from '../../pages/openid-pages.ts';
 import { SIGNIN_SCRIPT } from '../../pages/signin-script.ts';
 import { principalOf } from '../auth.ts';
 import { ErrorBody } from '../schemas.ts';
+import { asPublic, formField, formTargets, Html, HtmlPage, interactionForms, SeeOther, TAGS, Uid } from './interaction-forms.ts';
 import { sendBrandedPage } from './pages.routes.ts';
 
-const TAGS = ['Hosted sign-in'];
-const Html = Type.String({ description: 'An HTML page' });
-const HtmlPage = { description: 'An HTML page', content: { 'text/html': { schema: Html } } };
-const Uid = Type.Object({ uid: Type.String({ maxLength: 64 }) });
 /** A WebAuthn assertion in its JSON shape, as the sign-in script posts it. */
 const PASSKEY_ANSWER_MAX = 8000;
-const SeeOther = { description: 'On to the next step of the sign-in (the provider, or back to the application)', type: 'null' };
-
-/**
- * The provider builds every URL it publishes from the request: it is told the public address
- * (PUBLIC_URL), whatever the request said, and the client's address as Gatehouse's TRUST_PROXY read it.
- * Its cookies are then Secure exactly when PUBLIC_URL is https.
- */
-export function asPublic(request: FastifyRequest, publicUrl: URL) {
-  const headers = request.raw.headers;
-  headers['x-forwarded-proto'] = publicUrl.protocol.slice(0, -1);
-  headers['x-forwarded-host'] = publicUrl.host;
-  headers['x-forwarded-for'] = request.ip;
-  return request.raw;
-}
 
 /** A passkey's answer as the page's script posted it; anything unreadable is no answer (the check refuses it). */
 function parsedJson(text: string | undefined): unknown {
@@ -54,16 +36,9 @@ function codeProof(code: string): { method: 'totp' | 'recovery_code'; code: stri
   return /^\d{6}$/.test(code.replace(/\s/g, '')) ? { method: 'totp', code } : { method: 'recovery_code', code };
 }
 
-/** A form arrives URL-encoded; anything else (or a field given twice) is no form of ours. */
-export function formField(body: unknown, name: string): string | undefined {
-  const value = (body as Record<string, unknown> | undefined)?.[name];
-  return typeof value === 'string' ? value : undefined;
-}
-
 export const openidRoutes: FastifyPluginAsyncTypebox<{ services: Services; config: Config }> = async (app, { services, config }) => {
   const publicUrl = new URL(config.publicUrl);
   const { openid } = services;
-  const secure = publicUrl.protocol === 'https:';
 
   // The provider's own endpoints: the raw request goes to it, unread (no body parser runs here).
   await app.register(async (mount) => {
@@ -119,47 +94,7 @@ export const openidRoutes: FastifyPluginAsyncTypebox<{ services: Services; confi
   });
 
   // The hosted pages read URL-encoded forms; a passkey's answer, encoded twice (JSON, then the form), is the largest field.
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16_384 }, (_request, body, done) => {
-    done(null, Object.fromEntries(new URLSearchParams(body as string)));
-  });
-
-  const provider = () => openid.provider();
-
-  /** The interaction the browser's cookie names, or an error page saying the sign-in cannot go on. */
-  async function interactionOf(request: FastifyRequest, reply: FastifyReply, uid: string) {
-    try {
-      const details = await (await provider()).interactionDetails(asPublic(request, publicUrl), reply.raw);
-      if (details.uid !== uid) return null;
-      return details;
-    } catch {
-      return null;
-    }
-  }
-
-  // Like a dead mailed link: a page that says what to do next (the API's errors stay JSON).
-  const expired = (reply: FastifyReply) => sendBrandedPage(reply, providerErrorPage(config.brand, { error: 'interaction_expired', description: undefined }), config.brand);
-
-  /** A form of ours, posted from our own pages: never from another site (Sec-Fetch-Site), always with its token. */
-  async function checkForm(request: FastifyRequest, uid: string) {
-    const site = request.headers['sec-fetch-site'];
-    if (site === 'cross-site' || site === 'same-site') throw new AppError('FORBIDDEN');
-    if (!(await openid.csrfValid(uid, formField(request.body, 'csrf')))) throw new AppError('FORBIDDEN');
-  }
-
-  async function finish(request: FastifyRequest, reply: FastifyReply, result: Parameters<Awaited<ReturnType<typeof provider>>['interactionResult']>[2]) {
-    const to = await (await provider()).interactionResult(asPublic(request, publicUrl), reply.raw, result, { mergeWithLastSubmission: true });
-    return reply.redirect(to, 303);
-  }
-
-  async function clientOf(clientId: unknown) {
-    const client = typeof clientId === 'string' ? await services.oidcClients.forProvider(clientId) : undefined;
-    return { name: client?.name ?? 'the application', firstParty: client?.firstParty ?? false };
-  }
-
-  const formTargets = (redirectUri: unknown) => {
-    const url = typeof redirectUri === 'string' ? URL.parse(redirectUri) : null;
-    return url ? [url.origin] : [];
-  };
+  const { interactionOf, expired, checkForm, clientOf, finish, signedIn } = interactionForms(app, { services, config }, 16_384);
 
   const pageSchema = (operationId: string, summary: string) => ({
     operationId,
@@ -199,16 +134,6 @@ export const openidRoutes: FastifyPluginAsyncTypebox<{ services: Services; confi
     body: Type.Object({ csrf: Type.String({ maxLength: 200 }), ...fields }, { additionalProperties: true }),
     response: { 200: HtmlPage, 303: SeeOther, 403: ErrorBody },
   });
-
-  /**
-   * Someone passed every factor their account asks for: the hosted pages' cookie names their new
-   * Gatehouse session, and the provider learns who signed in, how (`amr`, RFC 8176) and when.
-   */
-  async function signedIn(request: FastifyRequest, reply: FastifyReply, signed: SignedIn) {
-    const { sessionId, authentication } = signed.principal;
-    reply.header('set-cookie', `${SIGNIN_COOKIE}=${await openid.signinCookie(sessionId)}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${config.refreshTokenTtlSeconds}${secure ? '; Secure' : ''}`);
-    return finish(request, reply, { login: { accountId: signed.user.id, amr: [...authentication.amr], ts: Math.floor(authentication.authTime.getTime() / 1000) } });
-  }
 
   type Details = NonNullable<Awaited<ReturnType<typeof interactionOf>>>;
 
