@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { secretBox } from '../src/domain/mfa/secret-box.ts';
 import { system } from '../src/domain/principal.ts';
+import { sessionsRepo } from '../src/domain/sessions/sessions.repo.ts';
 import { assertErrorEnvelope, call, registerUser } from './helpers/api.ts';
 import { forEachDatabase, settled } from './helpers/harness.ts';
 import { enableTotp, firstStep, nextStep, SECRET_KEY, totpCode } from './helpers/mfa.ts';
@@ -198,6 +199,29 @@ forEachDatabase(
       const row = await h().db.selectFrom('mfa_totp').select('secret_ciphertext').where('user_id', '=', user.userId).executeTakeFirstOrThrow();
       assert.equal(next.open(row.secret_ciphertext, user.userId), user.secret);
       assert.equal(await app().services.mfa.reseal(system('test'), next), 0, 'nothing left to do');
+    });
+
+    it('opens a password-only session in the statement that checks for a factor: a factor confirmed meanwhile stops it, writing nothing', async () => {
+      // What a sign-in does after the password matched, for an account that had no factor when it was
+      // looked up and has one when the session is written.
+      const user = await enableTotp(app(), h().clock, await registerUser(app()));
+      const { sessions, events } = app().services;
+      const signIn = (userId: string) => {
+        const event = events.rows({ type: 'user.signed_in', actor: { type: 'user', id: userId }, client: { ip: '203.0.113.9', userAgent: 'race' }, subject: { type: 'user', id: userId }, data: {} });
+        return sessionsRepo.openForSignIn(h().db, sessions.opening(userId, { ip: '203.0.113.9', userAgent: 'race' }), event, { withoutSecondFactor: true });
+      };
+      const counts = async (userId: string) => ({
+        sessions: Number((await h().db.selectFrom('sessions').select((eb) => eb.fn.countAll().as('n')).where('user_id', '=', userId).executeTakeFirstOrThrow()).n),
+        signIns: Number((await h().db.selectFrom('audit_events').select((eb) => eb.fn.countAll().as('n')).where('action', '=', 'user.signed_in').where('target_id', '=', userId).executeTakeFirstOrThrow()).n),
+      });
+      const before = await counts(user.userId);
+      assert.deepEqual(await signIn(user.userId), { opened: false, mailed: false });
+      assert.deepEqual(await counts(user.userId), before, 'no session, refresh token or audit row');
+
+      const plain = await registerUser(app());
+      const plainBefore = await counts(plain.userId);
+      assert.equal((await signIn(plain.userId)).opened, true);
+      assert.deepEqual(await counts(plain.userId), { sessions: plainBefore.sessions + 1, signIns: plainBefore.signIns + 1 });
     });
   },
   SECRET_KEY,

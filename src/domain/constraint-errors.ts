@@ -27,3 +27,8 @@ export function mapConstraintError(error: unknown): Error | null {
   const known = typeof constraint === 'string' ? CONSTRAINT_ERRORS[constraint] : undefined;
   return known ? known() : new AppError('CONFLICT');
 }
+
+/** True when `error` is the database refusing a statement by the named rule (a constraint or a `gatehouse_check`). */
+export function refusedBy(error: unknown, rule: string): boolean {
+  return typeof error === 'object' && error !== null && (error as { constraint?: unknown }).constraint === rule;
+}

@@ -12,6 +12,7 @@ import { secondFactors } from './0010-second-factors.ts';
 import { openidProvider } from './0011-openid-provider.ts';
 import { organisationNameIndex } from './0012-organisation-name-index.ts';
 import { oidcClientSecretRotation } from './0013-oidc-client-secret-rotation.ts';
+import { checkedInStatement } from './0014-checked-in-statement.ts';
 import type { Migration } from './migration.ts';
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -28,4 +29,5 @@ export const MIGRATIONS: readonly Migration[] = [
   openidProvider,
   organisationNameIndex,
   oidcClientSecretRotation,
+  checkedInStatement,
 ];

@@ -8,7 +8,7 @@ import type { EventStream } from '../events/event-stream.ts';
 import { AppError, fieldError } from '../errors.ts';
 import { isUuid } from '../ids.ts';
 import { EMAIL_VERIFICATION_TTL_SECONDS } from '../lifetimes.ts';
-import { hasFactor, methodsOf, type Factors } from '../mfa/factors.ts';
+import { methodsOf, type Factors } from '../mfa/factors.ts';
 import type { PasskeysService } from '../mfa/passkeys.service.ts';
 import { mfaRepo } from '../mfa/mfa.repo.ts';
 import { MFA_TOKEN_TTL_SECONDS, type FactorProof, type FirstFactor, type SecondFactorMethod } from '../mfa/types.ts';
@@ -127,8 +127,17 @@ export const accountsServiceFactory = ({ db, clock, policy, events, sessions, in
     return user;
   }
 
-  /** Opens a session for a user who passed every factor their account asks for, with its sign-in event (and alert). */
-  async function openSession(user: User, client: ClientInfo, organisation: ActiveOrganisation | null, amr: readonly string[], spend?: (trx: Executor) => Promise<boolean>): Promise<SignedIn> {
+  /**
+   * Opens a session for a user who passed every factor their account asks for, with its sign-in event
+   * (and alert). With `withoutSecondFactor`, only while the account has no second factor: null otherwise.
+   */
+  async function openSession(
+    user: User,
+    client: ClientInfo,
+    organisation: ActiveOrganisation | null,
+    amr: readonly string[],
+    { spend, withoutSecondFactor = false }: { spend?: (trx: Executor) => Promise<boolean>; withoutSecondFactor?: boolean } = {},
+  ): Promise<SignedIn | null> {
     const opening = sessions.opening(user.id, client, organisation?.id ?? null, amr);
     const event = events.rows({
       type: 'user.signed_in',
@@ -142,21 +151,34 @@ export const accountsServiceFactory = ({ db, clock, policy, events, sessions, in
           : undefined,
     });
     // The session, its refresh token, the audit row and any alert: one statement (with the attempt it spends, one transaction).
-    const { mailed } = spend
+    const { opened, mailed } = spend
       ? await db.transaction().execute(async (trx) => {
           if (!(await spend(trx))) throw new AppError('INVALID_MFA_TOKEN');
           return sessionsRepo.openForSignIn(trx, opening, event);
         })
-      : await sessionsRepo.openForSignIn(db, opening, event);
+      : await sessionsRepo.openForSignIn(db, opening, event, { withoutSecondFactor });
+    if (!opened) return null;
     events.written(event, mailed);
     return signedIn(user, opening, client, organisation);
   }
 
-  /** After the first factor: tokens, or, for an account with a second factor, an attempt waiting for it. */
+  /** Opens a session that cannot be refused (every factor the account asks for was passed). */
+  async function openCheckedSession(...args: Parameters<typeof openSession>): Promise<SignedIn> {
+    const session = await openSession(...args);
+    if (!session) throw new Error('A session opened after every factor was refused');
+    return session;
+  }
+
+  /**
+   * After the first factor: tokens, or, for an account with a second factor, an attempt waiting for
+   * it. A sign-in on the password alone is the account's lookup and one statement that opens the
+   * session only if the account has no second factor; the attempt is made when it has one.
+   */
   async function afterFirstFactor(user: User, client: ClientInfo, orgId: string | null | undefined, firstFactor: FirstFactor): Promise<SignedIn | SecondFactorRequired> {
     const organisation = await sessions.chosenOrganisation(user.id, orgId);
+    const signedInNow = await openSession(user, client, organisation, [firstFactor], { withoutSecondFactor: true });
+    if (signedInNow) return signedInNow;
     const summary = await factors.summary(user.id);
-    if (!hasFactor(summary)) return openSession(user, client, organisation, [firstFactor]);
     const mfaToken = newOpaqueToken();
     await mfaRepo.openChallenge(db, {
       tokenHash: hashOpaqueToken(mfaToken),
@@ -275,7 +297,7 @@ export const accountsServiceFactory = ({ db, clock, policy, events, sessions, in
       if (!user || user.status !== 'active') throw new AppError('INVALID_MFA_TOKEN');
       const organisation = await sessions.chosenOrganisation(user.id, attempt.organisationId);
       const amr = [...new Set([attempt.firstFactor, ...methods, 'mfa'])];
-      return openSession(user, client, organisation, amr, (trx) => mfaRepo.spendChallenge(trx, attempt.id, clock.now()));
+      return openCheckedSession(user, client, organisation, amr, { spend: (trx) => mfaRepo.spendChallenge(trx, attempt.id, clock.now()) });
     },
 
     /** A sign-in attempt still waiting for its second step, with the ways its account has; null when spent, ended or expired. */
@@ -309,7 +331,7 @@ export const accountsServiceFactory = ({ db, clock, policy, events, sessions, in
       const user = await usersRepo.findById(db, found.userId);
       if (!user || user.status !== 'active') throw new AppError('AUTHENTICATION_FAILED');
       if (requireVerifiedEmail && user.email && !user.emailVerifiedAt) throw new AppError('EMAIL_NOT_VERIFIED');
-      return openSession(user, client, null, [found.method, 'mfa']);
+      return openCheckedSession(user, client, null, [found.method, 'mfa']);
     },
 
     /**

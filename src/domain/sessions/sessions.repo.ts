@@ -2,6 +2,7 @@ import { sql, type Expression, type SqlBool } from 'kysely';
 import type { Executor } from '../../db/database.ts';
 import { writeTogether, writeTogetherReturning } from '../../db/one-statement.ts';
 import type { User } from '../accounts/types.ts';
+import { refusedBy } from '../constraint-errors.ts';
 import { toUser } from '../accounts/users.repo.ts';
 import type { EventRows } from '../events/event-stream.ts';
 import { eventWrites, mailWrite } from '../events/events.repo.ts';
@@ -56,6 +57,18 @@ function live(db: Executor, { sessionId, userId, now }: { sessionId: string; use
   return query.where('sessions.revoked_at', 'is', null).where('sessions.expires_at', '>', now).where('users.status', '=', 'active');
 }
 
+/** The rule a sign-in's statement checks when it may open a session on the password alone. */
+const SECOND_FACTOR_RULE = 'sessions_without_second_factor';
+
+/** The session's row, inserted only while its user has no second factor; otherwise the statement fails by SECOND_FACTOR_RULE. */
+function insertWithoutSecondFactor(db: Executor, row: Record<string, unknown>, userId: string) {
+  const columns = Object.keys(row);
+  const values = db
+    .selectNoFrom(columns.map((column) => sql`${row[column]}`.as(column)))
+    .where(sql<SqlBool>`gatehouse_check(not ${hasSecondFactor(db, sql.val(userId))}, ${SECOND_FACTOR_RULE})`);
+  return db.insertInto('sessions').columns(columns as never).expression(values as never);
+}
+
 export const sessionsRepo = {
   live,
 
@@ -63,18 +76,19 @@ export const sessionsRepo = {
    * The writes that open a session with its first refresh token, for a statement that writes them
    * with other rows (src/db/one-statement.ts): the ids are the caller's, so the rows can name each other.
    */
-  openingWrites(db: Executor, { session, refreshTokenHash }: Opening) {
+  openingWrites(db: Executor, { session, refreshTokenHash }: Opening, { withoutSecondFactor = false } = {}) {
+    const row = {
+      id: session.id,
+      user_id: session.userId,
+      user_agent: deviceName(session.userAgent),
+      ip: session.ip,
+      expires_at: session.expiresAt,
+      organisation_id: session.organisationId ?? null,
+      amr: [...(session.amr ?? ['pwd'])],
+      ...(session.authTime ? { auth_time: session.authTime } : {}),
+    };
     return [
-      db.insertInto('sessions').values({
-        id: session.id,
-        user_id: session.userId,
-        user_agent: deviceName(session.userAgent),
-        ip: session.ip,
-        expires_at: session.expiresAt,
-        organisation_id: session.organisationId ?? null,
-        amr: [...(session.amr ?? ['pwd'])],
-        ...(session.authTime ? { auth_time: session.authTime } : {}),
-      }),
+      withoutSecondFactor ? insertWithoutSecondFactor(db, row, session.userId) : db.insertInto('sessions').values(row),
       db.insertInto('refresh_tokens').values({ session_id: session.id, parent_id: null, token_hash: refreshTokenHash, expires_at: session.expiresAt }),
     ];
   },
@@ -83,15 +97,23 @@ export const sessionsRepo = {
    * A sign-in's rows in one statement: the session, its refresh token and the sign-in's event, whose
    * alert goes only where the user had no session from this device and address before (each part of
    * the statement sees the sessions as they were before it). Answers whether an alert was queued.
+   * With `withoutSecondFactor`, the statement writes nothing and answers `opened: false` when the
+   * account has a second factor by then: the check and the session are one statement, so a factor
+   * confirmed while the password was being checked is not passed by.
    */
-  async openForSignIn(db: Executor, opening: Opening, event: EventRows): Promise<{ mailed: boolean }> {
-    const writes = [...sessionsRepo.openingWrites(db, opening), ...eventWrites(db, [event])];
+  async openForSignIn(db: Executor, opening: Opening, event: EventRows, options: { withoutSecondFactor?: boolean } = {}): Promise<{ opened: boolean; mailed: boolean }> {
+    const writes = [...sessionsRepo.openingWrites(db, opening, options), ...eventWrites(db, [event])];
     const alert = mailWrite(db, event, event.mail?.newDeviceOnly ? sql<SqlBool>`not ${seenDevice(db, opening.session)}` : undefined);
-    if (!alert) {
-      await writeTogether(db, writes);
-      return { mailed: false };
+    try {
+      if (!alert) {
+        await writeTogether(db, writes);
+        return { opened: true, mailed: false };
+      }
+      return { opened: true, mailed: (await writeTogetherReturning(db, writes, alert)).length > 0 };
+    } catch (error) {
+      if (refusedBy(error, SECOND_FACTOR_RULE)) return { opened: false, mailed: false };
+      throw error;
     }
-    return { mailed: (await writeTogetherReturning(db, writes, alert)).length > 0 };
   },
 
   async addRefreshToken(db: Executor, token: { sessionId: string; parentId: string | null; tokenHash: string; expiresAt: Date }): Promise<void> {
